@@ -1,0 +1,5 @@
+/**
+ * tradeloop: one strategy class for backtest, paper and live trading.
+ * @module
+ */
+export * from './api/index.js';
