@@ -43,6 +43,10 @@ export enum RejectCode {
   OrderPendingCancel = 1023,
   /** A modify that changes neither price nor qty. */
   NothingToModify = 1024,
+  /** The order already has a modify in flight; wait for its ack or reject. */
+  OrderPendingModify = 1025,
+  /** The order is not yet acknowledged by the venue, so it cannot be modified yet (a cancel is allowed). */
+  OrderPendingNew = 1026,
   /** The request exceeds the venue's or gateway's rate limit. */
   RateLimited = 1030,
   /** The operation is not supported for this venue or instrument. */
@@ -97,6 +101,8 @@ export const REJECT_REASONS: Readonly<Record<RejectCode, string>> = {
   [RejectCode.DuplicateClientId]: 'duplicate client order id',
   [RejectCode.OrderPendingCancel]: 'order has a cancel pending',
   [RejectCode.NothingToModify]: 'modify changes neither price nor qty',
+  [RejectCode.OrderPendingModify]: 'order has a modify pending',
+  [RejectCode.OrderPendingNew]: 'order is not yet acknowledged',
   [RejectCode.RateLimited]: 'rate limited',
   [RejectCode.Unsupported]: 'operation not supported',
   [RejectCode.PostOnlyWouldTake]: 'post-only order would take liquidity',

@@ -24,6 +24,8 @@ const ROUND: Record<RoundingMode, Decimal.Rounding> = {
 function toDecimal(v: DecimalInput): Decimal {
   if (v instanceof DecimalValue) return v.d;
   if (Decimal.isDecimal(v)) return v as Decimal;
+  // A Price/Qty from another copy of this module (a strategy bundled with its own tradeloop).
+  if (v !== null && typeof v === 'object' && Decimal.isDecimal((v as { d?: unknown }).d)) return (v as { d: Decimal }).d;
   if (typeof v !== 'string') throw new TypeError(`expected a decimal string, got ${typeof v}`);
   const s = v.trim();
   // Decimal accepts hex, binary and 'Infinity'; a price never is one of those.

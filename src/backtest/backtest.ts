@@ -1,0 +1,226 @@
+/**
+ * A backtest: recorded market events → books → simulated venue → the strategy, on a
+ * simulated clock. The same kernel (`StratEnv`) as every other mode.
+ * @module
+ */
+import type { Logger } from 'pino';
+import type { MDSub } from '../api/enums.js';
+import type { Instrument } from '../api/instrument.js';
+import type { StratParams } from '../api/events.js';
+import type { IStrategy } from '../api/strategy.js';
+import { BookFeed } from '../book/feed.js';
+import { SimClock } from '../core/clock.js';
+import { StratEnv } from '../core/env.js';
+import { Journal, type JournalSink } from '../core/journal.js';
+import type { MdEvent } from '../data/events.js';
+import { SimVenue, type SimVenueOptions } from '../sim/venue.js';
+import { DrawdownTracker, netPnl, summarize, type RunSummary } from './summary.js';
+
+/** A recorded market: instruments and their events in time order. */
+export interface MarketSource {
+  /** Venue id the instruments trade on. */
+  exchange: string;
+  instruments: Instrument[];
+  events(): AsyncIterable<MdEvent>;
+  /** Provenance for the journal header. */
+  data?: { path: string; sha256: string; format: string };
+}
+
+/** A command to run at a simulated time, as if typed on the console. */
+export interface ScheduledCommand {
+  /** Simulated time, µs since the epoch. */
+  atUs: number;
+  name: string;
+  params: string[];
+  /** Receives the hook's reply. */
+  reply?: (text: string) => void;
+}
+
+/** Options of `runBacktest`. */
+export interface BacktestOptions {
+  strategy: IStrategy;
+  source: MarketSource;
+  logger: Logger;
+  /** Strategy parameters (the config's `params`). */
+  params?: StratParams;
+  /** Simulated venue settings (latency, fees, balances). */
+  sim?: Omit<SimVenueOptions, 'exchange' | 'instruments' | 'scheduler' | 'depth'>;
+  /** Where the journal goes (omit for none). */
+  journal?: JournalSink;
+  /** IANA timezone of daily callbacks (default the system's). */
+  timeZone?: string;
+  raiseErrors?: boolean;
+  /** Simulated time the runner waits for `sendStopAck` after onStop (default 10 s). */
+  stopTimeoutMs?: number;
+  /** Commands injected at simulated times. */
+  commands?: ScheduledCommand[];
+  /** Called every `yieldEvery` events so that a console can be served; also yields to the event loop. */
+  onYield?: (env: StratEnv) => void;
+  /** Events between yields to the event loop (default 4096). */
+  yieldEvery?: number;
+  /** Receives the env once created (console channels, tests). */
+  onEnv?: (env: StratEnv) => void;
+}
+
+/** Outcome of a backtest. */
+export interface BacktestResult {
+  summary: RunSummary;
+  env: StratEnv;
+  venue: SimVenue;
+  /** False when the strategy never started (no login) or failed with raiseErrors. */
+  ok: boolean;
+  error?: string;
+}
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Runs a strategy over a recorded market to the end of the data. */
+export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult> {
+  const { source, logger } = opts;
+  const iter = source.events()[Symbol.asyncIterator]();
+  let first = await iter.next();
+  const startTs = first.done ? 0 : first.value.localTs;
+  const clock = new SimClock(startTs);
+  const feeds = new Map<number, BookFeed>();
+  const names = new Map<string, string>();
+
+  // eslint-disable-next-line prefer-const
+  let env: StratEnv;
+  const venue = new SimVenue({
+    ...(opts.sim ?? {}),
+    exchange: source.exchange,
+    instruments: source.instruments,
+    scheduler: clock,
+    depth: (id) => feeds.get(id)!.depth,
+  });
+  for (const inst of source.instruments) {
+    names.set(`${inst.exchange}|${inst.instrumentId}`, inst.name);
+    feeds.set(inst.instrumentId, new BookFeed(inst, (cb, ev) => env.onMarketData(cb, ev)));
+  }
+  const journal = opts.journal ? new Journal(opts.journal) : undefined;
+  env = new StratEnv({
+    strategy: opts.strategy,
+    clock,
+    venues: [venue],
+    journal,
+    logger,
+    params: opts.params,
+    timeZone: opts.timeZone,
+    raiseErrors: opts.raiseErrors,
+    marketData: {
+      subscribe: (_exchange, instrumentId, subs: ReadonlySet<MDSub>) => {
+        const feed = feeds.get(instrumentId)!;
+        const wasEmpty = feed.depth.depth(1) === 0 && feed.depth.depth(-1) === 0;
+        feed.setSubscriptions(subs);
+        if (!wasEmpty) feed.snapshot();
+      },
+    },
+  });
+  opts.onEnv?.(env);
+  journal?.header({
+    mode: 'backtest',
+    venues: env.journalVenues(),
+    params: opts.params ?? {},
+    timeZone: opts.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+    data: source.data,
+    startTs,
+  });
+
+  const dd = new DrawdownTracker();
+  const commands = [...(opts.commands ?? [])].sort((a, b) => a.atUs - b.atUs);
+  for (const c of commands) {
+    clock.at(c.atUs, () => {
+      void env.runCommand(c.name, c.params).then((r) => c.reply?.(r));
+    });
+  }
+
+  /** Runs due scheduled actions one by one, letting async callbacks settle in between. */
+  const runUntil = async (ts: number) => {
+    while (clock.runNext(ts)) if (env.busy) await env.idle();
+    clock.setTime(ts);
+  };
+  const markAll = () => {
+    for (const p of env.tracker.positions()) {
+      if (p.position.isZero()) continue;
+      const feed = feeds.get(p.instrumentId);
+      if (!feed) continue;
+      const b = feed.depth.bestBidTick();
+      const a = feed.depth.bestAskTick();
+      if (Number.isFinite(b) && Number.isFinite(a)) {
+        env.tracker.mark(p.exchange, p.instrumentId, ((a + b) / 2) * feed.instrument.tickSize.toNumber());
+      }
+    }
+    dd.update(netPnl(env.tracker));
+  };
+
+  const started = await env.connect();
+  if (!started) {
+    env.end();
+    journal?.close();
+    const summary = summarize({ strategy: env.strategyName ?? '?', tracker: env.tracker, names, startTs, endTs: clock.now(), events: 0, maxDrawdown: 0, callbackErrors: env.errorCount, stopAcked: false });
+    return { summary, env, venue, ok: false, error: env.failed ? String(env.failure) : 'strategy did not log in' };
+  }
+
+  let events = 0;
+  let fillsSeen = 0;
+  const yieldEvery = opts.yieldEvery ?? 4096;
+  while (!first.done && !env.failed) {
+    const ev = first.value;
+    if (ev.localTs > clock.now()) await runUntil(ev.localTs);
+    const feed = feeds.get(ev.instrumentId);
+    if (feed) {
+      feed.apply(ev);
+      venue.onMarketEvent(ev);
+    }
+    if (env.busy) await env.idle();
+    events++;
+    const f = env.tracker.fillCount;
+    if (f !== fillsSeen || env.tracker.hasOpenPosition) {
+      fillsSeen = f;
+      markAll();
+    }
+    if (events % yieldEvery === 0) {
+      opts.onYield?.(env);
+      await yieldToLoop();
+    }
+    first = await iter.next();
+  }
+
+  // End of data: onStop, bounded wait for the ack in simulated time, then close the session.
+  let stopAcked = false;
+  if (!env.failed) {
+    void env.stop();
+    const deadline = clock.now() + (opts.stopTimeoutMs ?? 10_000) * 1000;
+    for (;;) {
+      if (env.busy) await env.idle();
+      if (env.state !== 'stopping') break;
+      const next = clock.nextDueTs();
+      if (next > deadline) break;
+      await runUntil(next);
+    }
+    stopAcked = env.state === 'stopped';
+    if (!stopAcked) {
+      logger.warn(`strategy did not call sendStopAck() within ${opts.stopTimeoutMs ?? 10_000} ms of simulated time after onStop`);
+      env.forceStopped();
+    }
+    venue.endSession();
+    await runUntil(Math.max(clock.now(), Math.min(clock.nextDueTs(), deadline)));
+    while (Number.isFinite(clock.nextDueTs()) && clock.nextDueTs() <= deadline) await runUntil(clock.nextDueTs());
+    if (env.busy) await env.idle();
+  }
+  markAll();
+  env.end();
+  journal?.close();
+  const summary = summarize({
+    strategy: env.strategyName ?? '?',
+    tracker: env.tracker,
+    names,
+    startTs,
+    endTs: clock.now(),
+    events,
+    maxDrawdown: dd.max,
+    callbackErrors: env.errorCount,
+    stopAcked,
+  });
+  return { summary, env, venue, ok: !env.failed, error: env.failed ? String(env.failure) : undefined };
+}

@@ -1,0 +1,201 @@
+#!/usr/bin/env node
+/**
+ * The `tradeloop` command line.
+ * @module
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { runBacktest } from '../backtest/backtest.js';
+import { formatSummary } from '../backtest/summary.js';
+import { SimClock } from '../core/clock.js';
+import { FileJournalSink } from '../core/journal.js';
+import { createLogger } from '../core/logger.js';
+import { ConsoleChannel } from '../control/console.js';
+import { DATA_FORMATS, openMarketData, type DataFormat } from '../data/open.js';
+import { loadJournal } from '../store/journal-reader.js';
+import { replayJournal } from '../store/replay.js';
+import { loadStrategyClass } from './load-strategy.js';
+
+/** A usage error: printed as one line, exit code 2. */
+export class UsageError extends Error {}
+
+function readConfig(file: string | undefined): Record<string, unknown> {
+  if (!file) return {};
+  if (!existsSync(file)) throw new UsageError(`config file not found: ${file}`);
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`config file ${file} must hold a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+function paramsOf(config: Record<string, unknown>, file?: string): Record<string, unknown> {
+  const p = config.params ?? {};
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) throw new UsageError(`config ${file ?? ''}: 'params' must be an object`);
+  return p as Record<string, unknown>;
+}
+
+interface BacktestCliOptions {
+  strategy: string;
+  data: string;
+  format?: DataFormat;
+  config?: string;
+  journal?: string;
+  out?: string;
+  logLevel: string;
+  raiseErrors?: boolean;
+  console: boolean;
+}
+
+async function backtestCommand(o: BacktestCliOptions): Promise<number> {
+  const config = readConfig(o.config);
+  const params = paramsOf(config, o.config);
+  const Strategy = await loadStrategyClass(o.strategy).catch((e: Error) => {
+    throw new UsageError(e.message);
+  });
+  const logClock = new SimClock();
+  const logger = createLogger({ clock: { now: () => logClock.now() }, level: o.logLevel });
+  let issues = 0;
+  const source = await openMarketData(o.data, {
+    format: o.format,
+    exchange: typeof config.exchange === 'string' ? config.exchange : undefined,
+    onIssue: (i) => {
+      issues++;
+      if (issues <= 20) logger.warn(`${i.file}:${i.line}: ${i.message}`);
+    },
+  }).catch((e: Error) => {
+    throw new UsageError(e.message);
+  });
+  const strategy = new Strategy(config);
+  const consoleCh = o.console ? new ConsoleChannel(process.stdin, (t) => process.stdout.write(t + '\n')) : undefined;
+  const result = await runBacktest({
+    strategy,
+    source,
+    logger,
+    params,
+    sim: (config.sim ?? {}) as never,
+    timeZone: typeof config.timeZone === 'string' ? config.timeZone : undefined,
+    raiseErrors: o.raiseErrors ?? config.raiseErrors === true,
+    journal: o.journal ? new FileJournalSink(o.journal) : undefined,
+    onEnv: (env) => {
+      // Log lines carry the simulated time.
+      Object.assign(logClock, { now: () => env.now() });
+      consoleCh?.attach(env);
+    },
+    onYield: () => consoleCh?.flush(),
+  });
+  consoleCh?.close();
+  if (o.console) process.stdin.destroy();
+  if (issues > 20) logger.warn(`${issues} malformed records in total`);
+  process.stdout.write(formatSummary(result.summary) + '\n');
+  if (o.out) {
+    mkdirSync(o.out, { recursive: true });
+    writeFileSync(join(o.out, 'summary.json'), JSON.stringify(result.summary, null, 2) + '\n');
+    process.stdout.write(`summary written to ${join(o.out, 'summary.json')}\n`);
+  }
+  if (o.journal) process.stdout.write(`journal written to ${o.journal}\n`);
+  if (!result.ok) {
+    process.stderr.write(`backtest failed: ${result.error}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+async function replayCommand(o: { strategy: string; journal: string; config?: string; logLevel: string }): Promise<number> {
+  if (!existsSync(o.journal)) throw new UsageError(`journal not found: ${o.journal}`);
+  const config = readConfig(o.config);
+  const Strategy = await loadStrategyClass(o.strategy).catch((e: Error) => {
+    throw new UsageError(e.message);
+  });
+  const journal = await loadJournal(o.journal).catch((e: Error) => {
+    throw new UsageError(e.message);
+  });
+  const clock = new SimClock();
+  const logger = createLogger({ clock, level: o.logLevel });
+  const r = await replayJournal({ strategy: new Strategy(config), journal, logger, params: o.config ? paramsOf(config, o.config) : undefined });
+  if (r.identical) {
+    process.stdout.write(`replay identical: ${r.entries} journal entries, ${r.requests} requests reproduced\n`);
+    return 0;
+  }
+  const d = r.firstDifference!;
+  process.stdout.write(`replay differs at entry ${d.index} of ${r.entries}:\n  expected: ${d.expected ?? '(end of journal)'}\n  actual:   ${d.actual ?? '(no more entries)'}\n`);
+  return 1;
+}
+
+/** Builds the command tree (exported for tests). */
+export function buildProgram(): Command {
+  const program = new Command('tradeloop')
+    .description('Run callback-driven trading strategies: backtest on recorded order books, replay journals.')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError(false)
+    .configureOutput({ writeErr: () => {} });
+
+  program
+    .command('backtest')
+    .description('run a strategy over recorded market data on a simulated venue')
+    .requiredOption('--strategy <file>', 'strategy module (.ts or .js); its default export is the strategy class')
+    .requiredOption('--data <file>', 'market data file (LOBSTER: the message file; the orderbook file beside it is found by name)')
+    .addOption(new Option('--format <format>', 'data format (default: from the file name)').choices([...DATA_FORMATS]))
+    .option('--config <file>', 'JSON config: passed to the constructor; its "params" go to onStratParamsUpdate, "sim" to the venue')
+    .option('--journal <file>', 'write the journal (JSON lines) here')
+    .option('--out <dir>', 'write summary.json into this directory')
+    .option('--log-level <level>', 'log level: trace, debug, info, warn, error, silent', 'info')
+    .option('--raise-errors', 'stop at the first callback error')
+    .option('--no-console', 'do not read commands from stdin')
+    .action(async (o: BacktestCliOptions) => {
+      process.exitCode = await backtestCommand(o);
+    });
+
+  program
+    .command('replay')
+    .description("replay a journal's events to a fresh strategy and check it makes the same requests")
+    .requiredOption('--strategy <file>', 'strategy module (.ts or .js)')
+    .requiredOption('--journal <file>', 'journal written by a backtest (--journal)')
+    .option('--config <file>', 'JSON config passed to the constructor (default params: the journal\'s)')
+    .option('--log-level <level>', 'log level', 'warn')
+    .action(async (o: { strategy: string; journal: string; config?: string; logLevel: string }) => {
+      process.exitCode = await replayCommand(o);
+    });
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      process.stderr.write(`tradeloop: ${err.message.replace(/^error: /, '')}\n`);
+      return 2;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`tradeloop: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`tradeloop: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+function isEntryPoint(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+if (isEntryPoint()) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

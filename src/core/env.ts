@@ -1,0 +1,598 @@
+/**
+ * The environment a strategy runs in: the same kernel in every mode. It owns the
+ * lifecycle, serialized dispatch, request validation, the order tracker, timers, command
+ * hooks and the journal; a `Venue` (simulated or live) and a `MarketDataHub` are the
+ * world behind it.
+ * @module
+ */
+import type { Logger } from 'pino';
+import { GatewayStatus, MDSub, RequestType } from '../api/enums.js';
+import { RejectCode } from '../api/codes.js';
+import type { DecimalInput, Price, Qty } from '../api/decimal.js';
+import type { Instrument, InstrumentSpec } from '../api/instrument.js';
+import type { EventCallbackName, StratParams, StrategyEventMap } from '../api/events.js';
+import type {
+  CmdHookCallback,
+  IStratEnv,
+  IStrategy,
+  NewOrderRequest,
+  OrderView,
+  PositionView,
+  StratLogger,
+  TimerCallback,
+} from '../api/strategy.js';
+import type { Scheduler } from './clock.js';
+import { DailySchedule, defaultTimeZone, parseTimeOfDay } from './daily.js';
+import { Dispatcher, type DispatchItem } from './dispatcher.js';
+import type { InboundSource, Journal } from './journal.js';
+import { OrderTracker } from './order-tracker.js';
+import * as V from './validate.js';
+import type { Venue, VenueEvent, VenueRequest } from './venue.js';
+
+/** Where subscriptions go: the backtest's books or a live feed. */
+export interface MarketDataHub {
+  /** Sets the subscriptions of one instrument (the union of everything asked so far). */
+  subscribe(exchange: string, instrumentId: number, subs: ReadonlySet<MDSub>): void;
+}
+
+/** Lifecycle states of an environment. */
+export type EnvState = 'created' | 'connecting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+/** Options of `StratEnv`. */
+export interface StratEnvOptions {
+  strategy: IStrategy;
+  /** The clock and scheduler (simulated or live). */
+  clock: Scheduler;
+  venues: Venue[];
+  /** Receives subscriptions; omit when market data is fed from elsewhere (replay). */
+  marketData?: MarketDataHub;
+  journal?: Journal;
+  logger: Logger;
+  /** Strategy parameters given to onStart/onStratParamsUpdate. */
+  params?: StratParams;
+  /** IANA timezone of daily callbacks (default the system's). */
+  timeZone?: string;
+  /** Stop the strategy on the first callback error (default false). */
+  raiseErrors?: boolean;
+  /** Channel for `publishTelegram` (default: log it). */
+  telegram?: (strategy: string, msg: string) => void;
+  /**
+   * When true, venue and market-data events are not taken from the venues but fed through
+   * `feed()` (replay); requests are validated and journaled but never sent.
+   */
+  replay?: boolean;
+}
+
+/** Maps a venue callback to the tracker update it implies. */
+type TrackerUpdate = (t: OrderTracker, ev: never) => unknown;
+
+const TRACKED: Partial<Record<EventCallbackName, TrackerUpdate>> = {
+  onNewOrderAck: (t, ev) => t.onAck(ev),
+  onNewOrderReject: (t, ev) => t.onReject(ev),
+  onModifyOrderAck: (t, ev) => t.onModifyAck(ev),
+  onModifyOrderReject: (t, ev) => t.onModifyReject(ev),
+  onCancelOrderAck: (t, ev) => t.onCancelAck(ev),
+  onCancelOrderReject: (t, ev: { clientId?: string }) => (ev.clientId === undefined ? undefined : t.onCancelReject(ev as never)),
+  onOrderExecution: (t, ev) => t.onExecution(ev),
+  onOrderCancelled: (t, ev) => t.onCancelled(ev),
+};
+
+function decimalArg(v: Price | Qty | DecimalInput | number | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  return typeof v === 'number' ? String(v) : typeof v === 'string' ? v : v.toString();
+}
+
+function instrumentSpec(i: Instrument): InstrumentSpec {
+  return {
+    instrumentId: i.instrumentId,
+    exchange: i.exchange,
+    name: i.name,
+    type: i.type,
+    tickSize: i.tickSize.toString(),
+    lotSize: i.lotSize.toString(),
+    minQty: i.minQty.toString(),
+    baseCurrency: i.baseCurrency,
+    quoteCurrency: i.quoteCurrency,
+    multiplier: i.multiplier,
+  };
+}
+export { instrumentSpec };
+
+/** The kernel's implementation of `IStratEnv`. */
+export class StratEnv implements IStratEnv {
+  /** Orders, positions and PnL from the strategy's own events. */
+  readonly tracker = new OrderTracker();
+  /** Strategy-bound logger. */
+  readonly log: StratLogger & Logger;
+  readonly instruments: readonly Instrument[];
+
+  private _state: EnvState = 'created';
+  private stratName: string | undefined;
+  private readonly dispatcher: Dispatcher;
+  private readonly venues = new Map<string, Venue>();
+  private readonly gwStatus = new Map<string, GatewayStatus>();
+  private readonly byId = new Map<string, Instrument>();
+  private readonly byName = new Map<string, Instrument>();
+  private readonly subs = new Map<string, Set<MDSub>>();
+  private readonly hooks = new Map<string, CmdHookCallback>();
+  private readonly timers = new Map<number, { handle: number; daily: boolean }>();
+  private readonly daily: DailySchedule;
+  private params: StratParams;
+  private nextTimerId = 0;
+  private nextClientId = 0;
+  private stopAckResolve: ((acked: boolean) => void) | undefined;
+  private errors = 0;
+
+  constructor(private readonly opts: StratEnvOptions) {
+    this.params = { ...(opts.params ?? {}) };
+    this.log = opts.logger.child({ strat: 'strategy' }) as StratLogger & Logger;
+    this.dispatcher = new Dispatcher({
+      raiseErrors: opts.raiseErrors,
+      onError: (err, item) => {
+        this.errors++;
+        const e = err instanceof Error ? { message: err.message, stack: err.stack } : { message: String(err) };
+        this.opts.logger.error({ err: e, callback: item.label, ev: item.ev }, `strategy callback ${item.label} failed`);
+        if (opts.raiseErrors) this._state = 'failed';
+      },
+    });
+    const all: Instrument[] = [];
+    for (const v of opts.venues) {
+      this.venues.set(v.exchange, v);
+      this.gwStatus.set(v.exchange, v.status());
+      for (const i of v.instruments) {
+        all.push(i);
+        this.byId.set(`${i.exchange}|${i.instrumentId}`, i);
+        this.byName.set(`${i.exchange}|${i.name}`, i);
+      }
+      if (!opts.replay) v.setSink((e) => this.onVenueEvent(e));
+    }
+    this.instruments = Object.freeze(all);
+    this.daily = new DailySchedule(opts.clock);
+  }
+
+  /** Lifecycle state. */
+  get state(): EnvState {
+    return this._state;
+  }
+  /** The login name, once logged in. */
+  get strategyName(): string | undefined {
+    return this.stratName;
+  }
+  /** Number of callbacks that threw or rejected. */
+  get errorCount(): number {
+    return this.errors;
+  }
+  /** True when a callback failed with `raiseErrors` set. */
+  get failed(): boolean {
+    return this.dispatcher.failed;
+  }
+  /** The error that stopped the strategy (`raiseErrors`). */
+  get failure(): unknown {
+    return this.dispatcher.failure;
+  }
+  /** Current strategy parameters. */
+  get currentParams(): StratParams {
+    return this.params;
+  }
+  /** Resolves when no callback runs and none waits. */
+  idle(): Promise<void> {
+    return this.dispatcher.idle();
+  }
+  /** True while a callback runs or waits. */
+  get busy(): boolean {
+    return this.dispatcher.busy;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Header fields describing this environment, for the journal. */
+  journalVenues(): Array<{ exchange: string; status: string; instruments: InstrumentSpec[] }> {
+    return [...this.venues.values()].map((v) => ({ exchange: v.exchange, status: this.gwStatus.get(v.exchange)!, instruments: v.instruments.map(instrumentSpec) }));
+  }
+
+  /**
+   * Calls onFrameworkConnected, then (after a successful login) onStart, onInstruments and
+   * onStratParamsUpdate. Resolves true when the strategy is running, false when it did not
+   * log in (the error is logged; nothing trades).
+   */
+  async connect(): Promise<boolean> {
+    if (this._state !== 'created' && this._state !== 'stopped') throw new Error(`connect() in state ${this._state}`);
+    this.opts.journal?.ctl(this.now(), 'connect');
+    this._state = 'connecting';
+    this.push('onFrameworkConnected', 'env', this, () => this.opts.strategy.onFrameworkConnected(this), false);
+    await this.dispatcher.idle();
+    if (this.stratName === undefined) {
+      this._state = 'failed';
+      this.opts.logger.error('strategy did not call env.login(name) in onFrameworkConnected: it will not start and nothing trades');
+      return false;
+    }
+    if (this.dispatcher.failed) return false;
+    this.start();
+    await this.dispatcher.idle();
+    return this._state === 'running';
+  }
+
+  private start(): void {
+    this._state = 'running';
+    this.dispatch('onStart', 'env', { params: this.params });
+    this.dispatch('onInstruments', 'env', [...this.instruments]);
+    this.dispatch('onStratParamsUpdate', 'env', this.params);
+  }
+
+  /**
+   * Calls onStop. Resolves true when the strategy calls `sendStopAck()`; the caller bounds
+   * the wait (a backtest by simulated time, live by wall time).
+   */
+  stop(): Promise<boolean> {
+    if (this._state !== 'running') return Promise.resolve(this._state === 'stopped');
+    this.opts.journal?.ctl(this.now(), 'stop');
+    this._state = 'stopping';
+    const acked = new Promise<boolean>((resolve) => (this.stopAckResolve = resolve));
+    this.dispatch('onStop', 'env', { params: this.params });
+    return acked;
+  }
+
+  /** Gives up waiting for a stop ack: the strategy is stopped anyway. */
+  forceStopped(): void {
+    if (this._state === 'stopping') {
+      this._state = 'stopped';
+      this.stopAckResolve?.(false);
+      this.stopAckResolve = undefined;
+    }
+  }
+
+  /** Marks the end of the run in the journal and cancels timers. */
+  end(): void {
+    this.opts.journal?.ctl(this.now(), 'end');
+    for (const id of [...this.timers.keys()]) this.cancelTimer(id);
+  }
+
+  /** The framework's connection to the gateway was lost. */
+  disconnected(): void {
+    this.opts.journal?.ctl(this.now(), 'disconnect');
+    this.dispatch('onFrameworkDisconnected', 'env', undefined);
+  }
+
+  /** New strategy parameters (console, Telegram, params file): calls onStratParamsUpdate. */
+  updateParams(params: StratParams): void {
+    this.opts.journal?.ctl(this.now(), 'params', params);
+    this.params = { ...params };
+    this.dispatch('onStratParamsUpdate', 'env', this.params);
+  }
+
+  // ---------------------------------------------------------------- inbound
+
+  /** A venue event (from the venue's sink, or fed by a replay). */
+  onVenueEvent(e: VenueEvent): void {
+    if (e.strategy !== '*' && e.strategy !== this.stratName) return;
+    this.dispatch(e.cb, 'venue', e.ev);
+  }
+
+  /** A market-data callback from a book feed (or fed by a replay). */
+  onMarketData<K extends EventCallbackName>(cb: K, ev: StrategyEventMap[K]): void {
+    if (this._state === 'created' || this._state === 'failed') return;
+    this.dispatch(cb, 'md', ev);
+  }
+
+  /**
+   * Runs a command hook from a control channel, serialized with the strategy's callbacks.
+   * Resolves with the hook's reply, or an error text for an unknown hook.
+   */
+  runCommand(name: string, params: string[]): Promise<string> {
+    this.opts.journal?.ctl(this.now(), 'cmd', { name, params });
+    return new Promise((resolve) => {
+      const hook = this.hooks.get(name);
+      if (!hook) {
+        const known = [...this.hooks.keys()].sort().join(', ') || 'none';
+        resolve(`unknown command '${name}' (hooks: ${known})`);
+        return;
+      }
+      const ts = this.now();
+      this.opts.journal?.in(ts, 'env', 'cmd', { name, params });
+      this.dispatcher.push({
+        label: `cmd:${name}`,
+        ev: params,
+        run: () => hook(params),
+        done: (r) => {
+          const reply = r === undefined ? 'ok' : String(r);
+          this.opts.journal?.out(this.now(), 'cmdReply', { name, reply });
+          resolve(reply);
+        },
+      });
+      if (this.dispatcher.failed) resolve(`command '${name}' failed`);
+    });
+  }
+
+  /** Names of the registered command hooks. */
+  commandNames(): string[] {
+    return [...this.hooks.keys()].sort();
+  }
+
+  private push(label: string, src: InboundSource, ev: unknown, run: () => unknown, journal = true, done?: (r: unknown) => void): void {
+    const item: DispatchItem = {
+      label,
+      ev,
+      run: () => {
+        if (journal) this.opts.journal?.in(this.now(), src, label, ev);
+        return run();
+      },
+      done,
+    };
+    this.dispatcher.push(item);
+  }
+
+  private dispatch<K extends EventCallbackName>(cb: K, src: InboundSource, ev: StrategyEventMap[K]): void {
+    const strategy = this.opts.strategy;
+    this.push(cb, src, ev, () => {
+      this.beforeCallback(cb, ev);
+      if (cb === 'onGatewayStatus' && !this.gatewayTransition(ev as StrategyEventMap['onGatewayStatus'])) return undefined;
+      const fn = (strategy as unknown as Record<string, (e: unknown) => unknown>)[cb];
+      return typeof fn === 'function' ? fn.call(strategy, ev) : undefined;
+    });
+  }
+
+  private lastNotifiedGw = new Map<string, GatewayStatus>();
+  /** Venue status changes are delivered only on transitions (API.md). */
+  private gatewayTransition(ev: StrategyEventMap['onGatewayStatus']): boolean {
+    const prev = this.lastNotifiedGw.get(ev.exchange) ?? GatewayStatus.ReadyToTrade;
+    this.lastNotifiedGw.set(ev.exchange, ev.status);
+    return prev !== ev.status;
+  }
+
+  /** Keeps the kernel's state in step with what the strategy is about to see. */
+  private beforeCallback(cb: EventCallbackName, ev: unknown): void {
+    const upd = TRACKED[cb];
+    if (upd) {
+      const r = upd(this.tracker, ev as never) as { ok?: boolean; code?: string; message?: string } | undefined;
+      if (r && r.ok === false) this.opts.logger.warn({ code: r.code, callback: cb }, r.message ?? 'order tracker refused an event');
+    } else if (cb === 'onGatewayStatus') {
+      const g = ev as StrategyEventMap['onGatewayStatus'];
+      this.gwStatus.set(g.exchange, g.status);
+    }
+  }
+
+  // ---------------------------------------------------------------- validation plumbing
+
+  private ctx(): V.ValidationContext {
+    return {
+      strategy: this.stratName,
+      running: this._state === 'running' || this._state === 'stopping',
+      gatewayStatus: (ex) => (this.venues.has(ex) ? this.gwStatus.get(ex) : undefined),
+      instrument: (ex, id) => this.byId.get(`${ex}|${id}`),
+      tracker: this.tracker,
+      position: (ex, id) => this.tracker.position(ex, id).position,
+    };
+  }
+
+  private send(exchange: string, req: VenueRequest): void {
+    if (this.opts.replay) return;
+    this.venues.get(exchange)!.submit(req);
+  }
+
+  private reject<K extends EventCallbackName>(cb: K, ev: StrategyEventMap[K]): void {
+    this.dispatch(cb, 'env', ev);
+  }
+
+  // ---------------------------------------------------------------- IStratEnv
+
+  now(): number {
+    return this.opts.clock.now();
+  }
+
+  login(stratName: string): void {
+    this.opts.journal?.out(this.now(), 'login', { stratName });
+    if (this._state !== 'connecting') {
+      this.reject('onRequestReject', { exchange: '', rejectCode: RejectCode.InvalidField, detail: 'login() is only valid in onFrameworkConnected', rejectedRqstType: RequestType.Login });
+      return;
+    }
+    if (typeof stratName !== 'string' || !/^[\w.:-]{1,64}$/.test(stratName)) {
+      this.reject('onRequestReject', { exchange: '', rejectCode: RejectCode.NotLoggedIn, detail: `invalid strategy name ${JSON.stringify(stratName)}: 1-64 letters, digits, _ . : -`, rejectedRqstType: RequestType.Login });
+      return;
+    }
+    this.stratName = stratName;
+    (this.log as Logger).setBindings({ strat: stratName });
+  }
+
+  subscribeToMarketData(exchange: string, instruments: ReadonlyArray<number | string>, subs: ReadonlyArray<MDSub>): void {
+    this.opts.journal?.out(this.now(), 'subscribeToMarketData', { exchange, instruments, subs });
+    const fail = (code: RejectCode, detail: string) => this.reject('onRequestReject', { exchange, rejectCode: code, detail, rejectedRqstType: RequestType.Subscribe });
+    if (this.stratName === undefined) return fail(RejectCode.NotLoggedIn, 'subscribe before login');
+    if (!this.venues.has(exchange)) return fail(RejectCode.UnknownExchange, `unknown exchange '${exchange}'`);
+    const valid = new Set<string>(Object.values(MDSub));
+    if (!Array.isArray(subs) || !subs.every((s) => valid.has(s))) return fail(RejectCode.InvalidField, `invalid subscription list ${JSON.stringify(subs)}; expected MDSub values`);
+    if (!Array.isArray(instruments)) return fail(RejectCode.InvalidField, 'instruments must be an array of ids or names');
+    for (const ref of instruments) {
+      const inst = this.getInstrument(exchange, ref);
+      if (!inst) {
+        fail(RejectCode.UnknownInstrument, `unknown instrument ${JSON.stringify(ref)} on ${exchange}`);
+        continue;
+      }
+      const key = `${exchange}|${inst.instrumentId}`;
+      let set = this.subs.get(key);
+      if (!set) this.subs.set(key, (set = new Set()));
+      for (const s of subs) set.add(s);
+      this.opts.marketData?.subscribe(exchange, inst.instrumentId, set);
+    }
+  }
+
+  sendNewOrder(req: NewOrderRequest): string {
+    let clientId = req?.clientId;
+    if (clientId === undefined) {
+      do clientId = `${this.stratName ?? 'strat'}-${++this.nextClientId}`;
+      while (this.tracker.has(clientId));
+    }
+    const args = {
+      ...req,
+      clientId,
+      price: decimalArg(req?.price as DecimalInput),
+      qty: decimalArg(req?.qty as DecimalInput),
+    };
+    this.opts.journal?.out(this.now(), 'sendNewOrder', args);
+    const r = V.validateNewOrder({ ...req, clientId }, this.ctx());
+    const exchange = typeof req?.exchange === 'string' ? req.exchange : '';
+    if (!r.ok) {
+      this.reject('onNewOrderReject', { exchange, clientId: String(clientId), rejectCode: r.code, rejectReason: r.reason });
+      return String(clientId);
+    }
+    this.tracker.submit(r.request, this.now(), exchange);
+    this.send(exchange, r.request);
+    return r.request.clientId;
+  }
+
+  sendModifyOrder(exchange: string, clientOrdId: string, newPrice?: Price | DecimalInput, newQty?: Qty | DecimalInput): void {
+    this.opts.journal?.out(this.now(), 'sendModifyOrder', { exchange, clientOrdId, newPrice: decimalArg(newPrice), newQty: decimalArg(newQty) });
+    const r = V.validateModify(exchange, clientOrdId, newPrice, newQty, this.ctx());
+    if (!r.ok) {
+      this.reject('onModifyOrderReject', { exchange, clientId: clientOrdId, rejectCode: r.code, rejectReason: r.reason });
+      return;
+    }
+    this.tracker.onModifyRequest(clientOrdId, r.request.newPrice, r.request.newQty);
+    this.send(exchange, r.request);
+  }
+
+  sendCancelOrder(exchange: string, instrumentId: number, clientOrdId: string): void {
+    this.opts.journal?.out(this.now(), 'sendCancelOrder', { exchange, instrumentId, clientOrdId });
+    const r = V.validateCancel(exchange, instrumentId, clientOrdId, this.ctx());
+    if (!r.ok) {
+      this.reject('onCancelOrderReject', { exchange, clientId: clientOrdId, rejectCode: r.code, rejectReason: r.reason });
+      return;
+    }
+    this.tracker.onCancelRequest(clientOrdId);
+    this.send(exchange, r.request);
+  }
+
+  sendCancelAll(exchange: string, instrumentId: number): void {
+    this.opts.journal?.out(this.now(), 'sendCancelAll', { exchange, instrumentId });
+    const r = V.validateCancelAll(exchange, instrumentId, this.ctx());
+    if (!r.ok) {
+      this.reject('onCancelAllReject', { exchange, instrumentId, rejectCode: r.code, rejectReason: r.reason });
+      return;
+    }
+    for (const o of this.tracker.openOrders(exchange, instrumentId)) {
+      if (o.status !== 'PendingCancel') this.tracker.onCancelRequest(o.clientId);
+    }
+    this.send(exchange, r.request);
+  }
+
+  private fetch(what: V.FetchKind, exchange: string, fields: { instrumentId?: number; coin?: string; clientId?: string }): void {
+    this.opts.journal?.out(this.now(), `fetch${what}`, { exchange, ...fields });
+    const r = V.validateFetch(what, exchange, fields, this.ctx());
+    if (!r.ok) {
+      this.reject('onRequestReject', { exchange, rejectCode: r.code, detail: r.reason, rejectedRqstType: what });
+      return;
+    }
+    this.send(exchange, r.request);
+  }
+  fetchAccountInfo(exchange: string): void {
+    this.fetch(RequestType.AccountInfo, exchange, {});
+  }
+  fetchWalletInfo(exchange: string, coin: string): void {
+    this.fetch(RequestType.WalletInfo, exchange, { coin });
+  }
+  fetchPositionInfo(exchange: string, instrumentId: number): void {
+    this.fetch(RequestType.PositionInfo, exchange, { instrumentId });
+  }
+  fetchFundingInfo(exchange: string, instrumentId: number): void {
+    this.fetch(RequestType.FundingInfo, exchange, { instrumentId });
+  }
+  fetchOrderStatus(exchange: string, instrumentId: number, clientOrdId: string): void {
+    this.fetch(RequestType.OrderStatus, exchange, { instrumentId, clientId: clientOrdId });
+  }
+  fetchOrdersInfo(exchange: string, instrumentId?: number): void {
+    this.fetch(RequestType.OrdersInfo, exchange, instrumentId === undefined ? {} : { instrumentId });
+  }
+
+  setupTimer(durationMs: number, callback: TimerCallback): number {
+    const id = ++this.nextTimerId;
+    this.opts.journal?.out(this.now(), 'setupTimer', { id, durationMs });
+    if (typeof durationMs !== 'number' || !Number.isFinite(durationMs) || durationMs <= 0 || typeof callback !== 'function') {
+      this.reject('onRequestReject', { exchange: '', rejectCode: RejectCode.InvalidField, detail: `setupTimer needs a positive finite durationMs and a function, got ${String(durationMs)}`, rejectedRqstType: RequestType.Timer });
+      return id;
+    }
+    const periodUs = Math.round(durationMs * 1000);
+    const arm = (dueTs: number) => {
+      const handle = this.opts.clock.at(dueTs, () => this.fireTimer(id, 'timer', callback, () => arm(dueTs + periodUs)));
+      this.timers.set(id, { handle, daily: false });
+    };
+    arm(this.now() + periodUs);
+    return id;
+  }
+
+  setupDailyCallback(timeOfDay: string, callback: TimerCallback): number {
+    const id = ++this.nextTimerId;
+    this.opts.journal?.out(this.now(), 'setupDailyCallback', { id, timeOfDay });
+    const tz = this.opts.timeZone ?? defaultTimeZone();
+    try {
+      parseTimeOfDay(timeOfDay);
+      if (typeof callback !== 'function') throw new TypeError('callback must be a function');
+    } catch (err) {
+      this.reject('onRequestReject', { exchange: '', rejectCode: RejectCode.InvalidField, detail: `setupDailyCallback: ${(err as Error).message}`, rejectedRqstType: RequestType.DailyCallback });
+      return id;
+    }
+    const handle = this.daily.add(timeOfDay, tz, () => this.fireTimer(id, 'daily', callback, undefined));
+    this.timers.set(id, { handle, daily: true });
+    return id;
+  }
+
+  private fireTimer(id: number, kind: 'timer' | 'daily', callback: TimerCallback, rearm: (() => void) | undefined): void {
+    if (!this.timers.has(id)) return;
+    if (this._state !== 'running' && this._state !== 'stopping') {
+      rearm?.();
+      return;
+    }
+    this.push(kind, 'env', { id }, () => callback(), true, (r) => {
+      if (r === true) rearm?.();
+      else this.cancelTimer(id);
+    });
+  }
+
+  cancelTimer(timerId: number): void {
+    const t = this.timers.get(timerId);
+    if (!t) return;
+    this.timers.delete(timerId);
+    if (t.daily) this.daily.remove(t.handle);
+    else this.opts.clock.cancel(t.handle);
+  }
+
+  addCmdHook(name: string, callback: CmdHookCallback): void {
+    this.opts.journal?.out(this.now(), 'addCmdHook', { name });
+    if (typeof name !== 'string' || !/^[\w.-]{1,64}$/.test(name) || typeof callback !== 'function') {
+      this.reject('onRequestReject', { exchange: '', rejectCode: RejectCode.InvalidField, detail: `invalid command hook name ${JSON.stringify(name)}`, rejectedRqstType: RequestType.CmdHook });
+      return;
+    }
+    this.hooks.set(name, callback);
+  }
+
+  publishTelegram(msg: string): void {
+    this.opts.journal?.out(this.now(), 'publishTelegram', { msg });
+    if (this.opts.telegram) this.opts.telegram(this.stratName ?? '', String(msg));
+    else this.opts.logger.info({ telegram: String(msg) }, 'telegram (not configured)');
+  }
+
+  sendStopAck(): void {
+    this.opts.journal?.out(this.now(), 'sendStopAck', {});
+    if (this._state !== 'stopping') {
+      this.opts.logger.warn(`sendStopAck() in state ${this._state} ignored`);
+      return;
+    }
+    this._state = 'stopped';
+    this.stopAckResolve?.(true);
+    this.stopAckResolve = undefined;
+  }
+
+  getInstrument(exchange: string, idOrName: number | string): Instrument | undefined {
+    return typeof idOrName === 'number' ? this.byId.get(`${exchange}|${idOrName}`) : this.byName.get(`${exchange}|${idOrName}`);
+  }
+
+  getOrder(clientOrdId: string): OrderView | undefined {
+    return this.tracker.get(clientOrdId);
+  }
+
+  openOrders(exchange?: string, instrumentId?: number): OrderView[] {
+    return this.tracker.openOrders(exchange, instrumentId);
+  }
+
+  getPosition(exchange: string, instrumentId: number): PositionView {
+    return this.tracker.position(exchange, instrumentId);
+  }
+}
