@@ -75,6 +75,8 @@ export class BookFeed {
   private sentBidQty = 0;
   private sentAskTick = NO_ASK;
   private sentAskQty = 0;
+  // Timestamp for snapshots taken between events (a strategy subscribing mid-stream).
+  private lastRecvTs = 0;
 
   /**
    * @param instrument the instrument; its `exchange` and `instrumentId` go into every event.
@@ -112,6 +114,7 @@ export class BookFeed {
 
   /** Applies one event to the book and emits the subscribed callbacks. */
   apply(ev: MdEvent): void {
+    this.lastRecvTs = ev.localTs;
     if (!this.any) {
       this.book.apply(ev);
       return;
@@ -167,9 +170,10 @@ export class BookFeed {
    * for every level / order of the subscribed views (bids best to worst, then asks; orders in
    * queue order), both best levels if `BBO` is subscribed, then SnapshotEnd. Emits nothing
    * when nothing is subscribed.
-   * @param recvTs timestamp (µs since the epoch) put on the add events; default 0.
+   * @param recvTs timestamp (µs since the epoch) put on the add and BBO events; default the
+   *   `localTs` of the last applied event (0 before any).
    */
-  snapshot(recvTs = 0): void {
+  snapshot(recvTs = this.lastRecvTs): void {
     if (!this.any) return;
     this.emitStatus(FeedHandlerStatus.SnapshotStart);
     if (this.subPrice || this.subLevel || this.subL3) {

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { runBacktest } from '../backtest/backtest.js';
 import { formatSummary } from '../backtest/summary.js';
+import { parseRunnerConfig, simOptions, type RunnerConfig } from '../backtest/config.js';
 import { SimClock } from '../core/clock.js';
 import { FileJournalSink } from '../core/journal.js';
 import { createLogger } from '../core/logger.js';
@@ -34,10 +35,12 @@ function readConfig(file: string | undefined): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-function paramsOf(config: Record<string, unknown>, file?: string): Record<string, unknown> {
-  const p = config.params ?? {};
-  if (p === null || typeof p !== 'object' || Array.isArray(p)) throw new UsageError(`config ${file ?? ''}: 'params' must be an object`);
-  return p as Record<string, unknown>;
+function runnerConfig(config: Record<string, unknown>, file?: string): RunnerConfig {
+  try {
+    return parseRunnerConfig(config, file);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 interface BacktestCliOptions {
@@ -54,7 +57,8 @@ interface BacktestCliOptions {
 
 async function backtestCommand(o: BacktestCliOptions): Promise<number> {
   const config = readConfig(o.config);
-  const params = paramsOf(config, o.config);
+  const rc = runnerConfig(config, o.config);
+  const params = rc.params ?? {};
   const Strategy = await loadStrategyClass(o.strategy).catch((e: Error) => {
     throw new UsageError(e.message);
   });
@@ -63,7 +67,7 @@ async function backtestCommand(o: BacktestCliOptions): Promise<number> {
   let issues = 0;
   const source = await openMarketData(o.data, {
     format: o.format,
-    exchange: typeof config.exchange === 'string' ? config.exchange : undefined,
+    exchange: rc.exchange,
     onIssue: (i) => {
       issues++;
       if (issues <= 20) logger.warn(`${i.file}:${i.line}: ${i.message}`);
@@ -78,9 +82,9 @@ async function backtestCommand(o: BacktestCliOptions): Promise<number> {
     source,
     logger,
     params,
-    sim: (config.sim ?? {}) as never,
-    timeZone: typeof config.timeZone === 'string' ? config.timeZone : undefined,
-    raiseErrors: o.raiseErrors ?? config.raiseErrors === true,
+    sim: simOptions(rc.sim),
+    timeZone: rc.timeZone,
+    raiseErrors: o.raiseErrors ?? rc.raiseErrors === true,
     journal: o.journal ? new FileJournalSink(o.journal) : undefined,
     onEnv: (env) => {
       // Log lines carry the simulated time.
@@ -117,7 +121,7 @@ async function replayCommand(o: { strategy: string; journal: string; config?: st
   });
   const clock = new SimClock();
   const logger = createLogger({ clock, level: o.logLevel });
-  const r = await replayJournal({ strategy: new Strategy(config), journal, logger, params: o.config ? paramsOf(config, o.config) : undefined });
+  const r = await replayJournal({ strategy: new Strategy(config), journal, logger, params: o.config ? runnerConfig(config, o.config).params : undefined });
   if (r.identical) {
     process.stdout.write(`replay identical: ${r.entries} journal entries, ${r.requests} requests reproduced\n`);
     return 0;

@@ -197,7 +197,7 @@ export function nextDailyTs(nowUs: number, timeOfDay: string, timeZone: string):
   for (let k = -1; k <= 2; k++) {
     const localMs = (localDay + k) * MS_PER_DAY + tod.secondsOfDay * 1000;
     const tUs = localToUtcMs(f, localMs) * US_PER_MS;
-    if (tUs >= nowUs && tUs < best) best = tUs;
+    if (tUs > nowUs && tUs < best) best = tUs;
   }
   return best;
 }

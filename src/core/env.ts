@@ -101,7 +101,7 @@ export { instrumentSpec };
 /** The kernel's implementation of `IStratEnv`. */
 export class StratEnv implements IStratEnv {
   /** Orders, positions and PnL from the strategy's own events. */
-  readonly tracker = new OrderTracker();
+  readonly tracker: OrderTracker;
   /** Strategy-bound logger. */
   readonly log: StratLogger & Logger;
   readonly instruments: readonly Instrument[];
@@ -125,7 +125,8 @@ export class StratEnv implements IStratEnv {
 
   constructor(private readonly opts: StratEnvOptions) {
     this.params = { ...(opts.params ?? {}) };
-    this.log = opts.logger.child({ strat: 'strategy' }) as StratLogger & Logger;
+    this.tracker = new OrderTracker({ multiplier: (ex, id) => this.byId.get(`${ex}|${id}`)?.multiplier ?? 1 });
+    this.log = opts.logger.child({}) as StratLogger & Logger;
     this.dispatcher = new Dispatcher({
       raiseErrors: opts.raiseErrors,
       onError: (err, item) => {
@@ -209,7 +210,7 @@ export class StratEnv implements IStratEnv {
     if (this.dispatcher.failed) return false;
     this.start();
     await this.dispatcher.idle();
-    return this._state === 'running';
+    return (this._state as EnvState) === 'running';
   }
 
   private start(): void {
@@ -343,8 +344,9 @@ export class StratEnv implements IStratEnv {
   private beforeCallback(cb: EventCallbackName, ev: unknown): void {
     const upd = TRACKED[cb];
     if (upd) {
-      const r = upd(this.tracker, ev as never) as { ok?: boolean; code?: string; message?: string } | undefined;
-      if (r && r.ok === false) this.opts.logger.warn({ code: r.code, callback: cb }, r.message ?? 'order tracker refused an event');
+      const r = upd(this.tracker, ev as never) as { ok?: boolean; code?: string; message?: string; closed?: boolean } | undefined;
+      // A late answer about an order that has since closed is a normal race, not a venue bug.
+      if (r && r.ok === false) this.opts.logger[r.closed ? 'debug' : 'warn']({ code: r.code, callback: cb }, r.message ?? 'order tracker refused an event');
     } else if (cb === 'onGatewayStatus') {
       const g = ev as StrategyEventMap['onGatewayStatus'];
       this.gwStatus.set(g.exchange, g.status);

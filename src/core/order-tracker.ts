@@ -163,6 +163,10 @@ export interface TransitionFacts {
  * The status after `action` in `status`, per {@link TRANSITIONS} and its guards, with
  * `'Resting'` resolved from `facts` as they are *after* the action; `undefined` when illegal.
  * Pure; the tracker uses it and so can docs and tests.
+ * @param status the order's current status.
+ * @param action what happened.
+ * @param before the facts before the action (the guards read these).
+ * @param after the facts after it (`'Resting'` reads these); defaults to `before`.
  */
 export function nextStatus(status: OrderStatus, action: OrderAction, before: TransitionFacts, after: TransitionFacts = before): OrderStatus | undefined {
   const to = TRANSITIONS[status]?.[action];
@@ -189,13 +193,17 @@ export type TrackerErrorCode =
 
 /** A refused update; the order (and position) are unchanged. */
 export interface TrackerError {
+  /** Always false: discriminates from `TrackerOk`. */
   readonly ok: false;
+  /** Stable code to branch on. */
   readonly code: TrackerErrorCode;
   /** Readable, names the order, its status and the action. */
   readonly message: string;
+  /** The client id the event named (shown as text when it was not a string). */
   readonly clientId: string;
   /** Status of the order when the update was refused; undefined for an unknown order. */
   readonly status: OrderStatus | undefined;
+  /** The action that was refused. */
   readonly action: OrderAction;
   /** True when the order was already closed: typically a late answer that raced a fill or a cancel, not a bug. */
   readonly closed: boolean;
@@ -203,6 +211,7 @@ export interface TrackerError {
 
 /** An applied update. */
 export interface TrackerOk {
+  /** Always true: discriminates from `TrackerError`. */
   readonly ok: true;
   /** The order after the update (the live record: later updates show through). */
   readonly order: TrackedOrder;

@@ -36,14 +36,19 @@ export interface ValidationContext {
 
 /** A refused request: the code of the reject callback and a specific readable reason. */
 export interface Rejection {
+  /** Always false: discriminates from `Validated`. */
   readonly ok: false;
+  /** Code for the reject callback (1000–1099). */
   readonly code: RejectCode;
+  /** Names the offending value, e.g. `price 100.005 is not on the tick grid 0.01 of nasdaq:equity:amzn`. */
   readonly reason: string;
 }
 
 /** A request that passed every check, ready for the venue. */
 export interface Validated<T> {
+  /** Always true: discriminates from `Rejection`. */
   readonly ok: true;
+  /** The venue request, with integer ticks and lots. */
   readonly request: T;
 }
 
@@ -55,8 +60,11 @@ export type FetchKind = VenueFetch['what'];
 
 /** Optional fields of a fetch: which instrument, coin or order it is about. */
 export interface FetchFields {
+  /** Instrument of PositionInfo, FundingInfo, OrderStatus (required) and OrdersInfo (optional). */
   instrumentId?: number;
+  /** Coin of WalletInfo, e.g. `'USDT'`. */
   coin?: string;
+  /** Client order id of OrderStatus. */
   clientId?: string;
 }
 

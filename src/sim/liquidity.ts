@@ -23,6 +23,10 @@ export class ConsumedLiquidity {
   get size(): number {
     return this.levels.size;
   }
+  /** True when a level has a record. */
+  has(tick: number): boolean {
+    return this.levels.has(tick);
+  }
   /** Lots still available to the strategy at a level that shows `visibleLots`. */
   available(tick: number, visibleLots: number): number {
     const c = this.refresh(tick, visibleLots);

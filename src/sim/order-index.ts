@@ -11,23 +11,35 @@ import type { QueuedOrder } from './queue.js';
 export interface SimOrder extends QueuedOrder {
   /** Strategy (login name) that owns the order. */
   readonly strategy: string;
+  /** Client order id, unique per strategy. */
   readonly clientId: string;
   /** Venue id, e.g. `'SIM-12'`; empty for an order rejected before its ack. */
   readonly exchangeId: string;
+  /** Instrument of the order. */
   readonly inst: Instrument;
+  /** Side as the strategy sent it. */
   readonly side: Side;
+  /** The side as a code: 1 buy, −1 sell. */
   readonly sideCode: 1 | -1;
+  /** Limit or market. */
   readonly orderType: OrderType;
+  /** Time in force. */
   readonly tif: TimeInForce;
+  /** Execution instructions (PostOnly, ReduceOnly). */
   readonly execInstr: ExecInstr[];
   /** Limit price in ticks; NaN for a market order. */
   priceTick: number;
+  /** Total qty in lots (after modifies). */
   qtyLots: number;
+  /** Lots filled so far. */
   filledLots: number;
+  /** Lots still working: `qtyLots − filledLots` while open, 0 once closed. */
   leavesLots: number;
+  /** Queue-model state: lots estimated ahead at the order's level. */
   queueAheadLots: number;
   /** Visible qty of the order's level when the venue last looked, for `QueueModel.onDepth`. */
   lastLevelLots: number;
+  /** Venue-side status: Open, PartiallyFilled, Filled, Cancelled or Rejected. */
   status: OrderStatus;
 }
 
