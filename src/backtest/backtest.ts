@@ -161,6 +161,11 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     return { summary, env, venue, ok: false, error: env.failed ? String(env.failure) : 'strategy did not log in' };
   }
 
+  // Serve console lines that arrived before the strategy was running.
+  opts.onYield?.(env);
+  await yieldToLoop();
+  if (env.busy) await env.idle();
+
   let events = 0;
   let fillsSeen = 0;
   const yieldEvery = opts.yieldEvery ?? 4096;
