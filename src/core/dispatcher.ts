@@ -15,6 +15,12 @@ export interface DispatchItem {
   done?(result: unknown): void;
   /** The event object, for error reports. */
   readonly ev?: unknown;
+  /**
+   * Called when the callback threw or rejected (after `onError`), or when the item is
+   * dropped because dispatch stopped (`raiseErrors`), so that a caller waiting for `done`
+   * (a command reply) is not left hanging.
+   */
+  failed?(err: unknown): void;
 }
 
 /** Options of a `Dispatcher`. */
@@ -27,6 +33,14 @@ export interface DispatcherOptions {
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+}
+
+function notifyFailed(item: DispatchItem, err: unknown): void {
+  try {
+    item.failed?.(err);
+  } catch {
+    /* a failure hook must not break dispatch */
+  }
 }
 
 /** Runs items one at a time; synchronous callbacks run without touching the microtask queue. */
@@ -68,11 +82,14 @@ export class Dispatcher {
 
   private fail(err: unknown, item: DispatchItem): void {
     this.opts.onError(err, item);
+    notifyFailed(item, err);
     if (this.opts.raiseErrors && !this._hasFailed) {
       this._hasFailed = true;
       this._failed = err;
+      const dropped = this.q.slice(this.head);
       this.q.length = 0;
       this.head = 0;
+      for (const d of dropped) notifyFailed(d, err);
     }
   }
 

@@ -122,6 +122,8 @@ export class StratEnv implements IStratEnv {
   private nextClientId = 0;
   private stopAckResolve: ((acked: boolean) => void) | undefined;
   private errors = 0;
+  /** Venue and market-data events that arrived before the strategy started; delivered after onStratParamsUpdate. */
+  private held: Array<() => void> = [];
 
   constructor(private readonly opts: StratEnvOptions) {
     this.params = { ...(opts.params ?? {}) };
@@ -140,6 +142,7 @@ export class StratEnv implements IStratEnv {
     for (const v of opts.venues) {
       this.venues.set(v.exchange, v);
       this.gwStatus.set(v.exchange, v.status());
+      this.lastNotifiedGw.set(v.exchange, v.status());
       for (const i of v.instruments) {
         all.push(i);
         this.byId.set(`${i.exchange}|${i.instrumentId}`, i);
@@ -200,14 +203,24 @@ export class StratEnv implements IStratEnv {
     if (this._state !== 'created' && this._state !== 'stopped') throw new Error(`connect() in state ${this._state}`);
     this.opts.journal?.ctl(this.now(), 'connect');
     this._state = 'connecting';
+    // BaseStrategy documents `env` as set before onFrameworkConnected (its onStop uses it).
+    try {
+      (this.opts.strategy as { env?: IStratEnv }).env = this;
+    } catch {
+      /* a strategy with a read-only `env` keeps its own */
+    }
     this.push('onFrameworkConnected', 'env', this, () => this.opts.strategy.onFrameworkConnected(this), false);
     await this.dispatcher.idle();
     if (this.stratName === undefined) {
       this._state = 'failed';
+      this.held = [];
       this.opts.logger.error('strategy did not call env.login(name) in onFrameworkConnected: it will not start and nothing trades');
       return false;
     }
-    if (this.dispatcher.failed) return false;
+    if (this.dispatcher.failed) {
+      this.held = [];
+      return false;
+    }
     this.start();
     await this.dispatcher.idle();
     return (this._state as EnvState) === 'running';
@@ -218,6 +231,15 @@ export class StratEnv implements IStratEnv {
     this.dispatch('onStart', 'env', { params: this.params });
     this.dispatch('onInstruments', 'env', [...this.instruments]);
     this.dispatch('onStratParamsUpdate', 'env', this.params);
+    const held = this.held;
+    this.held = [];
+    for (const deliver of held) deliver();
+  }
+
+  /** Delivers now, or after the lifecycle callbacks when the strategy has not started yet (API.md order). */
+  private deliver(fn: () => void): void {
+    if (this._state === 'created' || this._state === 'connecting') this.held.push(fn);
+    else fn();
   }
 
   /**
@@ -266,13 +288,13 @@ export class StratEnv implements IStratEnv {
   /** A venue event (from the venue's sink, or fed by a replay). */
   onVenueEvent(e: VenueEvent): void {
     if (e.strategy !== '*' && e.strategy !== this.stratName) return;
-    this.dispatch(e.cb, 'venue', e.ev);
+    this.deliver(() => this.dispatch(e.cb, 'venue', e.ev));
   }
 
   /** A market-data callback from a book feed (or fed by a replay). */
   onMarketData<K extends EventCallbackName>(cb: K, ev: StrategyEventMap[K]): void {
     if (this._state === 'created' || this._state === 'failed') return;
-    this.dispatch(cb, 'md', ev);
+    this.deliver(() => this.dispatch(cb, 'md', ev));
   }
 
   /**
@@ -296,6 +318,11 @@ export class StratEnv implements IStratEnv {
         run: () => hook(params),
         done: (r) => {
           const reply = r === undefined ? 'ok' : String(r);
+          this.opts.journal?.out(this.now(), 'cmdReply', { name, reply });
+          resolve(reply);
+        },
+        failed: (err) => {
+          const reply = `command '${name}' failed: ${err instanceof Error ? err.message : String(err)}`;
           this.opts.journal?.out(this.now(), 'cmdReply', { name, reply });
           resolve(reply);
         },
@@ -325,7 +352,9 @@ export class StratEnv implements IStratEnv {
   private dispatch<K extends EventCallbackName>(cb: K, src: InboundSource, ev: StrategyEventMap[K]): void {
     const strategy = this.opts.strategy;
     this.push(cb, src, ev, () => {
-      this.beforeCallback(cb, ev);
+      // Env-side events (lifecycle, and rejects of requests that never left) must not move
+      // the tracker: a DuplicateClientId reject would otherwise "reject" the original order.
+      if (src !== 'env') this.beforeCallback(cb, ev);
       if (cb === 'onGatewayStatus' && !this.gatewayTransition(ev as StrategyEventMap['onGatewayStatus'])) return undefined;
       const fn = (strategy as unknown as Record<string, (e: unknown) => unknown>)[cb];
       return typeof fn === 'function' ? fn.call(strategy, ev) : undefined;
@@ -543,8 +572,8 @@ export class StratEnv implements IStratEnv {
       return;
     }
     this.push(kind, 'env', { id }, () => callback(), true, (r) => {
-      if (r === true) rearm?.();
-      else this.cancelTimer(id);
+      if (r !== true) this.cancelTimer(id);
+      else if (this.timers.has(id)) rearm?.(); // not when the callback cancelled its own timer
     });
   }
 

@@ -1,0 +1,182 @@
+import { describe, expect, it } from 'vitest';
+import { LiveClock, SimClock } from '../../src/core/clock.js';
+
+/** Deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('SimClock', () => {
+  it('starts at the given time (default 0) and is simulated', () => {
+    expect(new SimClock().now()).toBe(0);
+    const c = new SimClock(1_000);
+    expect(c.now()).toBe(1_000);
+    expect(c.simulated).toBe(true);
+    expect(c.nextDueTs()).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('runs actions in time order, and equal-time actions in scheduling order', () => {
+    const c = new SimClock(0);
+    const ran: string[] = [];
+    c.at(30, () => ran.push('30a'));
+    c.at(10, () => ran.push('10a'));
+    c.at(30, () => ran.push('30b'));
+    c.at(20, () => ran.push('20'));
+    c.at(10, () => ran.push('10b'));
+    c.at(30, () => ran.push('30c'));
+    c.advanceTo(100);
+    expect(ran).toEqual(['10a', '10b', '20', '30a', '30b', '30c']);
+  });
+
+  it('keeps (time, scheduling order) for many random actions', () => {
+    const r = rng(42);
+    const c = new SimClock(0);
+    const scheduled: Array<{ ts: number; i: number }> = [];
+    const ran: number[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const ts = Math.floor(r() * 50);
+      scheduled.push({ ts, i });
+      c.at(ts, () => ran.push(i));
+    }
+    c.advanceTo(1000);
+    const expected = [...scheduled].sort((a, b) => a.ts - b.ts || a.i - b.i).map((x) => x.i);
+    expect(ran).toEqual(expected);
+  });
+
+  it('reads the action time while an action runs', () => {
+    const c = new SimClock(0);
+    const seen: number[] = [];
+    c.at(5, () => seen.push(c.now()));
+    c.at(7, () => seen.push(c.now()));
+    c.advanceTo(10);
+    expect(seen).toEqual([5, 7]);
+    expect(c.now()).toBe(10);
+  });
+
+  it('cancel: a cancelled action never runs; unknown handles are ignored', () => {
+    const c = new SimClock(0);
+    const ran: string[] = [];
+    const h1 = c.at(10, () => ran.push('a'));
+    const h2 = c.at(20, () => ran.push('b'));
+    c.at(30, () => ran.push('c'));
+    c.cancel(h2);
+    c.cancel(h1);
+    c.cancel(9999);
+    expect(c.nextDueTs()).toBe(30);
+    c.advanceTo(100);
+    expect(ran).toEqual(['c']);
+  });
+
+  it('an action may cancel a later one, or schedule one at its own time that runs after those already queued', () => {
+    const c = new SimClock(0);
+    const ran: string[] = [];
+    let hLater = 0;
+    c.at(10, () => {
+      ran.push('a');
+      c.cancel(hLater);
+      c.at(10, () => ran.push('a-child'));
+      c.at(5, () => ran.push('past-child')); // in the past: runs at the current time
+    });
+    c.at(10, () => ran.push('b'));
+    hLater = c.at(15, () => ran.push('cancelled'));
+    c.advanceTo(20);
+    expect(ran).toEqual(['a', 'b', 'a-child', 'past-child']);
+  });
+
+  it('runNext runs one due action at a time and respects its limit', () => {
+    const c = new SimClock(0);
+    const ran: number[] = [];
+    c.at(100, () => ran.push(100));
+    c.at(200, () => ran.push(200));
+    expect(c.runNext(99)).toBe(false);
+    expect(c.now()).toBe(0);
+    expect(ran).toEqual([]);
+    expect(c.runNext(100)).toBe(true);
+    expect(ran).toEqual([100]);
+    expect(c.now()).toBe(100);
+    expect(c.runNext(150)).toBe(false);
+    expect(c.now()).toBe(100);
+    expect(c.nextDueTs()).toBe(200);
+    expect(c.runNext(Number.POSITIVE_INFINITY)).toBe(true);
+    expect(c.runNext(Number.POSITIVE_INFINITY)).toBe(false);
+    expect(ran).toEqual([100, 200]);
+  });
+
+  it('runNext skips cancelled actions at the head', () => {
+    const c = new SimClock(0);
+    const ran: number[] = [];
+    const h = c.at(10, () => ran.push(10));
+    c.at(20, () => ran.push(20));
+    c.cancel(h);
+    expect(c.runNext(15)).toBe(false);
+    expect(c.runNext(20)).toBe(true);
+    expect(ran).toEqual([20]);
+  });
+
+  it('advanceTo runs what is due (including actions scheduled by actions) and never goes backwards', () => {
+    const c = new SimClock(100);
+    const ran: number[] = [];
+    c.at(150, () => {
+      ran.push(c.now());
+      c.at(180, () => ran.push(c.now()));
+      c.at(300, () => ran.push(c.now()));
+    });
+    c.advanceTo(200);
+    expect(ran).toEqual([150, 180]);
+    expect(c.now()).toBe(200);
+    c.advanceTo(120);
+    expect(c.now()).toBe(200);
+    expect(ran).toEqual([150, 180]);
+    c.advanceTo(300);
+    expect(ran).toEqual([150, 180, 300]);
+  });
+
+  it('an action scheduled in the past runs at the current time, which does not move back', () => {
+    const c = new SimClock(1_000);
+    const seen: number[] = [];
+    c.at(10, () => seen.push(c.now()));
+    expect(c.nextDueTs()).toBe(1_000);
+    c.advanceTo(1_000);
+    expect(seen).toEqual([1_000]);
+  });
+
+  it('setTime never goes backwards and runs nothing; a passed action still runs without moving time back', () => {
+    const c = new SimClock(0);
+    const seen: number[] = [];
+    c.at(50, () => seen.push(c.now()));
+    c.setTime(100);
+    expect(seen).toEqual([]);
+    expect(c.now()).toBe(100);
+    c.setTime(20);
+    expect(c.now()).toBe(100);
+    expect(c.runNext(100)).toBe(true);
+    expect(seen).toEqual([100]);
+  });
+});
+
+describe('LiveClock', () => {
+  it('reads wall time in µs and runs and cancels actions on timers', async () => {
+    const c = new LiveClock();
+    expect(c.simulated).toBe(false);
+    expect(Math.abs(c.now() - Date.now() * 1000)).toBeLessThan(50_000);
+    const ran: string[] = [];
+    c.at(c.now() + 5_000, () => ran.push('a'));
+    const h = c.at(c.now() + 5_000, () => ran.push('cancelled'));
+    c.cancel(h);
+    c.at(0, () => ran.push('past'));
+    await new Promise((r) => setTimeout(r, 40));
+    expect(ran.sort()).toEqual(['a', 'past']);
+    const h2 = c.at(c.now() + 10_000, () => ran.push('all-cancelled'));
+    expect(h2).toBeGreaterThan(h);
+    c.cancelAll();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(ran).not.toContain('all-cancelled');
+  });
+});
