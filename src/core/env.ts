@@ -304,30 +304,24 @@ export class StratEnv implements IStratEnv {
   runCommand(name: string, params: string[]): Promise<string> {
     this.opts.journal?.ctl(this.now(), 'cmd', { name, params });
     return new Promise((resolve) => {
-      const hook = this.hooks.get(name);
-      if (!hook) {
-        const known = [...this.hooks.keys()].sort().join(', ') || 'none';
-        resolve(`unknown command '${name}' (hooks: ${known})`);
-        return;
-      }
-      const ts = this.now();
-      this.opts.journal?.in(ts, 'env', 'cmd', { name, params });
+      const reply = (text: string) => {
+        this.opts.journal?.out(this.now(), 'cmdReply', { name, reply: text });
+        resolve(text);
+      };
+      // Looked up and journaled when it runs, in line with the callbacks queued before it.
       this.dispatcher.push({
         label: `cmd:${name}`,
         ev: params,
-        run: () => hook(params),
-        done: (r) => {
-          const reply = r === undefined ? 'ok' : String(r);
-          this.opts.journal?.out(this.now(), 'cmdReply', { name, reply });
-          resolve(reply);
+        run: () => {
+          const hook = this.hooks.get(name);
+          if (!hook) return `unknown command '${name}' (hooks: ${[...this.hooks.keys()].sort().join(', ') || 'none'})`;
+          this.opts.journal?.in(this.now(), 'env', 'cmd', { name, params });
+          return hook(params);
         },
-        failed: (err) => {
-          const reply = `command '${name}' failed: ${err instanceof Error ? err.message : String(err)}`;
-          this.opts.journal?.out(this.now(), 'cmdReply', { name, reply });
-          resolve(reply);
-        },
+        done: (r) => reply(r === undefined ? 'ok' : String(r)),
+        failed: (err) => reply(`command '${name}' failed: ${err instanceof Error ? err.message : String(err)}`),
       });
-      if (this.dispatcher.failed) resolve(`command '${name}' failed`);
+      if (this.dispatcher.failed) resolve(`command '${name}' failed: the strategy has stopped on an error`);
     });
   }
 
@@ -499,9 +493,8 @@ export class StratEnv implements IStratEnv {
       this.reject('onCancelAllReject', { exchange, instrumentId, rejectCode: r.code, rejectReason: r.reason });
       return;
     }
-    for (const o of this.tracker.openOrders(exchange, instrumentId)) {
-      if (o.status !== 'PendingCancel') this.tracker.onCancelRequest(o.clientId);
-    }
+    // Orders leave through their own onOrderCancelled (CancelAll); marking them pending here
+    // would strand them if the venue refused the cancel-all.
     this.send(exchange, r.request);
   }
 

@@ -261,11 +261,11 @@ export class SimVenue implements Venue {
     const now = this.scheduler.now();
     const respTs = now + this.latency.responseUs('place');
     const key = orderKey(req.strategy, req.clientId);
+    const st = this.states.get(req.instrumentId);
     const reject = (code: RejectCode, reason: string = REJECT_REASONS[code], record = true): void => {
       if (record && st) this.remember(this.makeOrder(req, st.inst, '', OrderStatus.Rejected));
       this.emit(respTs, req.strategy, 'onNewOrderReject', { exchange: this.exchange, clientId: req.clientId, rejectCode: code, rejectReason: reason });
     };
-    const st = this.states.get(req.instrumentId);
     if (!st) return reject(RejectCode.UnknownInstrument);
     if (this.open.has(key) || this.closed.has(key)) return reject(RejectCode.DuplicateClientId, REJECT_REASONS[RejectCode.DuplicateClientId], false);
     if (st.halted) return reject(RejectCode.GtwNotReady, 'trading halt');

@@ -881,7 +881,16 @@ describe('StratEnv valid requests', () => {
     h.env.sendNewOrder(order({ clientId: 'x2' }));
     h.env.sendCancelAll('SIM', 1);
     expect(h.venue.requests.at(-1)).toEqual({ type: 'CancelAll', strategy: 'rec', instrumentId: 1 });
-    expect(h.env.openOrders('SIM', 1).map((o) => o.status)).toEqual([OrderStatus.PendingCancel, OrderStatus.PendingCancel]);
+    // Cancel-all does not mark orders: a refused cancel-all must leave them usable.
+    expect(h.env.openOrders('SIM', 1).map((o) => o.status)).toEqual([OrderStatus.Open, OrderStatus.PendingNew]);
+    h.venue.emit('onCancelAllReject', { exchange: 'SIM', instrumentId: 1, rejectCode: RejectCode.GtwNotReady, rejectReason: 'halt' });
+    await h.env.idle();
+    h.env.sendCancelOrder('SIM', 1, 'x1');
+    expect(h.env.getOrder('x1')?.status).toBe(OrderStatus.PendingCancel);
+    // Accepted: each order leaves through its own onOrderCancelled.
+    h.venue.emit('onOrderCancelled', { exchange: 'SIM', clientId: 'x1', unsolicited: false, engineTs: START_US, recvTs: START_US, cancelCode: CancelCode.CancelAll, cancelReason: 'cancel all' });
+    await h.env.idle();
+    expect(h.env.getOrder('x1')?.status).toBe(OrderStatus.Cancelled);
   });
 
   it('cancel-all and fetches pass while the gateway is not ReadyToTrade', async () => {

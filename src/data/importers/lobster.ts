@@ -246,7 +246,8 @@ function parseMessage(line: string): ParsedMessage | string {
   const [type, orderId, size, price, direction] = v as [number, number, number, number, number];
   if (type < 1 || type > 7) return `unknown message type ${type}`;
   if (direction !== 1 && direction !== -1) return `direction must be 1 or -1, got ${direction}`;
-  if (orderId < 0) return `negative order id ${orderId}`;
+  // Cross trades (auctions) carry negative ids (-1 opening cross, -2 closing, …).
+  if (orderId < 0 && type !== 6) return `negative order id ${orderId}`;
   if (type === 7) {
     if (price !== -1 && price !== 0 && price !== 1) return `type 7 (halt) needs price -1, 0 or 1, got ${price}`;
   } else {
