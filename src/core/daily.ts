@@ -167,6 +167,16 @@ function localToUtcMs(f: Intl.DateTimeFormat, localMs: number): number {
 }
 
 /**
+ * The instant (ms since the epoch) at which the wall clock in `timeZone` reads the given
+ * local date and time (passed as a UTC-based value, e.g. `Date.UTC(2012, 5, 21, 9, 30)`).
+ * Ambiguous times give the first occurrence; skipped times the end of the gap.
+ * @throws RangeError for an unknown `timeZone`.
+ */
+export function zonedTimeToUtcMs(localMs: number, timeZone: string): number {
+  return localToUtcMs(formatterFor(validateTimeZone(timeZone)), localMs);
+}
+
+/**
  * The first instant strictly after `nowUs` at which the wall clock in `timeZone` reads
  * `timeOfDay`.
  *

@@ -8,6 +8,7 @@
  * orderbook row through synthetic orders (negative ids): the replayed book equals the file.
  * @module
  */
+import { zonedTimeToUtcMs } from '../../core/daily.js';
 import { createReadStream, existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -172,22 +173,9 @@ export function zoneMidnightMs(date: string, timeZone: string): number {
   const y = Number(m[1]);
   const mo = Number(m[2]) - 1;
   const d = Number(m[3]);
-  const fmt = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-  });
-  const noonUtc = Date.UTC(y, mo, d, 12);
-  const parts: Record<string, number> = {};
-  for (const p of fmt.formatToParts(new Date(noonUtc))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  const localAsUtc = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
-  const offsetMs = localAsUtc - noonUtc;
-  return Date.UTC(y, mo, d) - offsetMs;
+  // Offset at local noon, inside the session.
+  const NOON_MS = 12 * 3600_000;
+  return zonedTimeToUtcMs(Date.UTC(y, mo, d) + NOON_MS, timeZone) - NOON_MS;
 }
 
 const TIME_RE = /^\d+(\.\d+)?$/;
