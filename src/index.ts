@@ -9,29 +9,29 @@
 export * from './api/index.js';
 
 export { StratEnv, type StratEnvOptions, type MarketDataHub, type EnvState } from './core/env.js';
-export { SimClock, LiveClock, type Clock, type Scheduler } from './core/clock.js';
-export { DailySchedule, nextDailyTs, parseTimeOfDay, defaultTimeZone } from './core/daily.js';
-export { Journal, FileJournalSink, MemoryJournalSink, type JournalSink, type JournalEntry, type JournalHeader, type JournalIn, type JournalOut, type JournalCtl, type InboundSource } from './core/journal.js';
-export { OrderTracker, OrderAction, TRANSITIONS } from './core/order-tracker.js';
-export { createLogger, silentLogger, type LoggerOptions } from './core/logger.js';
+export * from './core/clock.js';
+export * from './core/daily.js';
+export * from './core/journal.js';
+export * from './core/order-tracker.js';
+export * from './core/logger.js';
 export type { Venue, VenueEvent, VenueRequest, VenueSink, VenueNewOrder, VenueModifyOrder, VenueCancelOrder, VenueCancelAll, VenueFetch } from './core/venue.js';
 
-export { L2Book } from './book/l2-book.js';
-export { L3Book } from './book/l3-book.js';
-export { BookFeed } from './book/feed.js';
-export { PriceCache } from './book/price-cache.js';
-export { NO_ASK, NO_BID, type DepthView } from './book/types.js';
+export * from './book/l2-book.js';
+export * from './book/l3-book.js';
+export * from './book/feed.js';
+export * from './book/price-cache.js';
+export * from './book/types.js';
 
-export { MdType, MdStatus, BID, ASK, type MdEvent, type SideCode, type MdParseIssue } from './data/events.js';
-export { openLobster, type LobsterOptions, type LobsterImport } from './data/importers/lobster.js';
-export { openMarketData, type OpenOptions, type DataFormat } from './data/open.js';
+export * from './data/events.js';
+export * from './data/importers/lobster.js';
+export * from './data/open.js';
 
 export * from './sim/index.js';
 
-export { runBacktest, type BacktestOptions, type BacktestResult, type MarketSource, type ScheduledCommand } from './backtest/backtest.js';
-export { formatSummary, type RunSummary, type InstrumentSummary } from './backtest/summary.js';
-export { parseRunnerConfig, simOptions, type RunnerConfig } from './backtest/config.js';
+export * from './backtest/backtest.js';
+export * from './backtest/summary.js';
+export * from './backtest/config.js';
 
 export { ConsoleChannel } from './control/console.js';
-export { loadJournal, reviveDecimals, JournalFormatError, type LoadedJournal } from './store/journal-reader.js';
-export { replayJournal, type ReplayOptions, type ReplayResult, type ReplayDifference } from './store/replay.js';
+export * from './store/journal-reader.js';
+export * from './store/replay.js';

@@ -7,5 +7,5 @@ export { ConstantLatencyModel, type ConstantLatencyOptions, type LatencyAction, 
 export { MakerTakerFeeModel, notional, type FeeModel, type MakerTakerFeeOptions, type MakerTakerRates } from './fees.js';
 export { RiskAverseQueueModel, type QueueModel, type QueuedOrder } from './queue.js';
 export { SimAccount, exactNotional, holdsBase, type AccountOptions } from './account.js';
-export { ConsumedLiquidity } from './liquidity.js';
+export { ConsumedLiquidity, type Consumed } from './liquidity.js';
 export { SideOrderIndex, type SimOrder } from './order-index.js';

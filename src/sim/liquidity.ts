@@ -5,7 +5,8 @@
  * @module
  */
 
-interface Consumed {
+/** Lots consumed at one level and the visible qty when last seen. */
+export interface Consumed {
   lots: number;
   /** Visible qty at the last look: a later shrink is measured against it. */
   visibleLots: number;
