@@ -26,6 +26,8 @@ export const SimConfigSchema = z
     allowShort: z.boolean().optional(),
     /** Refuse buys beyond the available cash (default false). */
     checkCash: z.boolean().optional(),
+    /** Order-entry rate limit per strategy: `limit` requests per `windowMs` (default none). */
+    rateLimit: z.object({ limit: z.number().int().min(1), windowMs: z.number().positive().finite() }).strict().optional(),
   })
   .strict();
 
@@ -73,5 +75,6 @@ export function simOptions(sim: RunnerConfig['sim']): Omit<SimVenueOptions, 'exc
     initialBalances: s.initialBalances,
     allowShort: s.allowShort,
     checkCash: s.checkCash,
+    rateLimit: s.rateLimit,
   };
 }

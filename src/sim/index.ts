@@ -9,3 +9,4 @@ export { RiskAverseQueueModel, type QueueModel, type QueuedOrder } from './queue
 export { SimAccount, exactNotional, holdsBase, type AccountOptions } from './account.js';
 export { ConsumedLiquidity, type Consumed } from './liquidity.js';
 export { SideOrderIndex, type SimOrder } from './order-index.js';
+export { FixedWindowRateLimiter, RATE_LIMIT_THRESHOLDS_PCT, type RateLimitOptions, type RateTake } from './rate-limit.js';

@@ -28,6 +28,7 @@ import { MakerTakerFeeModel, type FeeModel } from './fees.js';
 import { ConstantLatencyModel, type LatencyAction, type LatencyModel } from './latency.js';
 import { ConsumedLiquidity } from './liquidity.js';
 import { SideOrderIndex, type SimOrder } from './order-index.js';
+import { FixedWindowRateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { RiskAverseQueueModel, type QueueModel } from './queue.js';
 
 /** Options of {@link SimVenue}. */
@@ -55,6 +56,12 @@ export interface SimVenueOptions {
   allowShort?: boolean;
   /** Refuse buys that exceed the available quote balance. Default `false` (unlimited credit). */
   checkCash?: boolean;
+  /**
+   * Order-entry rate limit per strategy (new, modify, cancel, cancel-all; fetches are free).
+   * Over the limit a request is rejected with `RateLimited` (1030); `onRateLimitInfo` is sent
+   * when 50 %, 90 % and 100 % of a window is used. Default: none.
+   */
+  rateLimit?: RateLimitOptions;
   /** `userId` reported by `onAccountInfo`. Default: the requesting strategy's login name. */
   userId?: string;
   /**
@@ -146,6 +153,8 @@ export class SimVenue implements Venue {
   private readonly closed = new Map<string, SimOrder>();
   private haltedCount = 0;
   private nextExchangeId = 1;
+  private readonly rateLimit: RateLimitOptions | undefined;
+  private readonly limiters = new Map<string, FixedWindowRateLimiter>();
 
   /** @throws RangeError when two instruments share an id. */
   constructor(opts: SimVenueOptions) {
@@ -157,6 +166,8 @@ export class SimVenue implements Venue {
     this.fees = opts.fees ?? new MakerTakerFeeModel();
     this.userId = opts.userId;
     this.closedMemory = opts.closedOrderMemory ?? 100_000;
+    this.rateLimit = opts.rateLimit;
+    if (opts.rateLimit) new FixedWindowRateLimiter(opts.rateLimit); // validates the options now
     this.account = new SimAccount({ initialBalances: opts.initialBalances, allowShort: opts.allowShort, checkCash: opts.checkCash });
     const qm = opts.queueModel;
     const shared = qm === undefined ? new RiskAverseQueueModel() : typeof qm === 'function' ? undefined : qm;
@@ -243,6 +254,42 @@ export class SimVenue implements Venue {
   // ---- requests ---------------------------------------------------------------------
 
   private arrive(req: VenueRequest): void {
+    if (this.rateLimit && req.type !== 'Fetch') {
+      const take = this.limiterOf(req.strategy).take(this.scheduler.now());
+      const respTs = this.scheduler.now() + this.latency.responseUs(actionOf(req));
+      if (!take.allowed) return this.rateLimited(req, respTs, take.resetTs);
+      this.dispatchRequest(req);
+      if (take.crossedPct) {
+        this.emit(respTs, req.strategy, 'onRateLimitInfo', { exchange: this.exchange, rateLimit: this.rateLimit.limit, rateRemaining: take.remaining, resetTs: take.resetTs });
+      }
+      return;
+    }
+    this.dispatchRequest(req);
+  }
+
+  private limiterOf(strategy: string): FixedWindowRateLimiter {
+    let l = this.limiters.get(strategy);
+    if (!l) this.limiters.set(strategy, (l = new FixedWindowRateLimiter(this.rateLimit!)));
+    return l;
+  }
+
+  private rateLimited(req: Exclude<VenueRequest, VenueFetch>, respTs: number, resetTs: number): void {
+    const rejectCode = RejectCode.RateLimited;
+    const rejectReason = `rate limit of ${this.rateLimit!.limit} requests per ${this.rateLimit!.windowMs} ms reached; resets at ${resetTs} µs`;
+    const exchange = this.exchange;
+    switch (req.type) {
+      case 'NewOrder':
+        return this.emit(respTs, req.strategy, 'onNewOrderReject', { exchange, clientId: req.clientId, rejectCode, rejectReason });
+      case 'ModifyOrder':
+        return this.emit(respTs, req.strategy, 'onModifyOrderReject', { exchange, clientId: req.clientId, rejectCode, rejectReason });
+      case 'CancelOrder':
+        return this.emit(respTs, req.strategy, 'onCancelOrderReject', { exchange, clientId: req.clientId, rejectCode, rejectReason });
+      case 'CancelAll':
+        return this.emit(respTs, req.strategy, 'onCancelAllReject', { exchange, instrumentId: req.instrumentId, rejectCode, rejectReason });
+    }
+  }
+
+  private dispatchRequest(req: VenueRequest): void {
     switch (req.type) {
       case 'NewOrder':
         return this.newOrder(req);
