@@ -30,6 +30,8 @@ export * from './sim/index.js';
 
 export * from './backtest/backtest.js';
 export * from './backtest/summary.js';
+export * from './backtest/recorder.js';
+export * from './backtest/report.js';
 export * from './backtest/config.js';
 
 export { ConsoleChannel } from './control/console.js';

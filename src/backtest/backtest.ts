@@ -14,6 +14,7 @@ import { StratEnv } from '../core/env.js';
 import { Journal, type JournalSink } from '../core/journal.js';
 import type { MdEvent } from '../data/events.js';
 import { SimVenue, type SimVenueOptions } from '../sim/venue.js';
+import { Recorder, observeVenue } from './recorder.js';
 import { DrawdownTracker, netPnl, summarize, type RunSummary } from './summary.js';
 
 /** A recorded market: instruments and their events in time order. */
@@ -60,6 +61,8 @@ export interface BacktestOptions {
   yieldEvery?: number;
   /** Receives the env once created (console channels, tests). */
   onEnv?: (env: StratEnv) => void;
+  /** Collects the series and figures of the run (default: a new `Recorder()`); see `BacktestResult.recorder`. */
+  recorder?: Recorder;
 }
 
 /** Outcome of a backtest. */
@@ -67,6 +70,8 @@ export interface BacktestResult {
   summary: RunSummary;
   env: StratEnv;
   venue: SimVenue;
+  /** What the run recorded: `recorder.data()` feeds `writeReport`. */
+  recorder: Recorder;
   /** False when the strategy never started (no login) or failed with raiseErrors. */
   ok: boolean;
   error?: string;
@@ -98,10 +103,20 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     feeds.set(inst.instrumentId, new BookFeed(inst, (cb, ev) => env.onMarketData(cb, ev)));
   }
   const journal = opts.journal ? new Journal(opts.journal) : undefined;
+  /** Mid price of an instrument in quote currency, NaN while a side is empty. */
+  const midOf = (instrumentId: number): number => {
+    const feed = feeds.get(instrumentId);
+    if (!feed) return Number.NaN;
+    const b = feed.depth.bestBidTick();
+    const a = feed.depth.bestAskTick();
+    return Number.isFinite(b) && Number.isFinite(a) ? ((a + b) / 2) * feed.instrument.tickSize.toNumber() : Number.NaN;
+  };
+  const recorder = opts.recorder ?? new Recorder();
+  recorder.begin({ startTs, instruments: source.instruments, mid: midOf });
   env = new StratEnv({
     strategy: opts.strategy,
     clock,
-    venues: [venue],
+    venues: [observeVenue(venue, () => clock.now(), recorder)],
     journal,
     logger,
     params: opts.params,
@@ -142,23 +157,21 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
   const markAll = () => {
     for (const p of env.tracker.positions()) {
       if (p.position.isZero()) continue;
-      const feed = feeds.get(p.instrumentId);
-      if (!feed) continue;
-      const b = feed.depth.bestBidTick();
-      const a = feed.depth.bestAskTick();
-      if (Number.isFinite(b) && Number.isFinite(a)) {
-        env.tracker.mark(p.exchange, p.instrumentId, ((a + b) / 2) * feed.instrument.tickSize.toNumber());
-      }
+      const mid = midOf(p.instrumentId);
+      if (!Number.isNaN(mid)) env.tracker.mark(p.exchange, p.instrumentId, mid);
     }
-    dd.update(netPnl(env.tracker));
+    const equity = netPnl(env.tracker);
+    dd.update(equity);
+    recorder.onEquity(clock.now(), equity);
   };
 
   const started = await env.connect();
   if (!started) {
     env.end();
     journal?.close();
-    const summary = summarize({ strategy: env.strategyName ?? '?', tracker: env.tracker, names, startTs, endTs: clock.now(), events: 0, maxDrawdown: 0, callbackErrors: env.errorCount, stopAcked: false });
-    return { summary, env, venue, ok: false, error: env.failed ? String(env.failure) : 'strategy did not log in' };
+    recorder.finish(clock.now(), 0);
+    const summary = summarize({ strategy: env.strategyName ?? '?', tracker: env.tracker, names, startTs, endTs: clock.now(), events: 0, maxDrawdown: 0, callbackErrors: env.errorCount, stopAcked: false, stats: recorder.stats() });
+    return { summary, env, venue, recorder, ok: false, error: env.failed ? String(env.failure) : 'strategy did not log in' };
   }
 
   // Serve console lines that arrived before the strategy was running.
@@ -180,6 +193,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     if (feed) {
       feed.apply(ev);
       venue.onMarketEvent(ev);
+      recorder.onMarketEvent(ev.instrumentId, clock.now());
     }
     if (env.busy) await env.idle();
     events++;
@@ -220,6 +234,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
   markAll();
   env.end();
   journal?.close();
+  recorder.finish(clock.now(), netPnl(env.tracker));
   const summary = summarize({
     strategy: env.strategyName ?? '?',
     tracker: env.tracker,
@@ -230,6 +245,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     maxDrawdown: dd.max,
     callbackErrors: env.errorCount,
     stopAcked,
+    stats: recorder.stats(),
   });
-  return { summary, env, venue, ok: !env.failed, error: env.failed ? String(env.failure) : undefined };
+  return { summary, env, venue, recorder, ok: !env.failed, error: env.failed ? String(env.failure) : undefined };
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { runBacktest } from '../backtest/backtest.js';
 import { formatSummary } from '../backtest/summary.js';
+import { writeReport } from '../backtest/report.js';
 import { parseRunnerConfig, simOptions, type RunnerConfig } from '../backtest/config.js';
 import { SimClock } from '../core/clock.js';
 import { FileJournalSink } from '../core/journal.js';
@@ -101,6 +102,8 @@ async function backtestCommand(o: BacktestCliOptions): Promise<number> {
     mkdirSync(o.out, { recursive: true });
     writeFileSync(join(o.out, 'summary.json'), JSON.stringify(result.summary, null, 2) + '\n');
     process.stdout.write(`summary written to ${join(o.out, 'summary.json')}\n`);
+    writeReport(join(o.out, 'report.html'), result.recorder.data(), result.summary, { timeZone: rc.timeZone });
+    process.stdout.write(`report written to ${join(o.out, 'report.html')}\n`);
   }
   if (o.journal) process.stdout.write(`journal written to ${o.journal}\n`);
   if (!result.ok) {
@@ -148,7 +151,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'data format (default: from the file name)').choices([...DATA_FORMATS]))
     .option('--config <file>', 'JSON config: passed to the constructor; its "params" go to onStratParamsUpdate, "sim" to the venue')
     .option('--journal <file>', 'write the journal (JSON lines) here')
-    .option('--out <dir>', 'write summary.json into this directory')
+    .option('--out <dir>', 'write summary.json and report.html into this directory')
     .option('--log-level <level>', 'log level: trace, debug, info, warn, error, silent', 'info')
     .option('--raise-errors', 'stop at the first callback error')
     .option('--no-console', 'do not read commands from stdin')
