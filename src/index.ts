@@ -24,6 +24,11 @@ export * from './book/types.js';
 
 export * from './data/events.js';
 export * from './data/importers/lobster.js';
+export * from './data/importers/binance.js';
+export * from './data/importers/coinbase.js';
+export * from './data/recorded.js';
+export * from './data/synthetic.js';
+export * from './core/rng.js';
 export * from './data/open.js';
 
 export * from './sim/index.js';

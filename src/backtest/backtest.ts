@@ -23,8 +23,54 @@ export interface MarketSource {
   exchange: string;
   instruments: Instrument[];
   events(): AsyncIterable<MdEvent>;
+  /**
+   * Optional faster path: events in batches read synchronously, so a replay awaits once per
+   * batch instead of once per event. The event `read` fills may be reused.
+   */
+  batches?(): AsyncIterable<EventBatch>;
   /** Provenance for the journal header. */
   data?: { path: string; sha256: string; format: string };
+}
+
+/** A run of events readable by index (e.g. a chunk of a recorded file). */
+export interface EventBatch {
+  readonly length: number;
+  /** Decodes event `i` into `into` and returns it. */
+  read(i: number, into: MdEvent): MdEvent;
+}
+
+/** Pulls events one at a time: from batches without an await per event when the source has them. */
+class EventCursor {
+  private readonly batchIt: AsyncIterator<EventBatch> | undefined;
+  private readonly eventIt: AsyncIterator<MdEvent> | undefined;
+  private batch: EventBatch | undefined;
+  private i = 0;
+  private readonly scratch: MdEvent = { type: 0 as MdEvent['type'], instrumentId: 0, exchTs: 0, localTs: 0, side: 0, orderId: 0, priceTick: 0, qty: 0, status: 0 };
+
+  constructor(source: MarketSource) {
+    if (source.batches) this.batchIt = source.batches()[Symbol.asyncIterator]();
+    else this.eventIt = source.events()[Symbol.asyncIterator]();
+  }
+  /** The next event of the current batch, or undefined when `refill` is needed. */
+  nextSync(): MdEvent | undefined {
+    const b = this.batch;
+    return b !== undefined && this.i < b.length ? b.read(this.i++, this.scratch) : undefined;
+  }
+  /** The next event after an await; undefined at the end of the data. */
+  async refill(): Promise<MdEvent | undefined> {
+    if (this.eventIt) {
+      const r = await this.eventIt.next();
+      return r.done ? undefined : r.value;
+    }
+    for (;;) {
+      const r = await this.batchIt!.next();
+      if (r.done) return undefined;
+      this.batch = r.value;
+      this.i = 0;
+      const ev = this.nextSync();
+      if (ev) return ev;
+    }
+  }
 }
 
 /** A command to run at a simulated time, as if typed on the console. */
@@ -82,9 +128,9 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** Runs a strategy over a recorded market to the end of the data. */
 export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult> {
   const { source, logger } = opts;
-  const iter = source.events()[Symbol.asyncIterator]();
-  let first = await iter.next();
-  const startTs = first.done ? 0 : first.value.localTs;
+  const cursor = new EventCursor(source);
+  let ev: MdEvent | undefined = await cursor.refill();
+  const startTs = ev ? ev.localTs : 0;
   const clock = new SimClock(startTs);
   const feeds = new Map<number, BookFeed>();
   const names = new Map<string, string>();
@@ -182,8 +228,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
   let events = 0;
   let fillsSeen = 0;
   const yieldEvery = opts.yieldEvery ?? 4096;
-  while (!first.done && !env.failed) {
-    const ev = first.value;
+  while (ev !== undefined && !env.failed) {
     if (ev.localTs > clock.now()) {
       // Most events have nothing scheduled before them: skip the await.
       if (clock.nextDueTs() <= ev.localTs) await runUntil(ev.localTs);
@@ -206,7 +251,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
       opts.onYield?.(env);
       await yieldToLoop();
     }
-    first = await iter.next();
+    ev = cursor.nextSync() ?? (await cursor.refill());
   }
 
   // End of data: onStop, bounded wait for the ack in simulated time, then close the session.

@@ -3,7 +3,13 @@
  * The `tradeloop` command line.
  * @module
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+
+function intArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('must be an integer');
+  return n;
+}
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -19,6 +25,7 @@ import { DATA_FORMATS, openMarketData, type DataFormat } from '../data/open.js';
 import { loadJournal } from '../store/journal-reader.js';
 import { replayJournal } from '../store/replay.js';
 import { loadStrategyClass } from './load-strategy.js';
+import { catCommand, DataUsageError, generateCommand, importCommand } from './data-commands.js';
 
 /** A usage error: printed as one line, exit code 2. */
 export class UsageError extends Error {}
@@ -160,6 +167,40 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('import')
+    .description('convert a capture to the recorded binary format (malformed records are reported by file:line and skipped)')
+    .argument('<format>', `input format: ${['lobster', 'binance', 'coinbase'].join(', ')}`)
+    .argument('<inputs...>', 'LOBSTER message file, Binance ws capture or Coinbase capture (companion files are found beside it)')
+    .requiredOption('--out <file>', 'recorded file to write (.tlrec)')
+    .action(async (format: string, inputs: string[], o: { out: string }) => {
+      process.exitCode = await importCommand(format as DataFormat, inputs, o.out, (t) => process.stdout.write(t), (t) => process.stderr.write(t + '\n'));
+    });
+
+  program
+    .command('cat')
+    .description('print a recorded file as JSON lines')
+    .argument('<file>', 'recorded file (.tlrec)')
+    .option('--limit <n>', 'print at most n events', (v) => {
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
+      return n;
+    })
+    .action(async (file: string, o: { limit?: number }) => {
+      process.exitCode = await catCommand(file, o.limit, (t) => process.stdout.write(t));
+    });
+
+  program
+    .command('generate')
+    .description('write a synthetic market (seeded zero-intelligence order flow with clustered arrivals) to a recorded file')
+    .requiredOption('--events <n>', 'number of events', intArg)
+    .option('--seed <n>', 'random seed', intArg, 1)
+    .option('--start <iso>', 'time of the first event (default 2024-01-02T14:30:00Z)')
+    .requiredOption('--out <file>', 'recorded file to write (.tlrec)')
+    .action(async (o: { events: number; seed: number; out: string; start?: string }) => {
+      process.exitCode = await generateCommand(o, (t) => process.stdout.write(t));
+    });
+
+  program
     .command('replay')
     .description("replay a journal's events to a fresh strategy and check it makes the same requests")
     .requiredOption('--strategy <file>', 'strategy module (.ts or .js)')
@@ -184,7 +225,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`tradeloop: ${err.message.replace(/^error: /, '')}\n`);
       return 2;
     }
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof DataUsageError) {
       process.stderr.write(`tradeloop: ${err.message}\n`);
       return 2;
     }

@@ -7,9 +7,14 @@ import { createReadStream, existsSync } from 'node:fs';
 import type { MarketSource } from '../backtest/backtest.js';
 import type { MdParseIssue } from './events.js';
 import { lobsterOrderbookPath, openLobster } from './importers/lobster.js';
+import { findBinanceHttp, openBinance } from './importers/binance.js';
+import { openCoinbase } from './importers/coinbase.js';
+import { openRecorded, toMarketSource } from './recorded.js';
 
-/** Formats `openMarketData` reads. */
-export const DATA_FORMATS = ['lobster'] as const;
+/** Formats `openMarketData` reads: the importers' inputs and tradeloop's own recorded format. */
+export const DATA_FORMATS = ['lobster', 'binance', 'coinbase', 'recorded'] as const;
+/** Formats `tradeloop import` converts from. */
+export const IMPORT_FORMATS = ['lobster', 'binance', 'coinbase'] as const;
 /** One of `DATA_FORMATS`. */
 export type DataFormat = (typeof DATA_FORMATS)[number];
 
@@ -25,6 +30,9 @@ export async function sha256Files(paths: string[]): Promise<string> {
 /** Guesses the format from the file name; undefined when unknown. */
 export function detectFormat(path: string): DataFormat | undefined {
   if (/_message_\d+\.csv$/i.test(path)) return 'lobster';
+  if (/\.tlrec$/i.test(path)) return 'recorded';
+  if (/BINANCE\.ws\.[^/]*$/i.test(path)) return 'binance';
+  if (/COINBASE\.ws\.[^/]*$/i.test(path)) return 'coinbase';
   return undefined;
 }
 
@@ -55,6 +63,20 @@ export async function openMarketData(path: string, opts: OpenOptions = {}): Prom
         events: () => src.events(),
         data: { path, sha256: await sha256Files([path, book]), format },
       };
+    }
+    case 'binance': {
+      const http = findBinanceHttp(path);
+      const src = await openBinance(path, { exchange: opts.exchange, onIssue: opts.onIssue });
+      return { exchange: src.exchange, instruments: [...src.instruments], events: () => src.events(), data: { path, sha256: await sha256Files(http ? [path, http] : [path]), format } };
+    }
+    case 'coinbase': {
+      const src = await openCoinbase(path, { exchange: opts.exchange, onIssue: opts.onIssue });
+      return { exchange: src.exchange, instruments: [...src.instruments], events: () => src.events(), data: { path, sha256: await sha256Files([path]), format } };
+    }
+    case 'recorded': {
+      const rec = await openRecorded(path, { onIssue: opts.onIssue ? (i) => opts.onIssue!({ file: path, line: 0, message: String((i as { message?: string }).message ?? i) }) : undefined });
+      const src = await toMarketSource(rec, path);
+      return { ...src, batches: () => rec.batches() };
     }
   }
 }
