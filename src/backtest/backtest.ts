@@ -28,6 +28,8 @@ export interface MarketSource {
    * batch instead of once per event. The event `read` fills may be reused.
    */
   batches?(): AsyncIterable<EventBatch>;
+  /** Number of events when known in advance (recorded files), for progress display. */
+  eventCount?: number;
   /** Provenance for the journal header. */
   data?: { path: string; sha256: string; format: string };
 }
@@ -103,6 +105,8 @@ export interface BacktestOptions {
   commands?: ScheduledCommand[];
   /** Called every `yieldEvery` events so that a console can be served; also yields to the event loop. */
   onYield?: (env: StratEnv) => void;
+  /** Called at every yield with the events replayed so far (progress display). */
+  onProgress?: (events: number) => void;
   /** Events between yields to the event loop (default 4096). */
   yieldEvery?: number;
   /** Receives the env once created (console channels, tests). */
@@ -249,6 +253,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     }
     if (events % yieldEvery === 0) {
       opts.onYield?.(env);
+      opts.onProgress?.(events);
       await yieldToLoop();
     }
     ev = cursor.nextSync() ?? (await cursor.refill());

@@ -4,6 +4,7 @@
  * @module
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import cliProgress from 'cli-progress';
 
 function intArg(v: string): number {
   const n = Number(v);
@@ -61,6 +62,7 @@ interface BacktestCliOptions {
   logLevel: string;
   raiseErrors?: boolean;
   console: boolean;
+  progress: boolean;
 }
 
 async function backtestCommand(o: BacktestCliOptions): Promise<number> {
@@ -84,6 +86,23 @@ async function backtestCommand(o: BacktestCliOptions): Promise<number> {
     throw new UsageError(e.message);
   });
   const strategy = new Strategy(config);
+  // A progress bar only for a person watching: never in pipes, CI or logs.
+  const total = source.eventCount ?? 0;
+  const bar =
+    o.progress && process.stderr.isTTY
+      ? new cliProgress.SingleBar(
+          {
+            stream: process.stderr,
+            format: total ? ' {bar} {percentage}% | {value}/{total} events | {rate} ev/s | ETA {eta_formatted}' : ' {value} events | {rate} ev/s',
+            hideCursor: true,
+            clearOnComplete: true,
+            etaBuffer: 50,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
+  const t0 = process.hrtime.bigint();
+  bar?.start(total, 0, { rate: 0 });
   const consoleCh = o.console ? new ConsoleChannel(process.stdin, (t) => process.stdout.write(t + '\n')) : undefined;
   const result = await runBacktest({
     strategy,
@@ -100,7 +119,9 @@ async function backtestCommand(o: BacktestCliOptions): Promise<number> {
       consoleCh?.attach(env);
     },
     onYield: () => consoleCh?.flush(),
+    onProgress: (n) => bar?.update(n, { rate: Math.round(n / (Number(process.hrtime.bigint() - t0) / 1e9)) }),
   });
+  bar?.stop();
   consoleCh?.close();
   if (o.console) process.stdin.destroy();
   if (issues > 20) logger.warn(`${issues} malformed records in total`);
@@ -162,6 +183,7 @@ export function buildProgram(): Command {
     .option('--log-level <level>', 'log level: trace, debug, info, warn, error, silent', 'info')
     .option('--raise-errors', 'stop at the first callback error')
     .option('--no-console', 'do not read commands from stdin')
+    .option('--no-progress', 'no progress bar (it shows only on a terminal anyway)')
     .action(async (o: BacktestCliOptions) => {
       process.exitCode = await backtestCommand(o);
     });

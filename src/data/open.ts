@@ -76,7 +76,7 @@ export async function openMarketData(path: string, opts: OpenOptions = {}): Prom
     case 'recorded': {
       const rec = await openRecorded(path, { onIssue: opts.onIssue ? (i) => opts.onIssue!({ file: path, line: 0, message: String((i as { message?: string }).message ?? i) }) : undefined });
       const src = await toMarketSource(rec, path);
-      return { ...src, batches: () => rec.batches() };
+      return { ...src, eventCount: rec.count, batches: () => rec.batches() };
     }
   }
 }
