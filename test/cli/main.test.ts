@@ -18,7 +18,7 @@ writeFileSync(AAPL_CONFIG, JSON.stringify({ ...JSON.parse(readFileSync(DEMO_CONF
 
 describe('tradeloop CLI', () => {
   it('prints help for every command', () => {
-    for (const args of [['--help'], ['backtest', '--help'], ['replay', '--help']]) {
+    for (const args of [['--help'], ['backtest', '--help'], ['replay', '--help'], ['import', '--help'], ['cat', '--help'], ['generate', '--help']]) {
       const r = cli(args);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/Usage: tradeloop/);
@@ -74,6 +74,9 @@ describe('tradeloop CLI', () => {
     expect(summary.strategy).toBe('demo-mm');
     for (const k of ['orders', 'fills', 'volume', 'fees', 'realizedPnl', 'unrealizedPnl', 'maxDrawdown']) expect(typeof summary[k]).toBe('number');
     expect(existsSync(journal)).toBe(true);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toContain('__tradeloopReport');
+    expect(html).not.toMatch(/<script[^>]+src=/); // self-contained
 
     const rep = cli(['replay', '--strategy', DEMO, '--config', AAPL_CONFIG, '--journal', journal]);
     expect(rep.code).toBe(0);
