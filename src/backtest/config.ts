@@ -5,17 +5,88 @@
  * @module
  */
 import { z } from 'zod';
-import { ConstantLatencyModel } from '../sim/latency.js';
+import { ConstantLatencyModel, PerActionLatencyModel, type LatencyDistribution, type LatencyModel } from '../sim/latency.js';
 import { MakerTakerFeeModel } from '../sim/fees.js';
-import type { SimVenueOptions } from '../sim/venue.js';
+import { L3FifoQueueModel } from '../sim/queue-l3.js';
+import { PowerProbQueueFunc, ProbabilisticQueueModel } from '../sim/queue-prob.js';
+import { RiskAverseQueueModel } from '../sim/queue.js';
+import type { BacktestSimOptions } from './backtest.js';
 
 const decimalString = z.string().regex(/^[+-]?(\d+\.?\d*|\.\d+)$/, 'a decimal string such as "1000.5"');
+
+const latencyNumber = z.number().nonnegative();
+
+/**
+ * One latency distribution, µs: exactly one of `constantUs`, `logNormal: { medianUs, p99Us }`,
+ * `uniform: { minUs, maxUs }`. Errors carry the field's path (e.g. `….logNormal.p99Us`).
+ */
+export const LatencyDistributionSchema = z
+  .object({
+    constantUs: latencyNumber.optional(),
+    logNormal: z
+      .object({ medianUs: z.number().positive(), p99Us: z.number().positive() })
+      .strict()
+      .refine((v) => v.p99Us >= v.medianUs, { message: 'p99Us must be ≥ medianUs', path: ['p99Us'] })
+      .optional(),
+    uniform: z
+      .object({ minUs: latencyNumber, maxUs: latencyNumber })
+      .strict()
+      .refine((v) => v.maxUs >= v.minUs, { message: 'maxUs must be ≥ minUs', path: ['maxUs'] })
+      .optional(),
+  })
+  .strict()
+  .refine((v) => [v.constantUs, v.logNormal, v.uniform].filter((x) => x !== undefined).length === 1, {
+    message: 'give exactly one of constantUs, logNormal, uniform',
+  });
+
+/** Entry and response distributions of one action (each side optional: falls back to `default`). */
+const LatencyPairSchema = z.object({ entry: LatencyDistributionSchema.optional(), response: LatencyDistributionSchema.optional() }).strict();
+
+/**
+ * `sim.latencyUs`. Either the constant form `{ entry, response }` (numbers, µs; default 100
+ * each) or the per-action form `{ seed?, default?, place?, modify?, cancel?, fetch? }`, each
+ * action a `{ entry?, response? }` of distributions. Top-level `entry`/`response` may also
+ * be distributions; with the per-action keys they stand for `default.entry`/`default.response`.
+ */
+export const LatencyConfigSchema = z
+  .object({
+    /** Request → engine latency of every action without its own, µs (number or distribution). */
+    entry: z.union([latencyNumber, LatencyDistributionSchema]).optional(),
+    /** Engine → strategy latency of every action without its own, µs (number or distribution). */
+    response: z.union([latencyNumber, LatencyDistributionSchema]).optional(),
+    /** Seed of the random latencies (safe integer, default 1). */
+    seed: z.number().int().optional(),
+    /** Fallback of every action and side not given. */
+    default: LatencyPairSchema.optional(),
+    place: LatencyPairSchema.optional(),
+    modify: LatencyPairSchema.optional(),
+    cancel: LatencyPairSchema.optional(),
+    fetch: LatencyPairSchema.optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    for (const side of ['entry', 'response'] as const) {
+      if (v[side] !== undefined && v.default?.[side] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [side], message: `give either latencyUs.${side} or latencyUs.default.${side}, not both` });
+      }
+    }
+  });
+
+/**
+ * `sim.queueModel`: `"riskAverse"` (default), `"probabilistic"` (power 3),
+ * `{ "probabilistic": { "power": n } }`, or `"l3Fifo"` (exact FIFO; order-by-order data only:
+ * the run fails with `L3DataRequiredError` on L2 data).
+ */
+export const QueueModelConfigSchema = z.union([
+  z.enum(['riskAverse', 'probabilistic', 'l3Fifo']),
+  z.object({ probabilistic: z.object({ power: z.number().positive().finite().optional() }).strict() }).strict(),
+]);
 
 /** The `sim` section: the simulated venue of a backtest. */
 export const SimConfigSchema = z
   .object({
-    /** Constant latency per action, µs (defaults 100 each way). */
-    latencyUs: z.object({ entry: z.number().nonnegative().finite().optional(), response: z.number().nonnegative().finite().optional() }).strict().optional(),
+    /** Latency, µs: constant `{ entry, response }` (defaults 100 each way) or per action and random (see `LatencyConfigSchema`). */
+    latencyUs: LatencyConfigSchema.optional(),
     /** Fee rate on maker fills, fraction of notional (default 0.0002; negative = rebate). */
     makerRate: z.number().finite().optional(),
     /** Fee rate on taker fills, fraction of notional (default 0.0005). */
@@ -28,6 +99,8 @@ export const SimConfigSchema = z
     checkCash: z.boolean().optional(),
     /** Order-entry rate limit per strategy: `limit` requests per `windowMs` (default none). */
     rateLimit: z.object({ limit: z.number().int().min(1), windowMs: z.number().positive().finite() }).strict().optional(),
+    /** Queue-position model (default `"riskAverse"`); see `QueueModelConfigSchema`. */
+    queueModel: QueueModelConfigSchema.optional(),
   })
   .strict();
 
@@ -53,7 +126,7 @@ export type RunnerConfig = z.infer<typeof RunnerConfigSchema>;
 export function parseRunnerConfig(v: unknown, file = 'config'): RunnerConfig {
   const r = RunnerConfigSchema.safeParse(v);
   if (!r.success) {
-    const i = r.error.issues[0]!;
+    const i = firstIssue(r.error.issues);
     throw new Error(`${file}: ${i.path.join('.') || '(root)'}: ${i.message}`);
   }
   if (r.data.timeZone) {
@@ -66,15 +139,67 @@ export function parseRunnerConfig(v: unknown, file = 'config'): RunnerConfig {
   return r.data;
 }
 
+type Issue = { path: PropertyKey[]; message: string; code?: string; errors?: Issue[][] };
+
+/** The most specific issue: for a failed union (number or distribution), the deepest one of its branches. */
+function firstIssue(issues: readonly Issue[]): Issue {
+  const i = issues[0]!;
+  if (i.code !== 'invalid_union' || !i.errors?.length) return i;
+  let best: Issue | undefined;
+  for (const branch of i.errors) {
+    if (!branch.length) continue;
+    const b = firstIssue(branch);
+    if (!best || b.path.length > best.path.length) best = b;
+  }
+  return best ? { ...best, path: [...i.path, ...best.path] } : i;
+}
+
+/** The `LatencyModel` of a parsed `sim.latencyUs`: constant for the numbers-only form, else per action. */
+export function latencyModel(l: z.infer<typeof LatencyConfigSchema> | undefined): LatencyModel {
+  const v = l ?? {};
+  const perAction = v.seed !== undefined || v.default !== undefined || v.place !== undefined || v.modify !== undefined || v.cancel !== undefined || v.fetch !== undefined;
+  if (!perAction && (v.entry === undefined || typeof v.entry === 'number') && (v.response === undefined || typeof v.response === 'number')) {
+    return new ConstantLatencyModel({ entryUs: v.entry, responseUs: v.response });
+  }
+  type Pair = z.infer<typeof LatencyPairSchema> | undefined;
+  const pair = (p: Pair) => (p === undefined ? undefined : { entry: dist(p.entry), response: dist(p.response) });
+  return new PerActionLatencyModel({
+    seed: v.seed,
+    default: { entry: dist(v.entry) ?? dist(v.default?.entry), response: dist(v.response) ?? dist(v.default?.response) },
+    place: pair(v.place),
+    modify: pair(v.modify),
+    cancel: pair(v.cancel),
+    fetch: pair(v.fetch),
+  });
+}
+
+/** A parsed distribution (or a bare number: constant) as a `LatencyDistribution`. */
+function dist(x: number | z.infer<typeof LatencyDistributionSchema> | undefined): LatencyDistribution | undefined {
+  if (x === undefined) return undefined;
+  if (typeof x === 'number') return { constantUs: x };
+  if (x.constantUs !== undefined) return { constantUs: x.constantUs };
+  if (x.logNormal !== undefined) return { logNormal: x.logNormal };
+  return { uniform: x.uniform! };
+}
+
 /** Builds the simulated venue's models from the `sim` section. */
-export function simOptions(sim: RunnerConfig['sim']): Omit<SimVenueOptions, 'exchange' | 'instruments' | 'scheduler' | 'depth'> {
+export function simOptions(sim: RunnerConfig['sim']): BacktestSimOptions {
   const s = sim ?? {};
   return {
-    latency: new ConstantLatencyModel({ entryUs: s.latencyUs?.entry, responseUs: s.latencyUs?.response }),
+    latency: latencyModel(s.latencyUs),
     fees: new MakerTakerFeeModel({ makerRate: s.makerRate, takerRate: s.takerRate }),
     initialBalances: s.initialBalances,
     allowShort: s.allowShort,
     checkCash: s.checkCash,
     rateLimit: s.rateLimit,
+    ...queueModelOptions(s.queueModel),
   };
+}
+
+/** The venue option(s) of a parsed `sim.queueModel`: one model per instrument. */
+function queueModelOptions(q: z.infer<typeof QueueModelConfigSchema> | undefined): Pick<BacktestSimOptions, 'queueModel' | 'bookQueueModel'> {
+  if (q === undefined || q === 'riskAverse') return { queueModel: () => new RiskAverseQueueModel() };
+  if (q === 'l3Fifo') return { bookQueueModel: (_inst, book) => new L3FifoQueueModel(book) };
+  const power = q === 'probabilistic' ? 3 : (q.probabilistic.power ?? 3);
+  return { queueModel: () => new ProbabilisticQueueModel(new PowerProbQueueFunc(power)) };
 }

@@ -3,9 +3,21 @@
  * @module
  */
 export { SimVenue, type SimVenueOptions } from './venue.js';
-export { ConstantLatencyModel, type ConstantLatencyOptions, type LatencyAction, type LatencyModel } from './latency.js';
+export {
+  ConstantLatencyModel,
+  PerActionLatencyModel,
+  type ConstantLatencyOptions,
+  type LatencyAction,
+  type LatencyDistribution,
+  type LatencyModel,
+  type LatencyPair,
+  type PerActionLatencyOptions,
+} from './latency.js';
 export { MakerTakerFeeModel, notional, type FeeModel, type MakerTakerFeeOptions, type MakerTakerRates } from './fees.js';
 export { RiskAverseQueueModel, type QueueModel, type QueuedOrder } from './queue.js';
+export { PowerProbQueueFunc, ProbabilisticQueueModel, type ProbQueueFunc } from './queue-prob.js';
+export { L3DataRequiredError, L3FifoQueueModel } from './queue-l3.js';
+export { compareQueueModels, type PlacementPlan, type QueueComparison, type QueueComparisonOrder } from './queue-compare.js';
 export { SimAccount, exactNotional, holdsBase, type AccountOptions } from './account.js';
 export { ConsumedLiquidity, type Consumed } from './liquidity.js';
 export { SideOrderIndex, type SimOrder } from './order-index.js';

@@ -3,6 +3,7 @@
  * matching engine and how long the engine's answer takes to reach the strategy.
  * @module
  */
+import { SeededRng } from '../core/rng.js';
 
 /** The request kinds a latency model distinguishes. Cancel-all counts as `cancel`. */
 export type LatencyAction = 'place' | 'modify' | 'cancel' | 'fetch';
@@ -51,6 +52,135 @@ export class ConstantLatencyModel implements LatencyModel {
   responseUs(_action: LatencyAction): number {
     return this.responseLatencyUs;
   }
+}
+
+/**
+ * A latency distribution, in µs: exactly one of
+ * - `{ constantUs }`: always that value (≥ 0); consumes no random draw;
+ * - `{ logNormal: { medianUs, p99Us } }`: log-normal with that median and 99th percentile
+ *   (0 < medianUs ≤ p99Us < ∞), via `SeededRng.logNormal`; consumes one normal deviate;
+ * - `{ uniform: { minUs, maxUs } }`: uniform on [minUs, maxUs] (0 ≤ minUs ≤ maxUs < ∞);
+ *   consumes one 32-bit word.
+ */
+export type LatencyDistribution =
+  | { readonly constantUs: number }
+  | { readonly logNormal: { readonly medianUs: number; readonly p99Us: number } }
+  | { readonly uniform: { readonly minUs: number; readonly maxUs: number } };
+
+/** Entry and response latency distributions of one action; a missing side falls back to `default`. */
+export interface LatencyPair {
+  /** Request → engine latency, µs. */
+  entry?: LatencyDistribution;
+  /** Engine → strategy latency, µs. */
+  response?: LatencyDistribution;
+}
+
+/** Options of {@link PerActionLatencyModel}. */
+export interface PerActionLatencyOptions {
+  /** Seed of the model's `SeededRng` (safe integer). Default 1. */
+  seed?: number;
+  /** Fallback for every action and side not given below. Default `{ constantUs: 100 }` each way. */
+  default?: LatencyPair;
+  /** New orders (and fills of resting orders, which use `responseUs('place')`). */
+  place?: LatencyPair;
+  /** Order modifications. */
+  modify?: LatencyPair;
+  /** Cancels and cancel-alls (and end-of-session cancels, `responseUs('cancel')`). */
+  cancel?: LatencyPair;
+  /** Order, position and balance queries. */
+  fetch?: LatencyPair;
+  /**
+   * Round every random draw to the nearest whole µs (default true), so that simulated
+   * times stay integers. Constant latencies are returned as given.
+   */
+  wholeUs?: boolean;
+}
+
+/** The actions a {@link PerActionLatencyModel} distinguishes, in a fixed order. */
+const ACTIONS: readonly LatencyAction[] = ['place', 'modify', 'cancel', 'fetch'];
+
+/** A checked distribution: a sampler and whether it is random. */
+type Sampler = (rng: SeededRng) => number;
+
+/**
+ * Latency drawn per action (`place`, `modify`, `cancel`, `fetch`) and per direction (entry,
+ * response) from a {@link LatencyDistribution}, in µs, with a seeded generator
+ * (`SeededRng`, same sequence on every platform).
+ *
+ * **Determinism.** All random distributions share one generator, and each call to
+ * `entryUs`/`responseUs` with a random distribution makes exactly one draw, so the n-th
+ * draw is that of the n-th call: a run is reproducible given the same seed, the same
+ * configuration and the same sequence of requests (which a backtest guarantees, since the
+ * venue calls the model in simulated-time order). Calls answered by a constant consume no
+ * draw. Changing the seed changes every random latency.
+ *
+ * Draws are never negative (log-normal draws are > 0; uniform and constant bounds are
+ * checked ≥ 0) and, by default, rounded to whole µs.
+ */
+export class PerActionLatencyModel implements LatencyModel {
+  /** The seed the generator started from. */
+  readonly seed: number;
+  private readonly rng: SeededRng;
+  private readonly entry = new Map<LatencyAction, Sampler>();
+  private readonly response = new Map<LatencyAction, Sampler>();
+
+  /**
+   * @throws RangeError naming the bad field (e.g. `place.entry.logNormal.p99Us`) for a
+   *   negative, non-finite or inconsistent parameter, a distribution that is not exactly
+   *   one of the three forms, or a seed that is not a safe integer.
+   */
+  constructor(opts: PerActionLatencyOptions = {}) {
+    this.seed = opts.seed ?? 1;
+    if (!Number.isSafeInteger(this.seed)) throw new RangeError(`seed must be a safe integer, got ${this.seed}`);
+    this.rng = new SeededRng(this.seed);
+    const whole = opts.wholeUs ?? true;
+    const fallback: LatencyDistribution = { constantUs: 100 };
+    const def = {
+      entry: opts.default?.entry === undefined ? sampler('default.entry', fallback, whole) : sampler('default.entry', opts.default.entry, whole),
+      response: opts.default?.response === undefined ? sampler('default.response', fallback, whole) : sampler('default.response', opts.default.response, whole),
+    };
+    for (const a of ACTIONS) {
+      const p = opts[a];
+      this.entry.set(a, p?.entry === undefined ? def.entry : sampler(`${a}.entry`, p.entry, whole));
+      this.response.set(a, p?.response === undefined ? def.response : sampler(`${a}.response`, p.response, whole));
+    }
+  }
+
+  /** µs from submission to the engine for `action`: the next draw of its entry distribution. */
+  entryUs(action: LatencyAction): number {
+    return this.entry.get(action)!(this.rng);
+  }
+  /** µs from the engine's answer to the strategy for `action`: the next draw of its response distribution. */
+  responseUs(action: LatencyAction): number {
+    return this.response.get(action)!(this.rng);
+  }
+}
+
+/** Checks a distribution and returns its sampler; errors name `path`. */
+function sampler(path: string, d: LatencyDistribution, whole: boolean): Sampler {
+  const keys = d === null || typeof d !== 'object' ? [] : Object.keys(d).filter((k) => (d as Record<string, unknown>)[k] !== undefined);
+  if (keys.length !== 1 || !['constantUs', 'logNormal', 'uniform'].includes(keys[0]!)) {
+    throw new RangeError(`${path} must have exactly one of constantUs, logNormal, uniform; got ${keys.length ? keys.join(', ') : 'none'}`);
+  }
+  const round = whole ? Math.round : (x: number) => x;
+  const kind = keys[0] as 'constantUs' | 'logNormal' | 'uniform';
+  if (kind === 'constantUs' && 'constantUs' in d) {
+    const v = checkUs(`${path}.constantUs`, d.constantUs);
+    return () => v;
+  }
+  if (kind === 'logNormal' && 'logNormal' in d) {
+    const m = d.logNormal.medianUs;
+    const p = d.logNormal.p99Us;
+    if (!(Number.isFinite(m) && m > 0)) throw new RangeError(`${path}.logNormal.medianUs must be a finite number > 0, got ${m}`);
+    if (!(Number.isFinite(p) && p >= m)) throw new RangeError(`${path}.logNormal.p99Us must be a finite number ≥ medianUs (${m}), got ${p}`);
+    return (rng) => Math.max(0, round(rng.logNormal(m, p)));
+  }
+  if (!('uniform' in d)) throw new RangeError(`${path}: unknown latency distribution`);
+  const lo = checkUs(`${path}.uniform.minUs`, d.uniform.minUs);
+  const hi = d.uniform.maxUs;
+  if (!(Number.isFinite(hi) && hi >= lo)) throw new RangeError(`${path}.uniform.maxUs must be a finite number ≥ minUs (${lo}), got ${hi}`);
+  // next() is in [0, 1): with rounding, both bounds are reachable.
+  return (rng) => Math.max(0, round(lo + (hi - lo) * rng.next()));
 }
 
 function checkUs(name: string, v: number): number {
