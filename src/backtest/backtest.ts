@@ -9,10 +9,12 @@ import type { Instrument } from '../api/instrument.js';
 import type { StratParams } from '../api/events.js';
 import type { IStrategy } from '../api/strategy.js';
 import { BookFeed } from '../book/feed.js';
+import type { L3Book } from '../book/l3-book.js';
 import { SimClock } from '../core/clock.js';
 import { StratEnv } from '../core/env.js';
 import { Journal, type JournalSink } from '../core/journal.js';
 import type { MdEvent } from '../data/events.js';
+import type { QueueModel } from '../sim/queue.js';
 import { SimVenue, type SimVenueOptions } from '../sim/venue.js';
 import { Recorder, observeVenue } from './recorder.js';
 import { DrawdownTracker, netPnl, summarize, type RunSummary } from './summary.js';
@@ -85,6 +87,16 @@ export interface ScheduledCommand {
   reply?: (text: string) => void;
 }
 
+/** `BacktestOptions.sim`: the simulated venue's options, plus queue models that read the replayed book. */
+export type BacktestSimOptions = Omit<SimVenueOptions, 'exchange' | 'instruments' | 'scheduler' | 'depth'> & {
+  /**
+   * Builds the queue model of an instrument from its replayed L3 book (e.g.
+   * `(_, book) => new L3FifoQueueModel(book)`); called once per instrument. Takes precedence
+   * over `queueModel`.
+   */
+  bookQueueModel?: (inst: Instrument, book: L3Book) => QueueModel;
+};
+
 /** Options of `runBacktest`. */
 export interface BacktestOptions {
   strategy: IStrategy;
@@ -93,7 +105,7 @@ export interface BacktestOptions {
   /** Strategy parameters (the config's `params`). */
   params?: StratParams;
   /** Simulated venue settings (latency, fees, balances). */
-  sim?: Omit<SimVenueOptions, 'exchange' | 'instruments' | 'scheduler' | 'depth'>;
+  sim?: BacktestSimOptions;
   /** Where the journal goes (omit for none). */
   journal?: JournalSink;
   /** IANA timezone of daily callbacks (default the system's). */
@@ -141,17 +153,19 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
 
   // eslint-disable-next-line prefer-const
   let env: StratEnv;
+  for (const inst of source.instruments) {
+    names.set(`${inst.exchange}|${inst.instrumentId}`, inst.name);
+    feeds.set(inst.instrumentId, new BookFeed(inst, (cb, ev) => env.onMarketData(cb, ev)));
+  }
+  const { bookQueueModel, ...simOpts } = opts.sim ?? {};
   const venue = new SimVenue({
-    ...(opts.sim ?? {}),
+    ...simOpts,
+    ...(bookQueueModel ? { queueModel: (inst: Instrument) => bookQueueModel(inst, feeds.get(inst.instrumentId)!.book) } : {}),
     exchange: source.exchange,
     instruments: source.instruments,
     scheduler: clock,
     depth: (id) => feeds.get(id)!.depth,
   });
-  for (const inst of source.instruments) {
-    names.set(`${inst.exchange}|${inst.instrumentId}`, inst.name);
-    feeds.set(inst.instrumentId, new BookFeed(inst, (cb, ev) => env.onMarketData(cb, ev)));
-  }
   const journal = opts.journal ? new Journal(opts.journal) : undefined;
   /** Mid price of an instrument in quote currency, NaN while a side is empty. */
   const midOf = (instrumentId: number): number => {

@@ -17,7 +17,7 @@ export { MakerTakerFeeModel, notional, type FeeModel, type MakerTakerFeeOptions,
 export { RiskAverseQueueModel, type QueueModel, type QueuedOrder } from './queue.js';
 export { PowerProbQueueFunc, ProbabilisticQueueModel, type ProbQueueFunc } from './queue-prob.js';
 export { L3DataRequiredError, L3FifoQueueModel } from './queue-l3.js';
-export { compareQueueModels, type PlacementPlan, type QueueComparison, type QueueComparisonOrder } from './queue-compare.js';
+export { compareQueueModels, summarizeComparison, type PlacementPlan, type QueueComparison, type QueueComparisonOrder } from './queue-compare.js';
 export { SimAccount, exactNotional, holdsBase, type AccountOptions } from './account.js';
 export { ConsumedLiquidity, type Consumed } from './liquidity.js';
 export { SideOrderIndex, type SimOrder } from './order-index.js';

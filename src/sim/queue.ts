@@ -3,7 +3,7 @@
  * how much of it a trade at that price fills. The venue keeps the state on the order.
  * @module
  */
-import type { SideCode } from '../data/events.js';
+import type { MdEvent, SideCode } from '../data/events.js';
 
 /** What a queue model sees of a resting order; `queueAheadLots` is the model's state. */
 export interface QueuedOrder {
@@ -27,13 +27,23 @@ export interface QueueModel {
   /**
    * A trade of `tradeQtyLots` executed resting orders at the order's price and side.
    * Returns the lots of the order this trade fills (the venue caps it at `leavesLots`).
+   *
+   * `ev` is the market event being replayed (`OrderExec` with the executed order's id, or
+   * `Trade`), for models that follow orders by id (`L3FifoQueueModel`); L2 models ignore it.
+   * It may be a reused object: read it during the call, never keep it.
    */
-  onTrade(order: QueuedOrder, tradeQtyLots: number): number;
+  onTrade(order: QueuedOrder, tradeQtyLots: number, ev?: MdEvent): number;
   /**
    * The visible qty of the order's level changed without a trade (orders added or
    * cancelled), from `prevLevelQtyLots` (the last qty the venue saw) to `newLevelQtyLots`.
+   * After an `OrderExec` it is called too, with the traded lots already taken out of
+   * `prevLevelQtyLots`.
+   *
+   * `ev` is the market event being replayed (an L3 order event with its order id, a
+   * `LevelSet`, or the `Status` event of a resync at `SnapshotEnd`); it may be reused by
+   * the caller: read it during the call, never keep it. L2 models ignore it.
    */
-  onDepth(order: QueuedOrder, newLevelQtyLots: number, prevLevelQtyLots: number): void;
+  onDepth(order: QueuedOrder, newLevelQtyLots: number, prevLevelQtyLots: number, ev?: MdEvent): void;
 }
 
 /**

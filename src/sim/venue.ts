@@ -221,20 +221,20 @@ export class SimVenue implements Venue {
     const view = this.depthOf(ev.instrumentId);
     switch (ev.type) {
       case MdType.OrderExec:
-        this.onTrade(st, ev.side > 0 ? BID : ASK, ev.priceTick, ev.qty, engineTs);
-        this.onLevel(st, view, ev.side > 0 ? BID : ASK, ev.priceTick, ev.qty);
+        this.onTrade(st, ev.side > 0 ? BID : ASK, ev.priceTick, ev.qty, engineTs, ev);
+        this.onLevel(st, view, ev.side > 0 ? BID : ASK, ev.priceTick, ev.qty, ev);
         break;
       case MdType.Trade:
         // The resting side is the taker's opposite; an unknown aggressor may have hit either.
-        if (ev.side >= 0) this.onTrade(st, ASK, ev.priceTick, ev.qty, engineTs);
-        if (ev.side <= 0) this.onTrade(st, BID, ev.priceTick, ev.qty, engineTs);
+        if (ev.side >= 0) this.onTrade(st, ASK, ev.priceTick, ev.qty, engineTs, ev);
+        if (ev.side <= 0) this.onTrade(st, BID, ev.priceTick, ev.qty, engineTs, ev);
         break;
       case MdType.OrderAdd:
       case MdType.OrderCancel:
       case MdType.OrderDelete:
       case MdType.LevelSet:
-        if (ev.side !== 0 && ev.priceTick !== 0) this.onLevel(st, view, ev.side > 0 ? BID : ASK, ev.priceTick, 0);
-        else this.resync(st, view); // an importer that gives no price for a cancel
+        if (ev.side !== 0 && ev.priceTick !== 0) this.onLevel(st, view, ev.side > 0 ? BID : ASK, ev.priceTick, 0, ev);
+        else this.resync(st, view, ev); // an importer that gives no price for a cancel
         break;
       case MdType.Clear:
         st.takenBids.clear();
@@ -532,7 +532,7 @@ export class SimVenue implements Venue {
   }
 
   /** A trade of `qty` lots executed resting orders on `side` at `priceTick` (fractional for prints between ticks). */
-  private onTrade(st: InstState, side: 1 | -1, priceTick: number, qty: number, engineTs: number): void {
+  private onTrade(st: InstState, side: 1 | -1, priceTick: number, qty: number, engineTs: number, ev: MdEvent): void {
     const idx = this.sideIndex(st, side);
     if (idx.size === 0) return;
     const recvTs = engineTs + this.latency.responseUs('place');
@@ -552,7 +552,7 @@ export class SimVenue implements Venue {
     for (const o of [...level]) {
       const left = qty - used;
       if (left <= 0) break;
-      const n = Math.min(st.queue.onTrade(o, left), o.leavesLots);
+      const n = Math.min(st.queue.onTrade(o, left, ev), o.leavesLots);
       if (n > 0) {
         used += n;
         this.fill(st, o, o.priceTick, n, Liquidity.Maker, engineTs, recvTs);
@@ -561,7 +561,7 @@ export class SimVenue implements Venue {
   }
 
   /** The visible qty at a level may have changed; `tradedLots` of the change was a trade already applied to queues. */
-  private onLevel(st: InstState, view: DepthView, side: 1 | -1, tick: number, tradedLots: number): void {
+  private onLevel(st: InstState, view: DepthView, side: 1 | -1, tick: number, tradedLots: number, ev?: MdEvent): void {
     const taken = side > 0 ? st.takenBids : st.takenAsks;
     const level = this.sideIndex(st, side).at(tick);
     if (!level && !taken.has(tick)) return; // the usual case: nothing of ours at this price
@@ -569,17 +569,17 @@ export class SimVenue implements Venue {
     taken.refresh(tick, qty);
     if (!level || st.stale) return; // a book being rebuilt says nothing about cancels ahead of us
     for (const o of level) {
-      st.queue.onDepth(o, qty, Math.max(0, o.lastLevelLots - tradedLots));
+      st.queue.onDepth(o, qty, Math.max(0, o.lastLevelLots - tradedLots), ev);
       o.lastLevelLots = qty;
     }
   }
 
   /** Re-reads every level that holds an order or an own-take record. */
-  private resync(st: InstState, view: DepthView): void {
+  private resync(st: InstState, view: DepthView, ev?: MdEvent): void {
     for (const side of [BID, ASK] as const) {
       const taken = side > 0 ? st.takenBids : st.takenAsks;
       for (const t of taken.ticks()) taken.refresh(t, view.qtyAt(side, t));
-      for (const t of [...this.sideIndex(st, side).ticks]) this.onLevel(st, view, side, t, 0);
+      for (const t of [...this.sideIndex(st, side).ticks]) this.onLevel(st, view, side, t, 0, ev);
     }
   }
 
@@ -683,7 +683,7 @@ export class SimVenue implements Venue {
       case MdStatus.SnapshotEnd: {
         st.stale = false;
         const view = this.depthOf(st.inst.instrumentId);
-        this.resync(st, view);
+        this.resync(st, view, ev);
         if (!st.halted) this.checkCross(st, view, Math.max(now, ev.exchTs));
         return;
       }
