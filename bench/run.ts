@@ -1,120 +1,329 @@
 /**
- * `npm run bench`: throughput figures, each printed with a baseline measured in the same
- * run so that the ratio, not the machine, is the figure. Runs against dist/ (the built
- * package), so it measures what users run.
+ * `npm run bench`: throughput and memory figures, each printed with a baseline measured in
+ * the same run, so that the ratio, not the machine, is the figure. Runs against dist/ (the
+ * built package), so it measures what users run. See docs/bench.md.
+ *
+ * Env: BENCH_QUICK=1 skips the 100 M-event RSS run; BENCH_REPEAT (default 3) runs per
+ * replay figure (median); BENCH_EVENTS (default 10 000 000) synthetic events;
+ * BENCH_ORDERS (default 300 000) orders of the matching comparison.
  */
-import { cpus } from 'node:os';
+import { execFile } from 'node:child_process';
+import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { OrderBook, Side as NobSide } from 'nodejs-order-book';
 import {
-  BaseStrategy,
-  MDSub,
-  MemoryJournalSink,
-  OrderType,
-  Side,
-  TimeInForce,
+  FileJournalSink,
+  L3Book,
+  generateMarket,
+  openBinance,
+  openCoinbase,
   openLobster,
+  openMarketData,
   runBacktest,
   silentLogger,
-  type BestLevelUpdate,
-  type IStratEnv,
-  type Instrument,
-  type MarketSource,
-  type MdEvent,
+  writeRecorded,
+  type JournalSink,
+  type MDSub,
 } from '../dist/index.js';
+import { BBO_SUBS, BenchStrategy, L2_SUBS, fmt, median, medianTime, rawScan, recordedSource, time } from './common.js';
 
-const AMZN = new URL('../data/lobster/AMZN_2012-06-21_34200000_57600000_message_1.csv', import.meta.url).pathname;
-const REPEAT = Number(process.env.BENCH_REPEAT ?? 5);
+const ROOT = new URL('..', import.meta.url).pathname;
+const AMZN = join(ROOT, 'data/lobster/AMZN_2012-06-21_34200000_57600000_message_1.csv');
+const BINANCE = join(ROOT, 'data/binance/BINANCE.ws.1.0');
+const COINBASE = join(ROOT, 'data/coinbase/COINBASE.ws.28.0');
+const QUICK = process.env.BENCH_QUICK === '1';
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
+/** Runs per 10 M-event replay figure (each takes many seconds). */
+const SYN_REPEAT = Number(process.env.BENCH_SYN_REPEAT ?? 1);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
+const ORDERS = Number(process.env.BENCH_ORDERS ?? 300_000);
 
-/** Watches the BBO and sends an IOC order every `every` updates. */
-class BboWatcher extends BaseStrategy {
-  private inst!: Instrument;
-  private n = 0;
-  constructor(private readonly subs: MDSub[], private readonly every = 1000) {
-    super();
+interface Row {
+  figure: string;
+  value: number;
+  unit: string;
+  baseline?: string;
+  baselineValue?: number;
+  baselineUnit?: string;
+  /** value / baseline (or as described by the figure). */
+  ratio?: number;
+  target?: string;
+  met?: boolean;
+}
+const rows: Row[] = [];
+const out = (r: Row) => {
+  rows.push(r);
+  const ratio = r.ratio === undefined ? '' : `  ratio ${r.ratio.toFixed(3)}`;
+  const base = r.baseline ? `  (baseline ${r.baseline}: ${fmt(r.baselineValue!)} ${r.baselineUnit ?? r.unit})` : '';
+  const tgt = r.target ? `  target ${r.target}: ${r.met ? 'met' : 'MISSED'}` : '';
+  console.log(`  ${r.figure.padEnd(46)} ${`${fmt(r.value)} ${r.unit}`.padStart(14)}${ratio}${base}${tgt}`);
+};
+
+// ---- replay --------------------------------------------------------------------------
+
+async function replayOnce(path: string, subs: MDSub[], journal?: () => JournalSink): Promise<number> {
+  const source = await recordedSource(path);
+  const inst = source.instruments[0]!;
+  const r = await runBacktest({ strategy: new BenchStrategy(inst.exchange, inst.instrumentId, subs), source, logger: silentLogger(), journal: journal?.() });
+  return r.summary.events;
+}
+
+async function replayFigures(label: string, path: string, n: number, minRuns: number, minSeconds: number): Promise<{ scan: number; bbo: number; l2: number }> {
+  console.log(`\nreplay — ${label} (${fmt(n)} events, ${(statSync(path).size / 1e6).toFixed(0)} MB .tlrec)`);
+  let sink = 0;
+  const scanS = await medianTime(async () => {
+    sink += (await rawScan(path)).sum;
+  }, Math.max(3, minRuns), minSeconds);
+  const scan = n / scanS;
+  out({ figure: `${label}: raw scan of the file's batches`, value: scan, unit: 'ev/s', ratio: 1 });
+  const bbo = n / (await medianTime(() => replayOnce(path, BBO_SUBS), minRuns, minSeconds));
+  out({ figure: `${label}: replay, BBO strategy`, value: bbo, unit: 'ev/s', baseline: 'raw scan', baselineValue: scan, ratio: bbo / scan, target: '≥ 10 M ev/s', met: bbo >= 10e6 });
+  const l2 = n / (await medianTime(() => replayOnce(path, L2_SUBS), minRuns, minSeconds));
+  out({ figure: `${label}: replay, every L2 level change`, value: l2, unit: 'ev/s', baseline: 'raw scan', baselineValue: scan, ratio: l2 / scan, target: '≥ 5 M ev/s', met: l2 >= 5e6 });
+  if (sink === -1) console.log('');
+  return { scan, bbo, l2 };
+}
+
+// ---- import --------------------------------------------------------------------------
+
+async function lineRead(path: string): Promise<number> {
+  let n = 0;
+  const rl = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  for await (const line of rl) n += line.length > 0 ? 1 : 0;
+  return n;
+}
+
+async function importFigure(label: string, path: string, run: () => Promise<number>, target: number, targetText: string): Promise<void> {
+  let n = 0;
+  const importS = await medianTime(async () => {
+    n = await run();
+  }, 3, 1.5);
+  let lines = 0;
+  const lineS = await medianTime(async () => {
+    lines = await lineRead(path);
+  }, 3, 1.5);
+  const rate = n / importS;
+  const base = n / lineS; // the same events at the speed the file's lines can be read
+  out({ figure: `import ${label} (${fmt(n)} ev, ${fmt(lines)} lines)`, value: rate, unit: 'ev/s', baseline: 'line read of the file', baselineValue: base, ratio: lineS / importS, target: targetText, met: rate >= target });
+}
+
+async function countEvents(it: AsyncIterable<unknown>): Promise<number> {
+  let n = 0;
+  for await (const _ of it) n++;
+  return n;
+}
+
+// ---- matching ------------------------------------------------------------------------
+
+interface OrderSeq {
+  kind: Uint8Array; // 0 limit, 1 market, 2 cancel
+  side: Int8Array; // 1 buy, -1 sell
+  price: Float64Array;
+  size: Float64Array;
+  id: Float64Array;
+  idStr: string[];
+}
+
+/** A seeded sequence: 60 % limit (some crossing), 10 % market, 30 % cancel of an earlier limit id. */
+function orderSequence(n: number, seed = 7): OrderSeq {
+  let s = seed >>> 0 || 1;
+  const rnd = () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+  const q: OrderSeq = { kind: new Uint8Array(n), side: new Int8Array(n), price: new Float64Array(n), size: new Float64Array(n), id: new Float64Array(n), idStr: new Array<string>(n) };
+  let nextId = 1;
+  for (let i = 0; i < n; i++) {
+    const u = rnd();
+    const side = rnd() < 0.5 ? 1 : -1;
+    q.side[i] = side;
+    if (u < 0.6 || nextId === 1) {
+      q.kind[i] = 0;
+      // Around a mid of 10 000 ticks; 3 in 23 land on or through the far side.
+      const off = Math.floor(rnd() * 23) - 2;
+      q.price[i] = side === 1 ? 10_000 - off : 10_000 + off;
+      q.size[i] = 1 + Math.floor(rnd() * 100);
+      q.id[i] = nextId++;
+    } else if (u < 0.7) {
+      q.kind[i] = 1;
+      q.size[i] = 1 + Math.floor(rnd() * 200);
+    } else {
+      q.kind[i] = 2;
+      q.id[i] = 1 + Math.floor(rnd() * (nextId - 1));
+    }
+    q.idStr[i] = String(q.id[i]);
   }
-  override onFrameworkConnected(env: IStratEnv) {
-    this.env = env;
-    env.login('bench');
-    env.subscribeToMarketData('NASDAQ', [1], this.subs);
+  return q;
+}
+
+/** Price-time matching on tradeloop's `L3Book`: takes from the best opposite level FIFO, rests the rest of a limit. */
+function matchTradeloop(q: OrderSeq): { traded: number; restBid: number; restAsk: number } {
+  const book = new L3Book();
+  const l2 = book.l2;
+  let traded = 0;
+  const n = q.kind.length;
+  for (let i = 0; i < n; i++) {
+    const k = q.kind[i]!;
+    if (k === 2) {
+      book.delete(q.id[i]!);
+      continue;
+    }
+    const side = q.side[i]! as 1 | -1;
+    let left = q.size[i]!;
+    const limit = k === 0 ? q.price[i]! : side === 1 ? Number.MAX_VALUE : -Number.MAX_VALUE; // finite: an empty side is ±∞
+    while (left > 0) {
+      const best = side === 1 ? l2.bestAskTick() : l2.bestBidTick();
+      if (side === 1 ? !(best <= limit) : !(best >= limit)) break;
+      const oid = book.firstOrderIdAt(side === 1 ? -1 : 1, best)!;
+      const x = Math.min(left, book.order(oid)!.qty);
+      book.execute(oid, x);
+      left -= x;
+      traded += x;
+    }
+    if (k === 0 && left > 0) book.add(q.id[i]!, side, q.price[i]!, left);
   }
-  override onInstruments(i: Instrument[]) {
-    this.inst = i[0]!;
-  }
-  override onBestAskLevelUpdate(ev: BestLevelUpdate) {
-    if (++this.n % this.every === 0 && !ev.qty.isZero()) {
-      this.env.sendNewOrder({ exchange: 'NASDAQ', instrumentId: this.inst.instrumentId, side: Side.Buy, price: ev.price, qty: '1', ordType: OrderType.Limit, timeInForce: TimeInForce.IOC });
+  let restBid = 0;
+  let restAsk = 0;
+  for (let i = 0; i < l2.depth(1); i++) restBid += l2.levelQty(1, i);
+  for (let i = 0; i < l2.depth(-1); i++) restAsk += l2.levelQty(-1, i);
+  return { traded, restBid, restAsk };
+}
+
+/** The same sequence through nodejs-order-book's `OrderBook` (limit / market / cancel). */
+function matchNob(q: OrderSeq): { traded: number; restBid: number; restAsk: number } {
+  const ob = new OrderBook();
+  let traded = 0;
+  const n = q.kind.length;
+  for (let i = 0; i < n; i++) {
+    const k = q.kind[i]!;
+    if (k === 2) {
+      ob.cancel(q.idStr[i]!);
+      continue;
+    }
+    const side = q.side[i] === 1 ? NobSide.BUY : NobSide.SELL;
+    if (k === 0) {
+      const r = ob.limit({ id: q.idStr[i]!, side, size: q.size[i]!, price: q.price[i]! });
+      traded += q.size[i]! - r.quantityLeft;
+    } else {
+      const r = ob.market({ side, size: q.size[i]! });
+      traded += q.size[i]! - r.quantityLeft;
     }
   }
+  const [asks, bids] = ob.depth();
+  let restBid = 0;
+  let restAsk = 0;
+  for (const [, sz] of bids) restBid += sz;
+  for (const [, sz] of asks) restAsk += sz;
+  return { traded, restBid, restAsk };
 }
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-function fmt(n: number): string {
-  return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : n.toFixed(0);
-}
-async function time(fn: () => Promise<unknown> | unknown): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - t0) / 1e9;
-}
+// ---- main ----------------------------------------------------------------------------
 
 async function main() {
-  console.log(`tradeloop bench — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, median of ${REPEAT}`);
-  const src = openLobster(AMZN);
+  const cpu = cpus();
+  const machine = { cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, platform: `${process.platform} ${process.arch}` };
+  const date = new Date().toISOString();
+  console.log(`tradeloop bench — ${date}\nmachine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ${machine.platform}`);
+  console.log(`replay figures: median of ≥ ${REPEAT} runs; ratios are to a baseline measured in this run`);
+  const tmp = mkdtempSync(join(tmpdir(), 'tradeloop-bench-'));
+  const t0 = Date.now();
+  try {
+    // Data: 10 M synthetic events and the AMZN day, each to a temp .tlrec.
+    const synPath = join(tmp, 'synthetic.tlrec');
+    const m = generateMarket({ events: EVENTS, seed: 42 });
+    let synN = 0;
+    const genS = await time(async () => {
+      synN = await writeRecorded(synPath, m.instruments, m.eventsSync(), { bench: 'synthetic' });
+    });
+    console.log(`\nprepared ${fmt(synN)} synthetic events in ${genS.toFixed(1)} s (generate + write); `);
+    const amznPath = join(tmp, 'amzn.tlrec');
+    const amznSrc = await openMarketData(AMZN);
+    const amznN = await writeRecorded(amznPath, amznSrc.instruments, amznSrc.events(), { bench: 'AMZN' });
 
-  // Import: LOBSTER CSV → normalized events.
-  const events: MdEvent[] = [];
-  const importS: number[] = [];
-  for (let r = 0; r < REPEAT; r++) {
-    events.length = 0;
-    importS.push(await time(async () => {
-      for await (const ev of src.events()) events.push(ev);
-    }));
-  }
-  const n = events.length;
+    const syn = await replayFigures(`synthetic ${fmt(synN)}`, synPath, synN, SYN_REPEAT, 0);
+    const amzn = await replayFigures('AMZN day', amznPath, amznN, REPEAT, 2);
 
-  // Baseline: a raw scan of the same events in memory (the floor of any replay).
-  let sink = 0;
-  const scanS: number[] = [];
-  for (let r = 0; r < REPEAT * 20; r++) {
-    scanS.push(await time(() => {
-      for (let i = 0; i < n; i++) sink += events[i]!.qty + events[i]!.priceTick;
-    }));
-  }
-  const scanRate = n / median(scanS);
-
-  const source: MarketSource = {
-    exchange: src.instrument.exchange,
-    instruments: [src.instrument],
-    events: async function* () {
-      yield* events;
-    },
-  };
-  const replay = async (subs: MDSub[], journal: boolean) => {
-    const xs: number[] = [];
-    for (let r = 0; r < REPEAT; r++) {
-      xs.push(await time(() => runBacktest({ strategy: new BboWatcher(subs), source, logger: silentLogger(), journal: journal ? new MemoryJournalSink() : undefined })));
+    // Journaling: the BBO replay with a FileJournalSink vs without, interleaved runs.
+    console.log('\njournaling — BBO replay with FileJournalSink to a temp file vs without');
+    const journalPath = join(tmp, 'journal.jsonl');
+    const j1Path = join(tmp, 'synthetic-1m.tlrec');
+    const j1 = generateMarket({ events: 1_000_000, seed: 43 });
+    const j1N = await writeRecorded(j1Path, j1.instruments, j1.eventsSync(), { bench: 'synthetic 1 M' });
+    for (const [label, path, n] of [
+      ['AMZN day', amznPath, amznN],
+      [`synthetic ${fmt(j1N)}`, j1Path, j1N],
+    ] as const) {
+      // Interleaved off/on pairs, median of each.
+      const offS: number[] = [];
+      const onS: number[] = [];
+      const tEnd = Date.now() + 4000;
+      while (offS.length < REPEAT || Date.now() < tEnd) {
+        offS.push(await time(() => replayOnce(path, BBO_SUBS)));
+        onS.push(await time(() => replayOnce(path, BBO_SUBS, () => new FileJournalSink(journalPath))));
+      }
+      const off = median(offS);
+      const on = median(onS);
+      const mb = statSync(journalPath).size / 1e6;
+      out({ figure: `${label}: journaling cost (time on / off − 1)`, value: (on / off - 1) * 100, unit: '%', baseline: 'replay without journal', baselineValue: n / off, baselineUnit: 'ev/s', ratio: off / on, target: '< 15 %', met: on / off - 1 < 0.15 });
+      console.log(`    (${fmt(n / on)} ev/s with journal; journal ${mb.toFixed(0)} MB, ${offS.length} pairs)`);
+      rmSync(journalPath, { force: true });
     }
-    return n / median(xs);
-  };
-  const bbo = await replay([MDSub.BBO, MDSub.PublicTrades], false);
-  const l2 = await replay([MDSub.PriceLevelBook, MDSub.BBO], false);
-  const bboJournal = await replay([MDSub.BBO, MDSub.PublicTrades], true);
 
-  const rows: Array<[string, string, string]> = [
-    ['events (AMZN day, normalized)', String(n), ''],
-    ['raw scan of the events (baseline)', `${fmt(scanRate)} ev/s`, '1.00'],
-    ['import LOBSTER CSV', `${fmt(n / median(importS))} ev/s`, (n / median(importS) / scanRate).toFixed(4)],
-    ['replay: book + sim venue + BBO/trades strategy', `${fmt(bbo)} ev/s`, (bbo / scanRate).toFixed(4)],
-    ['replay: every L2 level change', `${fmt(l2)} ev/s`, (l2 / scanRate).toFixed(4)],
-    ['replay with journal (BBO/trades)', `${fmt(bboJournal)} ev/s`, (bboJournal / scanRate).toFixed(4)],
-    ['journaling cost (replay without / with)', `${((bbo / bboJournal - 1) * 100).toFixed(1)} %`, ''],
-  ];
-  const w = Math.max(...rows.map((r) => r[0].length));
-  console.log(`${'figure'.padEnd(w)}  ${'value'.padStart(14)}  ratio to scan`);
-  for (const [k, v, ratio] of rows) console.log(`${k.padEnd(w)}  ${v.padStart(14)}  ${ratio}`);
-  if (sink === -1) console.log('');
+    // Import.
+    console.log('\nimport — importer events/s vs reading the same file line by line');
+    await importFigure('LOBSTER AMZN', AMZN, () => countEvents(openLobster(AMZN).events()), 3e6, '≥ 3 M ev/s');
+    await importFigure('Binance', BINANCE, async () => countEvents((await openBinance(BINANCE)).events()), 1e6, '≥ 1 M ev/s');
+    await importFigure('Coinbase', COINBASE, async () => countEvents((await openCoinbase(COINBASE)).events()), 1e6, '≥ 1 M ev/s');
+
+    // Matching.
+    console.log(`\nmatching — ${fmt(ORDERS)} seeded orders (60 % limit, 10 % market, 30 % cancel)`);
+    const seq = orderSequence(ORDERS);
+    const a = matchTradeloop(seq);
+    const b = matchNob(seq);
+    const same = a.traded === b.traded && a.restBid === b.restBid && a.restAsk === b.restAsk;
+    console.log(`    check: traded ${a.traded} vs ${b.traded}, resting bid ${a.restBid} vs ${b.restBid}, ask ${a.restAsk} vs ${b.restAsk} — ${same ? 'identical' : 'DIFFERENT'}`);
+    const tlS = await medianTime(() => matchTradeloop(seq), 5, 1);
+    const nobS = await medianTime(() => matchNob(seq), 1, 2);
+    out({ figure: 'matching: L3Book price-time matcher (bench)', value: ORDERS / tlS, unit: 'orders/s', baseline: 'nodejs-order-book', baselineValue: ORDERS / nobS, ratio: nobS / tlS, target: '≥ 50× nodejs-order-book', met: nobS / tlS >= 50 });
+
+    // Peak RSS, each replay in its own process.
+    console.log('\npeak RSS — replay (BBO strategy) in a child process, process.resourceUsage().maxRSS');
+    const rss: Array<{ source: string; events: number; seconds: number; maxRssMB: number }> = [];
+    const specs = [synPath, `synthetic:${EVENTS}`, ...(QUICK ? [] : [`synthetic:${EVENTS * 10}`])];
+    // The children run concurrently (2 cores; their RSS does not depend on it): their ev/s is informative only.
+    const run = (spec: string) =>
+      new Promise<(typeof rss)[number]>((resolve, reject) => {
+        execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/rss.ts'), spec], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 20 }, (err, stdout) => {
+          if (err) reject(err);
+          else resolve(JSON.parse(stdout.trim().split('\n').pop()!) as (typeof rss)[number]);
+        });
+      });
+    const results = await Promise.all(specs.map(run));
+    for (const [k, r] of results.entries()) {
+      rss.push(r);
+      const label = specs[k] === synPath ? `${fmt(r.events)} events from the .tlrec` : `${fmt(r.events)} events generated on the fly`;
+      const big = r.events >= 100e6;
+      out({ figure: `peak RSS, ${label}`, value: r.maxRssMB, unit: 'MB', ...(big ? { target: '< 300 MB at 100 M', met: r.maxRssMB < 300 } : {}) });
+      console.log(`    (${r.seconds.toFixed(1)} s, ${fmt(r.events / r.seconds)} ev/s, run concurrently)`);
+    }
+    if (QUICK) console.log('    100 M run skipped (BENCH_QUICK=1)');
+    const onFly = rss.filter((r) => r.source.startsWith('synthetic:'));
+    if (onFly.length === 2) {
+      out({ figure: 'peak RSS growth 10× events (100 M / 10 M)', value: onFly[1]!.maxRssMB / onFly[0]!.maxRssMB, unit: '×', ratio: onFly[1]!.maxRssMB / onFly[0]!.maxRssMB });
+    }
+
+    const json = { date, machine, quick: QUICK, repeat: REPEAT, events: { synthetic: synN, amzn: amznN }, replay: { synthetic: syn, amzn }, rss, matching: { orders: ORDERS, identical: same, tradeloop: ORDERS / tlS, nodejsOrderBook: ORDERS / nobS }, rows, seconds: (Date.now() - t0) / 1000 };
+    mkdirSync(join(ROOT, 'out'), { recursive: true });
+    writeFileSync(join(ROOT, 'out/bench.json'), JSON.stringify(json, null, 2) + '\n');
+    console.log(`\nwrote out/bench.json; ${((Date.now() - t0) / 1000).toFixed(0)} s in all`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
-void main();
+await main();
