@@ -168,13 +168,16 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
   });
   const journal = opts.journal ? new Journal(opts.journal) : undefined;
   /** Mid price of an instrument in quote currency, NaN while a side is empty. */
+  const tickValue = new Map(source.instruments.map((i) => [i.instrumentId, i.tickSize.toNumber()]));
   const midOf = (instrumentId: number): number => {
     const feed = feeds.get(instrumentId);
     if (!feed) return Number.NaN;
     const b = feed.depth.bestBidTick();
     const a = feed.depth.bestAskTick();
-    return Number.isFinite(b) && Number.isFinite(a) ? ((a + b) / 2) * feed.instrument.tickSize.toNumber() : Number.NaN;
+    return Number.isFinite(b) && Number.isFinite(a) ? ((a + b) / 2) * tickValue.get(instrumentId)! : Number.NaN;
   };
+  /** Mid each instrument was last marked at: equity changes only with a fill or a new mid. */
+  const markedMid = new Map<number, number>();
   const recorder = opts.recorder ?? new Recorder();
   recorder.begin({ startTs, instruments: source.instruments, mid: midOf });
   env = new StratEnv({
@@ -222,7 +225,10 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     for (const p of env.tracker.positions()) {
       if (p.position.isZero()) continue;
       const mid = midOf(p.instrumentId);
-      if (!Number.isNaN(mid)) env.tracker.mark(p.exchange, p.instrumentId, mid);
+      if (!Number.isNaN(mid)) {
+        env.tracker.mark(p.exchange, p.instrumentId, mid);
+        markedMid.set(p.instrumentId, mid);
+      }
     }
     const equity = netPnl(env.tracker);
     dd.update(equity);
@@ -261,9 +267,12 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     if (env.busy) await env.idle();
     events++;
     const f = env.tracker.fillCount;
-    if (f !== fillsSeen || env.tracker.hasOpenPosition) {
+    if (f !== fillsSeen) {
       fillsSeen = f;
       markAll();
+    } else if (env.tracker.hasOpenPosition) {
+      const mid = midOf(ev.instrumentId);
+      if (!Number.isNaN(mid) && mid !== markedMid.get(ev.instrumentId)) markAll();
     }
     if (events % yieldEvery === 0) {
       opts.onYield?.(env);
