@@ -14,7 +14,7 @@ export {
   type PerActionLatencyOptions,
 } from './latency.js';
 export { MakerTakerFeeModel, notional, type FeeModel, type MakerTakerFeeOptions, type MakerTakerRates } from './fees.js';
-export { RiskAverseQueueModel, type QueueModel, type QueuedOrder } from './queue.js';
+export { RiskAverseQueueModel, advanceByTrade, type QueueModel, type QueuedOrder } from './queue.js';
 export { PowerProbQueueFunc, ProbabilisticQueueModel, type ProbQueueFunc } from './queue-prob.js';
 export { L3DataRequiredError, L3FifoQueueModel } from './queue-l3.js';
 export { compareQueueModels, summarizeComparison, type PlacementPlan, type QueueComparison, type QueueComparisonOrder } from './queue-compare.js';

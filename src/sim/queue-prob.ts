@@ -4,7 +4,7 @@
  * probability that depends on their sizes.
  * @module
  */
-import type { QueueModel, QueuedOrder } from './queue.js';
+import { advanceByTrade, type QueueModel, type QueuedOrder } from './queue.js';
 
 /**
  * The weight function of {@link ProbabilisticQueueModel}: `f(front)` against `f(back)`
@@ -64,13 +64,7 @@ export class ProbabilisticQueueModel implements QueueModel {
   }
   /** Advances by the traded lots; the whole lots that exceed the queue ahead fill the order. */
   onTrade(order: QueuedOrder, tradeQtyLots: number): number {
-    const ahead = order.queueAheadLots - tradeQtyLots;
-    if (ahead >= 0) {
-      order.queueAheadLots = ahead;
-      return 0;
-    }
-    order.queueAheadLots = 0;
-    return Math.floor(-ahead + 1e-9);
+    return advanceByTrade(order, tradeQtyLots);
   }
   /** Splits a decrease between ahead and behind; growth is behind us. */
   onDepth(order: QueuedOrder, newLevelQtyLots: number, prevLevelQtyLots: number): void {

@@ -47,6 +47,23 @@ export interface QueueModel {
 }
 
 /**
+ * The rule every L2 model shares for a trade at the order's price: the queue ahead shrinks
+ * by the traded lots, and the whole lots beyond it fill the order. Works with fractional
+ * queues (probabilistic models).
+ * @returns lots of the order now fillable.
+ */
+export function advanceByTrade(order: QueuedOrder, tradeQtyLots: number): number {
+  const ahead = order.queueAheadLots - tradeQtyLots;
+  if (ahead >= 0) {
+    order.queueAheadLots = ahead;
+    return 0;
+  }
+  order.queueAheadLots = 0;
+  // Float noise from fractional queues must not lose a lot.
+  return Math.floor(-ahead + 1e-9);
+}
+
+/**
  * The pessimistic model (hftbacktest's `RiskAdverseQueueModel`): the order joins behind
  * everything visible at its price, only trades at its price move it forward, and a
  * shrinking level is assumed to have lost orders behind it, except that the qty ahead
@@ -59,13 +76,7 @@ export class RiskAverseQueueModel implements QueueModel {
   }
   /** Advances by the traded qty; what exceeds the qty ahead fills the order. */
   onTrade(order: QueuedOrder, tradeQtyLots: number): number {
-    const ahead = order.queueAheadLots - tradeQtyLots;
-    if (ahead >= 0) {
-      order.queueAheadLots = ahead;
-      return 0;
-    }
-    order.queueAheadLots = 0;
-    return -ahead;
+    return advanceByTrade(order, tradeQtyLots);
   }
   /** Cancels came from behind us, unless the level is now smaller than our queue. */
   onDepth(order: QueuedOrder, newLevelQtyLots: number, _prevLevelQtyLots: number): void {

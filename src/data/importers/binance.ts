@@ -10,9 +10,9 @@
  * that symbol in the capture.
  * @module
  */
-import { createReadStream, existsSync, readdirSync } from 'node:fs';
+import { openLines, type LineReader as Lines } from '../lines.js';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { InstrumentType } from '../../api/enums.js';
 import { makeInstrument, type Instrument } from '../../api/instrument.js';
 import { ASK, BID, MdStatus, MdType, type MdEvent, type MdParseIssue, type SideCode } from '../events.js';
@@ -472,26 +472,6 @@ function parseHttpLine(text: string, line: number): SnapshotRec | string {
 // ---------------------------------------------------------------------------------------
 // Files.
 
-interface Lines {
-  next(): Promise<string | undefined>;
-  close(): void;
-}
-
-function openLines(path: string): Lines {
-  const stream = createReadStream(path, { encoding: 'utf8' });
-  const rl = createInterface({ input: stream, crlfDelay: Infinity });
-  const it = rl[Symbol.asyncIterator]();
-  return {
-    async next() {
-      const r = await it.next();
-      return r.done ? undefined : r.value;
-    },
-    close() {
-      rl.close();
-      stream.destroy();
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------------------
 // Pre-scan: symbols, grids and the snapshot index, before any event is emitted.

@@ -10,8 +10,7 @@
  * Local unix times are seconds with a fraction; venue times are the messages' ISO-8601 `time`.
  * @module
  */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { openLines, type LineReader as Lines } from '../lines.js';
 import { InstrumentType } from '../../api/enums.js';
 import { makeInstrument, type Instrument } from '../../api/instrument.js';
 import { ASK, BID, MdStatus, MdType, type MdEvent, type MdParseIssue, type SideCode } from '../events.js';
@@ -430,18 +429,6 @@ function parseObject(json: string): Record<string, unknown> | string {
 
 const PRODUCT_RE = /^([A-Za-z0-9]+)-([A-Za-z0-9]+)$/;
 
-function openLines(path: string): { it: AsyncIterator<string>; close(): void } {
-  const stream = createReadStream(path, { encoding: 'utf8' });
-  const rl = createInterface({ input: stream, crlfDelay: Infinity });
-  const it = rl[Symbol.asyncIterator]();
-  return {
-    it,
-    close() {
-      rl.close();
-      stream.destroy();
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // The scan: products and their grids.

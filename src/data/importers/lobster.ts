@@ -8,10 +8,10 @@
  * orderbook row through synthetic orders (negative ids): the replayed book equals the file.
  * @module
  */
+import { openLines } from '../lines.js';
 import { zonedTimeToUtcMs } from '../../core/daily.js';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { InstrumentType } from '../../api/enums.js';
 import { makeInstrument, type Instrument } from '../../api/instrument.js';
 import { L3Book } from '../../book/l3-book.js';
@@ -279,19 +279,6 @@ function rowLevels(row: number[], side: SideCode, levels: number, ticks: number[
   }
 }
 
-/** Lines of a file as an async iterator; the iterator is created at once so that no line is lost. */
-function openLines(path: string): { it: AsyncIterator<string>; close(): void } {
-  const stream = createReadStream(path, { encoding: 'utf8' });
-  const rl = createInterface({ input: stream, crlfDelay: Infinity });
-  const it = rl[Symbol.asyncIterator]();
-  return {
-    it,
-    close() {
-      rl.close();
-      stream.destroy();
-    },
-  };
-}
 
 function emptyStats(): LobsterStats {
   return {
