@@ -61,10 +61,8 @@ export interface CoinbaseProduct {
   lotSource: CoinbaseGridSource;
 }
 
-/** Counters of one product in an import pass. */
-export interface CoinbaseProductStats {
-  /** `instrumentId` of the product. */
-  instrumentId: number;
+/** Counters kept per product and, summed over products, for the whole pass. */
+export interface CoinbaseCounters {
   /** Snapshots applied. */
   snapshots: number;
   /** LevelSet events emitted by snapshots (levels of non-zero size). */
@@ -87,12 +85,18 @@ export interface CoinbaseProductStats {
   matchSeqRegressions: number;
   /** Prices or sizes off the product's grid (each reported as an issue and skipped). */
   offGrid: number;
+}
+
+/** Counters of one product in an import pass. */
+export interface CoinbaseProductStats extends CoinbaseCounters {
+  /** `instrumentId` of the product. */
+  instrumentId: number;
   /** Events emitted for the product, status events included. */
   events: number;
 }
 
-/** Counters of an import pass; reset when a pass starts and updated while it runs. */
-export interface CoinbaseStats {
+/** Counters of an import pass (the `CoinbaseCounters` summed over products); reset when a pass starts and updated while it runs. */
+export interface CoinbaseStats extends CoinbaseCounters {
   /** Lines read, blank ones included. */
   lines: number;
   /** Received messages parsed (malformed lines excluded). */
@@ -103,28 +107,6 @@ export interface CoinbaseStats {
   connects: number;
   /** Connections after the first: every book is marked stale (Status Disconnected) until its next snapshot. */
   reconnects: number;
-  /** Snapshots applied, all products. */
-  snapshots: number;
-  /** LevelSet events from snapshots, all products. */
-  snapshotLevels: number;
-  /** `l2update` messages applied, all products. */
-  updates: number;
-  /** LevelSet events from updates, all products. */
-  levelSets: number;
-  /** `l2update` messages dropped before their product's snapshot, all products. */
-  droppedUpdates: number;
-  /** Changes in those messages. */
-  droppedChanges: number;
-  /** Trade events, all products. */
-  trades: number;
-  /** `last_match` messages, all products. */
-  lastMatches: number;
-  /** Match sequence gaps, all products (informational). */
-  matchSeqGaps: number;
-  /** Match sequence regressions, all products. */
-  matchSeqRegressions: number;
-  /** Values off their product's grid, all products. */
-  offGrid: number;
   /** Received messages of other types (`ticker`, `subscriptions`, `heartbeat`, `error`, …) by type: counted, not imported. */
   ignored: Record<string, number>;
   /** Lines whose local time was below the previous line's: their events take the previous local time. */
