@@ -178,6 +178,8 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
   };
   /** Mid each instrument was last marked at: equity changes only with a fill or a new mid. */
   const markedMid = new Map<number, number>();
+  /** Best ticks last checked per instrument, so an unchanged touch costs no mid computation. */
+  const marks = new Map<number, { bid: number; ask: number }>();
   const recorder = opts.recorder ?? new Recorder();
   recorder.begin({ startTs, instruments: source.instruments, mid: midOf });
   env = new StratEnv({
@@ -270,9 +272,20 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     if (f !== fillsSeen) {
       fillsSeen = f;
       markAll();
-    } else if (env.tracker.hasOpenPosition) {
-      const mid = midOf(ev.instrumentId);
-      if (!Number.isNaN(mid) && mid !== markedMid.get(ev.instrumentId)) markAll();
+    } else if (feed && env.tracker.hasOpenPosition) {
+      // Equity moves only with the mid: compare the best ticks before computing it.
+      const b = feed.depth.bestBidTick();
+      const a = feed.depth.bestAskTick();
+      const m = marks.get(ev.instrumentId);
+      if (m === undefined || m.bid !== b || m.ask !== a) {
+        const mid = midOf(ev.instrumentId);
+        if (!Number.isNaN(mid) && mid !== markedMid.get(ev.instrumentId)) markAll();
+        if (m === undefined) marks.set(ev.instrumentId, { bid: b, ask: a });
+        else {
+          m.bid = b;
+          m.ask = a;
+        }
+      }
     }
     if (events % yieldEvery === 0) {
       opts.onYield?.(env);

@@ -40,23 +40,111 @@ export interface L3Order {
   readonly qty: number;
 }
 
-class OrderNode implements L3Order {
-  prev: OrderNode | null = null;
-  next: OrderNode | null = null;
-  constructor(
-    readonly id: number,
-    readonly side: SideCode,
-    readonly priceTick: number,
-    public qty: number,
-    readonly level: LevelQueue,
-  ) {}
+const NIL = -1;
+const INITIAL_NODES = 1024;
+const INITIAL_LEVELS = 256;
+
+/**
+ * Open-addressing hash from order id (any finite number) to a node index: linear probing,
+ * at most half full, deletion by backward shift (no tombstones). A `Map` per order costs an
+ * entry object and rehashes as ids churn; this keeps the hot path free of allocation.
+ */
+class IdIndex {
+  private keys: Float64Array;
+  private vals: Int32Array;
+  private used: Uint8Array;
+  private bits: number;
+  private mask: number;
+  size = 0;
+
+  constructor(bits = 11) {
+    this.bits = bits;
+    this.mask = (1 << bits) - 1;
+    this.keys = new Float64Array(1 << bits);
+    this.vals = new Int32Array(1 << bits);
+    this.used = new Uint8Array(1 << bits);
+  }
+
+  private slot(id: number): number {
+    // Fibonacci hashing of both 32-bit halves: ids are often sequential.
+    const h = Math.imul((id | 0) ^ Math.imul((id / 4294967296) | 0, 0x85ebca6b), 0x9e3779b1);
+    return h >>> (32 - this.bits);
+  }
+
+  get(id: number): number {
+    const keys = this.keys;
+    const used = this.used;
+    const mask = this.mask;
+    for (let i = this.slot(id); used[i] === 1; i = (i + 1) & mask) {
+      if (keys[i] === id) return this.vals[i]!;
+    }
+    return NIL;
+  }
+
+  /** Inserts an id known to be absent. */
+  set(id: number, val: number): void {
+    if ((this.size + 1) * 2 > this.mask + 1) this.grow();
+    const mask = this.mask;
+    let i = this.slot(id);
+    while (this.used[i] === 1) i = (i + 1) & mask;
+    this.used[i] = 1;
+    this.keys[i] = id;
+    this.vals[i] = val;
+    this.size++;
+  }
+
+  delete(id: number): void {
+    const keys = this.keys;
+    const used = this.used;
+    const mask = this.mask;
+    let i = this.slot(id);
+    for (; used[i] === 1; i = (i + 1) & mask) if (keys[i] === id) break;
+    if (used[i] !== 1) return;
+    this.size--;
+    // Backward shift: move later entries of the probe run into the hole when their home
+    // slot does not lie strictly between the hole and them.
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      if (used[j] !== 1) break;
+      const home = this.slot(keys[j]!);
+      const between = i <= j ? i < home && home <= j : i < home || home <= j;
+      if (between) continue;
+      keys[i] = keys[j]!;
+      this.vals[i] = this.vals[j]!;
+      i = j;
+    }
+    used[i] = 0;
+  }
+
+  clear(): void {
+    this.used.fill(0);
+    this.size = 0;
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldVals = this.vals;
+    const oldUsed = this.used;
+    this.bits++;
+    this.mask = (1 << this.bits) - 1;
+    this.keys = new Float64Array(1 << this.bits);
+    this.vals = new Int32Array(1 << this.bits);
+    this.used = new Uint8Array(1 << this.bits);
+    this.size = 0;
+    for (let i = 0; i < oldUsed.length; i++) if (oldUsed[i] === 1) this.set(oldKeys[i]!, oldVals[i]!);
+  }
 }
 
-/** The orders of one price level in arrival order (a doubly linked list: O(1) removal). */
-class LevelQueue {
-  head: OrderNode | null = null;
-  tail: OrderNode | null = null;
-  count = 0;
+function growF64(a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+function growI32(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
 }
 
 /**
@@ -75,9 +163,26 @@ export class L3Book {
    * (`MdType.LevelSet`) can go straight into it; order operations keep it in step.
    */
   readonly l2 = new L2Book();
-  private readonly orders = new Map<number, OrderNode>();
-  private readonly bidLevels = new Map<number, LevelQueue>();
-  private readonly askLevels = new Map<number, LevelQueue>();
+  // Orders live in a pool of parallel typed arrays (index = node), linked per level in FIFO
+  // order; freed nodes are chained through `nNext`. No object per order on the hot path.
+  private nId = new Float64Array(INITIAL_NODES);
+  private nQty = new Float64Array(INITIAL_NODES);
+  private nPrice = new Float64Array(INITIAL_NODES);
+  private nSide = new Int32Array(INITIAL_NODES);
+  private nPrev = new Int32Array(INITIAL_NODES);
+  private nNext = new Int32Array(INITIAL_NODES);
+  private nLevel = new Int32Array(INITIAL_NODES);
+  private nodeCount = 0;
+  private freeNode = NIL;
+  // Levels likewise: head, tail and order count of each price level's queue.
+  private lHead = new Int32Array(INITIAL_LEVELS);
+  private lTail = new Int32Array(INITIAL_LEVELS);
+  private lCount = new Int32Array(INITIAL_LEVELS);
+  private levelCount = 0;
+  private freeLevel = NIL;
+  private readonly ids = new IdIndex();
+  private readonly bidLevels = new Map<number, number>();
+  private readonly askLevels = new Map<number, number>();
   private _unknownIdCount = 0;
   private _duplicateIdCount = 0;
   private _invalidCount = 0;
@@ -122,20 +227,22 @@ export class L3Book {
 
   /** Number of resting orders. */
   get size(): number {
-    return this.orders.size;
+    return this.ids.size;
   }
 
   /** True when an order with this id rests in the book. */
   has(id: number): boolean {
-    return this.orders.has(id);
+    return this.ids.get(id) !== NIL;
   }
 
-  /**
-   * The resting order with this id, or `undefined`. The object is live: it shows later
-   * changes of qty, so copy what you need to keep.
-   */
+  /** A copy of the resting order with this id, or `undefined`. */
   order(id: number): L3Order | undefined {
-    return this.orders.get(id);
+    const n = this.ids.get(id);
+    return n === NIL ? undefined : this.view(n);
+  }
+
+  private view(n: number): L3Order {
+    return { id: this.nId[n]!, side: this.nSide[n]! as SideCode, priceTick: this.nPrice[n]!, qty: this.nQty[n]! };
   }
 
   /**
@@ -144,7 +251,7 @@ export class L3Book {
    * rests; nothing changes) or `ORDER_INVALID`.
    */
   add(id: number, side: SideCode, priceTick: number, qty: number): OrderChange {
-    if (this.orders.has(id)) {
+    if (this.ids.get(id) !== NIL) {
       this._duplicateIdCount++;
       return this.noChange(ORDER_DUPLICATE);
     }
@@ -155,19 +262,23 @@ export class L3Book {
     const levels = side === 1 ? this.bidLevels : this.askLevels;
     let level = levels.get(priceTick);
     if (level === undefined) {
-      level = new LevelQueue();
+      level = this.newLevel();
       levels.set(priceTick, level);
     }
-    const node = new OrderNode(id, side, priceTick, qty, level);
-    if (level.tail === null) {
-      level.head = node;
-    } else {
-      level.tail.next = node;
-      node.prev = level.tail;
-    }
-    level.tail = node;
-    level.count++;
-    this.orders.set(id, node);
+    const node = this.newNode();
+    this.nId[node] = id;
+    this.nQty[node] = qty;
+    this.nPrice[node] = priceTick;
+    this.nSide[node] = side;
+    this.nLevel[node] = level;
+    this.nNext[node] = NIL;
+    const tail = this.lTail[level]!;
+    this.nPrev[node] = tail;
+    if (tail === NIL) this.lHead[level] = node;
+    else this.nNext[tail] = node;
+    this.lTail[level] = node;
+    this.lCount[level]!++;
+    this.ids.set(id, node);
     this._lastSide = side;
     this._lastPriceTick = priceTick;
     this._lastOrderQty = qty;
@@ -195,51 +306,99 @@ export class L3Book {
 
   /** Removes an order whole. Returns `ORDER_DELETED` or `ORDER_UNKNOWN`. */
   delete(id: number): OrderChange {
-    const node = this.orders.get(id);
-    if (node === undefined) return this.unknown();
+    const node = this.ids.get(id);
+    if (node === NIL) return this.unknown();
     this.remove(node);
     return ORDER_DELETED;
   }
 
   private reduce(id: number, qty: number): OrderChange {
-    const node = this.orders.get(id);
-    if (node === undefined) return this.unknown();
+    const node = this.ids.get(id);
+    if (node === NIL) return this.unknown();
+    const side = this.nSide[node]! as SideCode;
+    const tick = this.nPrice[node]!;
+    const left = this.nQty[node]!;
     if (!(qty > 0)) {
-      this._lastSide = node.side;
-      this._lastPriceTick = node.priceTick;
-      this._lastOrderQty = node.qty;
+      this._lastSide = side;
+      this._lastPriceTick = tick;
+      this._lastOrderQty = left;
       this._lastLevelChange = LEVEL_NONE;
-      this._lastLevelQty = this.l2.qtyAt(node.side, node.priceTick);
+      this._lastLevelQty = this.l2.qtyAt(side, tick);
       return ORDER_NONE;
     }
-    if (qty >= node.qty) {
+    if (qty >= left) {
       this.remove(node);
       return ORDER_DELETED;
     }
-    node.qty -= qty;
-    this._lastSide = node.side;
-    this._lastPriceTick = node.priceTick;
-    this._lastOrderQty = node.qty;
-    this._lastLevelChange = this.l2.add(node.side, node.priceTick, -qty);
+    this.nQty[node] = left - qty;
+    this._lastSide = side;
+    this._lastPriceTick = tick;
+    this._lastOrderQty = left - qty;
+    this._lastLevelChange = this.l2.add(side, tick, -qty);
     this._lastLevelQty = this.l2.lastQty;
     return ORDER_MODIFIED;
   }
 
-  private remove(node: OrderNode): void {
-    const level = node.level;
-    if (node.prev === null) level.head = node.next;
-    else node.prev.next = node.next;
-    if (node.next === null) level.tail = node.prev;
-    else node.next.prev = node.prev;
-    node.prev = node.next = null;
-    level.count--;
-    if (level.count === 0) (node.side === 1 ? this.bidLevels : this.askLevels).delete(node.priceTick);
-    this.orders.delete(node.id);
-    this._lastSide = node.side;
-    this._lastPriceTick = node.priceTick;
+  private remove(node: number): void {
+    const level = this.nLevel[node]!;
+    const prev = this.nPrev[node]!;
+    const next = this.nNext[node]!;
+    if (prev === NIL) this.lHead[level] = next;
+    else this.nNext[prev] = next;
+    if (next === NIL) this.lTail[level] = prev;
+    else this.nPrev[next] = prev;
+    const side = this.nSide[node]! as SideCode;
+    const tick = this.nPrice[node]!;
+    const qty = this.nQty[node]!;
+    if (--this.lCount[level]! === 0) {
+      (side === 1 ? this.bidLevels : this.askLevels).delete(tick);
+      this.lHead[level] = this.freeLevel;
+      this.freeLevel = level;
+    }
+    this.ids.delete(this.nId[node]!);
+    this.nNext[node] = this.freeNode;
+    this.freeNode = node;
+    this._lastSide = side;
+    this._lastPriceTick = tick;
     this._lastOrderQty = 0;
-    this._lastLevelChange = this.l2.add(node.side, node.priceTick, -node.qty);
+    this._lastLevelChange = this.l2.add(side, tick, -qty);
     this._lastLevelQty = this.l2.lastQty;
+  }
+
+  private newNode(): number {
+    const f = this.freeNode;
+    if (f !== NIL) {
+      this.freeNode = this.nNext[f]!;
+      return f;
+    }
+    if (this.nodeCount === this.nId.length) {
+      this.nId = growF64(this.nId);
+      this.nQty = growF64(this.nQty);
+      this.nPrice = growF64(this.nPrice);
+      this.nSide = growI32(this.nSide);
+      this.nPrev = growI32(this.nPrev);
+      this.nNext = growI32(this.nNext);
+      this.nLevel = growI32(this.nLevel);
+    }
+    return this.nodeCount++;
+  }
+
+  private newLevel(): number {
+    let l = this.freeLevel;
+    if (l !== NIL) {
+      this.freeLevel = this.lHead[l]!;
+    } else {
+      if (this.levelCount === this.lHead.length) {
+        this.lHead = growI32(this.lHead);
+        this.lTail = growI32(this.lTail);
+        this.lCount = growI32(this.lCount);
+      }
+      l = this.levelCount++;
+    }
+    this.lHead[l] = NIL;
+    this.lTail[l] = NIL;
+    this.lCount[l] = 0;
+    return l;
   }
 
   private unknown(): OrderChange {
@@ -258,9 +417,13 @@ export class L3Book {
 
   /** Empties the book and its L2 aggregate; the counters keep counting. */
   clear(): void {
-    this.orders.clear();
+    this.ids.clear();
     this.bidLevels.clear();
     this.askLevels.clear();
+    this.nodeCount = 0;
+    this.freeNode = NIL;
+    this.levelCount = 0;
+    this.freeLevel = NIL;
     this.l2.clear();
     this.noChange(ORDER_NONE);
   }
@@ -291,40 +454,48 @@ export class L3Book {
     }
   }
 
-  private level(side: SideCode, priceTick: number): LevelQueue | undefined {
-    return side === 1 ? this.bidLevels.get(priceTick) : side === -1 ? this.askLevels.get(priceTick) : undefined;
+  private level(side: SideCode, priceTick: number): number {
+    const l = side === 1 ? this.bidLevels.get(priceTick) : side === -1 ? this.askLevels.get(priceTick) : undefined;
+    return l === undefined ? NIL : l;
   }
 
   /** Number of orders resting at a price level (0 when none). */
   orderCountAt(side: SideCode, priceTick: number): number {
-    return this.level(side, priceTick)?.count ?? 0;
+    const l = this.level(side, priceTick);
+    return l === NIL ? 0 : this.lCount[l]!;
   }
 
   /** Ids of the orders at a price level in queue (FIFO) order, first in line first. */
   ordersAt(side: SideCode, priceTick: number): number[] {
     const out: number[] = [];
-    for (let n = this.level(side, priceTick)?.head ?? null; n !== null; n = n.next) out.push(n.id);
+    const l = this.level(side, priceTick);
+    if (l === NIL) return out;
+    for (let n = this.lHead[l]!; n !== NIL; n = this.nNext[n]!) out.push(this.nId[n]!);
     return out;
   }
 
   /**
-   * Calls `fn` for each order at a price level in FIFO order; stops early when `fn` returns
-   * `false`. The book must not be changed from inside `fn`.
+   * Calls `fn` for each order at a price level in FIFO order (a copy of each); stops early
+   * when `fn` returns `false`. The book must not be changed from inside `fn`.
    */
   forEachOrderAt(side: SideCode, priceTick: number, fn: (o: L3Order) => boolean | void): void {
-    for (let n = this.level(side, priceTick)?.head ?? null; n !== null; n = n.next) {
-      if (fn(n) === false) return;
+    const l = this.level(side, priceTick);
+    if (l === NIL) return;
+    for (let n = this.lHead[l]!; n !== NIL; n = this.nNext[n]!) {
+      if (fn(this.view(n)) === false) return;
     }
   }
 
   /** Id of the order last in line at a price level, or `undefined` when the level has no orders. */
   lastOrderIdAt(side: SideCode, priceTick: number): number | undefined {
-    return this.level(side, priceTick)?.tail?.id;
+    const l = this.level(side, priceTick);
+    return l === NIL ? undefined : this.nId[this.lTail[l]!];
   }
 
   /** Id of the order first in line at a price level, or `undefined` when the level has no orders. */
   firstOrderIdAt(side: SideCode, priceTick: number): number | undefined {
-    return this.level(side, priceTick)?.head?.id;
+    const l = this.level(side, priceTick);
+    return l === NIL ? undefined : this.nId[this.lHead[l]!];
   }
 
   /**
@@ -332,19 +503,19 @@ export class L3Book {
    * arrived before it and still rest); −1 when the id is unknown. O(position).
    */
   queueAhead(orderId: number): number {
-    const node = this.orders.get(orderId);
-    if (node === undefined) return -1;
+    const node = this.ids.get(orderId);
+    if (node === NIL) return -1;
     let q = 0;
-    for (let n = node.prev; n !== null; n = n.prev) q += n.qty;
+    for (let n = this.nPrev[node]!; n !== NIL; n = this.nPrev[n]!) q += this.nQty[n]!;
     return q;
   }
 
   /** Number of orders ahead of an order in its level's queue (0 = first in line); −1 when unknown. */
   queuePosition(orderId: number): number {
-    const node = this.orders.get(orderId);
-    if (node === undefined) return -1;
+    const node = this.ids.get(orderId);
+    if (node === NIL) return -1;
     let i = 0;
-    for (let n = node.prev; n !== null; n = n.prev) i++;
+    for (let n = this.nPrev[node]!; n !== NIL; n = this.nPrev[n]!) i++;
     return i;
   }
 }

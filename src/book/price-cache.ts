@@ -8,6 +8,9 @@ import { Price, Qty, type PriceGrid, type QtyGrid } from '../api/decimal.js';
 /** Default bound on the entries of each map (prices and qtys separately). */
 export const PRICE_CACHE_MAX_ENTRIES = 100_000;
 
+const SLOTS = 4096;
+const SLOT_MASK = SLOTS - 1;
+
 /**
  * `Price`/`Qty` objects by ticks/lots for one instrument. They are immutable, so one object
  * can be handed to any number of callbacks. Each map is cleared whole once it holds more than
@@ -21,6 +24,12 @@ export class PriceCache {
   readonly maxEntries: number;
   private readonly prices = new Map<number, Price>();
   private readonly qtys = new Map<number, Qty>();
+  // A direct-mapped front of each map: one array read on the replay hot path instead of a
+  // Map lookup. Slot = ticks (or lots) & SLOT_MASK; the key array says what the slot holds.
+  private readonly priceKeys = new Float64Array(SLOTS).fill(Number.NaN);
+  private readonly priceSlots: Array<Price | undefined> = new Array<Price | undefined>(SLOTS).fill(undefined);
+  private readonly qtyKeys = new Float64Array(SLOTS).fill(Number.NaN);
+  private readonly qtySlots: Array<Qty | undefined> = new Array<Qty | undefined>(SLOTS).fill(undefined);
 
   /**
    * @param grid the instrument (its `tickSize` and `lotSize`).
@@ -33,23 +42,31 @@ export class PriceCache {
 
   /** `ticks × tickSize`, exact. Fractional ticks are allowed (mid-point prints). */
   price(ticks: number): Price {
+    const slot = ticks & SLOT_MASK;
+    if (this.priceKeys[slot] === ticks) return this.priceSlots[slot]!;
     let p = this.prices.get(ticks);
     if (p === undefined) {
       if (this.prices.size >= this.maxEntries) this.prices.clear();
       p = Price.fromTicks(ticks, this.grid);
       this.prices.set(ticks, p);
     }
+    this.priceKeys[slot] = ticks;
+    this.priceSlots[slot] = p;
     return p;
   }
 
   /** `lots × lotSize`, exact. */
   qty(lots: number): Qty {
+    const slot = lots & SLOT_MASK;
+    if (this.qtyKeys[slot] === lots) return this.qtySlots[slot]!;
     let q = this.qtys.get(lots);
     if (q === undefined) {
       if (this.qtys.size >= this.maxEntries) this.qtys.clear();
       q = Qty.fromLots(lots, this.grid);
       this.qtys.set(lots, q);
     }
+    this.qtyKeys[slot] = lots;
+    this.qtySlots[slot] = q;
     return q;
   }
 
@@ -62,5 +79,9 @@ export class PriceCache {
   clear(): void {
     this.prices.clear();
     this.qtys.clear();
+    this.priceKeys.fill(Number.NaN);
+    this.qtyKeys.fill(Number.NaN);
+    this.priceSlots.fill(undefined);
+    this.qtySlots.fill(undefined);
   }
 }

@@ -70,8 +70,13 @@ export class Dispatcher {
   /** Queues an item; runs it at once when nothing else is running. */
   push(item: DispatchItem): void {
     if (this._hasFailed) return;
-    this.q.push(item);
-    if (!this.running) this.drain();
+    if (this.running) {
+      this.q.push(item);
+      return;
+    }
+    // Nothing queued: run it straight away (the replay hot path), no queue round trip.
+    this.running = true;
+    if (this.runOne(item)) this.drain();
   }
 
   /** Resolves when the queue is empty and no callback runs. */
@@ -93,43 +98,50 @@ export class Dispatcher {
     }
   }
 
+  /** Runs one item; false when it returned a promise (dispatch resumes when it settles). */
+  private runOne(item: DispatchItem): boolean {
+    let r: unknown;
+    try {
+      r = item.run();
+    } catch (err) {
+      this.fail(err, item);
+      return true;
+    }
+    if (isThenable(r)) {
+      r.then(
+        (v) => {
+          try {
+            item.done?.(v);
+          } catch (err) {
+            this.fail(err, item);
+          }
+          this.drain();
+        },
+        (err) => {
+          this.fail(err, item);
+          this.drain();
+        },
+      );
+      return false;
+    }
+    try {
+      item.done?.(r);
+    } catch (err) {
+      this.fail(err, item);
+    }
+    return true;
+  }
+
   private drain(): void {
     this.running = true;
     while (this.head < this.q.length && !this._hasFailed) {
-      const item = this.q[this.head++]!;
-      let r: unknown;
-      try {
-        r = item.run();
-      } catch (err) {
-        this.fail(err, item);
-        continue;
-      }
-      if (isThenable(r)) {
-        r.then(
-          (v) => {
-            try {
-              item.done?.(v);
-            } catch (err) {
-              this.fail(err, item);
-            }
-            this.drain();
-          },
-          (err) => {
-            this.fail(err, item);
-            this.drain();
-          },
-        );
-        return;
-      }
-      try {
-        item.done?.(r);
-      } catch (err) {
-        this.fail(err, item);
-      }
+      if (!this.runOne(this.q[this.head++]!)) return;
     }
-    this.q.length = 0;
+    if (this.q.length !== 0) this.q.length = 0;
     this.head = 0;
     this.running = false;
+    // Most drains have nobody waiting: no new array per callback.
+    if (this.waiters.length === 0) return;
     const w = this.waiters;
     this.waiters = [];
     for (const resolve of w) resolve();

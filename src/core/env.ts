@@ -293,8 +293,11 @@ export class StratEnv implements IStratEnv {
 
   /** A market-data callback from a book feed (or fed by a replay). */
   onMarketData<K extends EventCallbackName>(cb: K, ev: StrategyEventMap[K]): void {
-    if (this._state === 'created' || this._state === 'failed') return;
-    this.deliver(() => this.dispatch(cb, 'md', ev));
+    const s = this._state;
+    if (s === 'created' || s === 'failed') return;
+    // The hot path of a replay: no closure per event once the strategy runs.
+    if (s === 'connecting') this.held.push(() => this.dispatch(cb, 'md', ev));
+    else this.dispatch(cb, 'md', ev);
   }
 
   /**
@@ -344,15 +347,18 @@ export class StratEnv implements IStratEnv {
   }
 
   private dispatch<K extends EventCallbackName>(cb: K, src: InboundSource, ev: StrategyEventMap[K]): void {
-    const strategy = this.opts.strategy;
-    this.push(cb, src, ev, () => {
-      // Env-side events (lifecycle, and rejects of requests that never left) must not move
-      // the tracker: a DuplicateClientId reject would otherwise "reject" the original order.
-      if (src !== 'env') this.beforeCallback(cb, ev);
-      if (cb === 'onGatewayStatus' && !this.gatewayTransition(ev as StrategyEventMap['onGatewayStatus'])) return undefined;
-      const fn = (strategy as unknown as Record<string, (e: unknown) => unknown>)[cb];
-      return typeof fn === 'function' ? fn.call(strategy, ev) : undefined;
-    });
+    this.dispatcher.push(new CallbackItem(this, cb, src, ev));
+  }
+
+  /** Runs one strategy callback (called by `CallbackItem` in dispatch order). */
+  runCallback(cb: EventCallbackName, src: InboundSource, ev: unknown): unknown {
+    this.opts.journal?.in(this.now(), src, cb, ev);
+    // Env-side events (lifecycle, and rejects of requests that never left) must not move
+    // the tracker: a DuplicateClientId reject would otherwise "reject" the original order.
+    if (src !== 'env') this.beforeCallback(cb, ev);
+    if (cb === 'onGatewayStatus' && !this.gatewayTransition(ev as StrategyEventMap['onGatewayStatus'])) return undefined;
+    const fn = (this.opts.strategy as unknown as Record<string, (e: unknown) => unknown>)[cb];
+    return typeof fn === 'function' ? fn.call(this.opts.strategy, ev) : undefined;
   }
 
   private lastNotifiedGw = new Map<string, GatewayStatus>();
@@ -618,5 +624,18 @@ export class StratEnv implements IStratEnv {
 
   getPosition(exchange: string, instrumentId: number): PositionView {
     return this.tracker.position(exchange, instrumentId);
+  }
+}
+
+/** One queued strategy callback: a single allocation per event on the replay hot path. */
+class CallbackItem implements DispatchItem {
+  constructor(
+    private readonly env: StratEnv,
+    readonly label: EventCallbackName,
+    private readonly src: InboundSource,
+    readonly ev: unknown,
+  ) {}
+  run(): unknown {
+    return this.env.runCallback(this.label, this.src, this.ev);
   }
 }

@@ -162,3 +162,72 @@ describe('L3Book', () => {
     expect(b.ordersAt(ASK, 30)).toEqual([]);
   });
 });
+
+describe('L3Book against a Map reference under heavy churn', () => {
+  it('keeps every order, queue and level equal to a reference model through 200 k random operations', async () => {
+    const { SeededRng } = await import('../../src/core/rng.js');
+    const rng = new SeededRng(11);
+    const book = new L3Book();
+    // Reference: id → order, and per (side, tick) the FIFO list of ids.
+    const ref = new Map<number, { side: 1 | -1; tick: number; qty: number }>();
+    const queues = new Map<string, number[]>();
+    const key = (side: number, tick: number) => `${side}|${tick}`;
+    // Ids from several ranges, including ones beyond 2^32 and negative, so that hash probes
+    // collide and deletions shift entries back.
+    const pickId = () => {
+      const r = rng.int(4);
+      const base = r === 0 ? 0 : r === 1 ? 2 ** 33 : r === 2 ? -5000 : 1_000_000_007;
+      return base + rng.int(3000) * (r === 3 ? 4096 : 1);
+    };
+    for (let step = 0; step < 200_000; step++) {
+      const id = pickId();
+      const op = rng.int(10);
+      if (op < 5) {
+        const side = rng.chance(0.5) ? 1 : -1;
+        const tick = 100 + rng.int(30);
+        const qty = 1 + rng.int(50);
+        const code = book.add(id, side, tick, qty);
+        if (ref.has(id)) expect(code).toBe(ORDER_DUPLICATE);
+        else {
+          expect(code).toBe(ORDER_ADDED);
+          ref.set(id, { side, tick, qty });
+          const k = key(side, tick);
+          if (!queues.has(k)) queues.set(k, []);
+          queues.get(k)!.push(id);
+        }
+      } else if (op < 8) {
+        const q = 1 + rng.int(30);
+        const code = book.cancel(id, q);
+        const o = ref.get(id);
+        if (!o) expect(code).toBe(ORDER_UNKNOWN);
+        else if (q >= o.qty) {
+          expect(code).toBe(ORDER_DELETED);
+          ref.delete(id);
+          const k = key(o.side, o.tick);
+          queues.set(k, queues.get(k)!.filter((x) => x !== id));
+        } else {
+          expect(code).toBe(ORDER_MODIFIED);
+          o.qty -= q;
+        }
+      } else {
+        const code = book.delete(id);
+        const o = ref.get(id);
+        expect(code).toBe(o ? ORDER_DELETED : ORDER_UNKNOWN);
+        if (o) {
+          ref.delete(id);
+          const k = key(o.side, o.tick);
+          queues.set(k, queues.get(k)!.filter((x) => x !== id));
+        }
+      }
+      if (step % 20_000 === 0 || step === 199_999) {
+        expect(book.size).toBe(ref.size);
+        for (const [oid, o] of ref) expect(book.order(oid)).toEqual({ id: oid, side: o.side, priceTick: o.tick, qty: o.qty });
+        for (const [k, ids] of queues) {
+          const [side, tick] = k.split('|').map(Number) as [1 | -1, number];
+          expect(book.ordersAt(side, tick)).toEqual(ids);
+          expect(book.l2.qtyAt(side, tick)).toBe(ids.reduce((s, x) => s + ref.get(x)!.qty, 0));
+        }
+      }
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeInstrument } from '../../src/api/index.js';
+import { Price, makeInstrument } from '../../src/api/index.js';
 import { PriceCache } from '../../src/book/price-cache.js';
 
 const inst = makeInstrument({ instrumentId: 1, exchange: 'SIM', name: 'x', tickSize: '0.01', lotSize: '0.001', baseCurrency: 'X', quoteCurrency: 'USD' });
@@ -29,8 +29,20 @@ describe('PriceCache', () => {
     expect(c.size).toBe(3);
     c.price(4);
     expect(c.size).toBe(1);
+    // The fixed-size front (4096 slots) may still hold it: same value either way.
     const again = c.price(1);
-    expect(again).not.toBe(first);
     expect(again.eq(first)).toBe(true);
+    expect(c.size).toBeLessThanOrEqual(3);
+  });
+
+  it('serves a slot collision (ticks 4096 apart) with the right value', () => {
+    const c = new PriceCache(inst);
+    const a = c.price(5);
+    const b = c.price(5 + 4096);
+    expect(b.eq(a)).toBe(false);
+    expect(c.price(5)).toBe(a);
+    expect(c.price(5).eq(Price.fromTicks(5, inst))).toBe(true);
+    expect(c.price(-3).eq(Price.fromTicks(-3, inst))).toBe(true);
+    expect(c.price(2.5).eq(Price.fromTicks(2.5, inst))).toBe(true);
   });
 });
