@@ -11,9 +11,10 @@ import type { IStrategy } from '../api/strategy.js';
 import { BookFeed } from '../book/feed.js';
 import type { L3Book } from '../book/l3-book.js';
 import { SimClock } from '../core/clock.js';
-import { StratEnv } from '../core/env.js';
-import { Journal, type JournalSink } from '../core/journal.js';
+import { StratEnv, type MarketDataHub } from '../core/env.js';
+import { Journal, type JournalMarketData, type JournalSink } from '../core/journal.js';
 import type { MdEvent } from '../data/events.js';
+import { RECORDED_FORMAT_NAME } from '../data/recorded.js';
 import type { QueueModel } from '../sim/queue.js';
 import { SimVenue, type SimVenueOptions } from '../sim/venue.js';
 import { Recorder, observeVenue } from './recorder.js';
@@ -43,8 +44,33 @@ export interface EventBatch {
   read(i: number, into: MdEvent): MdEvent;
 }
 
+/** Data formats `openMarketData` reopens by path, so a journal may refer to them. */
+const REOPENABLE = new Set(['lobster', 'binance', 'coinbase', 'recorded', RECORDED_FORMAT_NAME]);
+
+/** `'ref'` when the source's data file can be reopened by a replay, else `'value'`. */
+export function defaultJournalMarketData(source: MarketSource): JournalMarketData {
+  return source.data && REOPENABLE.has(source.data.format) ? 'ref' : 'value';
+}
+
+/**
+ * The market-data hub of a run over books it replays itself: a subscription sets the feed's
+ * callbacks and, when the book already holds orders, sends a snapshot. Shared by backtest and
+ * replay so that both see the same callbacks.
+ */
+export function feedHub(feeds: ReadonlyMap<number, BookFeed>): MarketDataHub {
+  return {
+    subscribe: (_exchange, instrumentId, subs: ReadonlySet<MDSub>) => {
+      const feed = feeds.get(instrumentId);
+      if (!feed) return;
+      const wasEmpty = feed.depth.depth(1) === 0 && feed.depth.depth(-1) === 0;
+      feed.setSubscriptions(subs);
+      if (!wasEmpty) feed.snapshot();
+    },
+  };
+}
+
 /** Pulls events one at a time: from batches without an await per event when the source has them. */
-class EventCursor {
+export class EventCursor {
   private readonly batchIt: AsyncIterator<EventBatch> | undefined;
   private readonly eventIt: AsyncIterator<MdEvent> | undefined;
   private batch: EventBatch | undefined;
@@ -108,6 +134,13 @@ export interface BacktestOptions {
   sim?: BacktestSimOptions;
   /** Where the journal goes (omit for none). */
   journal?: JournalSink;
+  /**
+   * How market-data callbacks are journaled (see `JournalHeader.md`): `'ref'` writes none
+   * and lets a replay re-read the data file, `'value'` writes each one. Default `'ref'` when
+   * the source names a data file that `openMarketData` can reopen (`source.data` with format
+   * lobster, binance, coinbase or recorded), else `'value'`.
+   */
+  journalMarketData?: JournalMarketData;
   /** IANA timezone of daily callbacks (default the system's). */
   timeZone?: string;
   raiseErrors?: boolean;
@@ -166,7 +199,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     scheduler: clock,
     depth: (id) => feeds.get(id)!.depth,
   });
-  const journal = opts.journal ? new Journal(opts.journal) : undefined;
+  const journal = opts.journal ? new Journal(opts.journal, { marketData: opts.journalMarketData ?? defaultJournalMarketData(source) }) : undefined;
   /** Mid price of an instrument in quote currency, NaN while a side is empty. */
   const tickValue = new Map(source.instruments.map((i) => [i.instrumentId, i.tickSize.toNumber()]));
   const midOf = (instrumentId: number): number => {
@@ -191,14 +224,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     params: opts.params,
     timeZone: opts.timeZone,
     raiseErrors: opts.raiseErrors,
-    marketData: {
-      subscribe: (_exchange, instrumentId, subs: ReadonlySet<MDSub>) => {
-        const feed = feeds.get(instrumentId)!;
-        const wasEmpty = feed.depth.depth(1) === 0 && feed.depth.depth(-1) === 0;
-        feed.setSubscriptions(subs);
-        if (!wasEmpty) feed.snapshot();
-      },
-    },
+    marketData: feedHub(feeds),
   });
   opts.onEnv?.(env);
   journal?.header({
@@ -255,6 +281,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
   let fillsSeen = 0;
   const yieldEvery = opts.yieldEvery ?? 4096;
   while (ev !== undefined && !env.failed) {
+    if (journal) journal.dataPos = events;
     if (ev.localTs > clock.now()) {
       // Most events have nothing scheduled before them: skip the await.
       if (clock.nextDueTs() <= ev.localTs) await runUntil(ev.localTs);
@@ -295,6 +322,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     ev = cursor.nextSync() ?? (await cursor.refill());
   }
 
+  if (journal) journal.dataPos = events;
   // End of data: onStop, bounded wait for the ack in simulated time, then close the session.
   let stopAcked = false;
   if (!env.failed) {

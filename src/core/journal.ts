@@ -25,14 +25,25 @@ export interface JournalHeader {
   timeZone: string;
   /** Data the run read, with its content hash, when known. */
   data?: { path: string; sha256: string; format: string };
+  /**
+   * How market-data callbacks are journaled: `'value'` (default when absent) writes each as an
+   * `in` entry; `'ref'` writes none and gives every entry `d`, the number of data events
+   * applied before it, so a replay regenerates them from `data` (which must then be present).
+   */
+  md?: JournalMarketData;
   /** Clock time when the run started, µs. */
   startTs: number;
 }
+/** How market-data callbacks are journaled; see `JournalHeader.md`. */
+export type JournalMarketData = 'value' | 'ref';
+
 /** An event delivered to the strategy. */
 export interface JournalIn {
   k: 'in';
   seq: number;
   ts: number;
+  /** Data events applied before this entry (journals with `md: 'ref'` only). */
+  d?: number;
   src: InboundSource;
   cb: string;
   ev: unknown;
@@ -42,6 +53,8 @@ export interface JournalOut {
   k: 'out';
   seq: number;
   ts: number;
+  /** Data events applied before this entry (journals with `md: 'ref'` only). */
+  d?: number;
   req: string;
   args: unknown;
 }
@@ -50,6 +63,8 @@ export interface JournalCtl {
   k: 'ctl';
   seq: number;
   ts: number;
+  /** Data events applied before this entry (journals with `md: 'ref'` only). */
+  d?: number;
   op: 'connect' | 'stop' | 'end' | 'cmd' | 'params' | 'disconnect';
   args?: unknown;
 }
@@ -103,25 +118,56 @@ export class MemoryJournalSink implements JournalSink {
   close(): void {}
 }
 
+/** Options of a `Journal`. */
+export interface JournalOptions {
+  /**
+   * `'value'` (default): every market-data callback is an `in` entry. `'ref'`: none is
+   * written; each entry carries `d` = `dataPos` instead, and the run's data file stands in
+   * for them (a replay re-reads it). Costs next to nothing on a replay's hot path.
+   */
+  marketData?: JournalMarketData;
+}
+
 /** Numbers journal entries and writes them as JSON lines. Decimals serialise as strings. */
 export class Journal {
   private seq = 0;
-  constructor(private readonly sink: JournalSink) {}
-  /** Writes the header line. */
-  header(h: Omit<JournalHeader, 'k' | 'v'>): void {
-    this.sink.writeLine(JSON.stringify({ k: 'header', v: 1, ...h }));
+  private readonly byRef: boolean;
+  /**
+   * Data events applied so far, set by whoever drives the data (backtest, replay); written
+   * as `d` on every entry when market data is journaled by reference.
+   */
+  dataPos = 0;
+  constructor(
+    private readonly sink: JournalSink,
+    opts: JournalOptions = {},
+  ) {
+    this.byRef = opts.marketData === 'ref';
   }
-  /** Records an event delivered to the strategy. */
+  /** How market data is journaled. */
+  get marketData(): JournalMarketData {
+    return this.byRef ? 'ref' : 'value';
+  }
+  /** Writes the header line (with `md` when market data goes by reference). */
+  header(h: Omit<JournalHeader, 'k' | 'v' | 'md'>): void {
+    this.sink.writeLine(JSON.stringify(this.byRef ? { k: 'header', v: 1, ...h, md: 'ref' } : { k: 'header', v: 1, ...h }));
+  }
+  /** Records an event delivered to the strategy (market data only when journaled by value). */
   in(ts: number, src: InboundSource, cb: string, ev: unknown): void {
+    if (this.byRef) {
+      if (src === 'md') return;
+      this.sink.writeLine(JSON.stringify({ k: 'in', seq: ++this.seq, ts, d: this.dataPos, src, cb, ev }));
+      return;
+    }
     this.sink.writeLine(JSON.stringify({ k: 'in', seq: ++this.seq, ts, src, cb, ev }));
   }
   /** Records a strategy request. */
   out(ts: number, req: string, args: unknown): void {
-    this.sink.writeLine(JSON.stringify({ k: 'out', seq: ++this.seq, ts, req, args }));
+    if (this.byRef) this.sink.writeLine(JSON.stringify({ k: 'out', seq: ++this.seq, ts, d: this.dataPos, req, args }));
+    else this.sink.writeLine(JSON.stringify({ k: 'out', seq: ++this.seq, ts, req, args }));
   }
   /** Records a runner or control action. */
   ctl(ts: number, op: JournalCtl['op'], args?: unknown): void {
-    const e: JournalCtl = { k: 'ctl', seq: ++this.seq, ts, op };
+    const e: JournalCtl = this.byRef ? { k: 'ctl', seq: ++this.seq, ts, d: this.dataPos, op } : { k: 'ctl', seq: ++this.seq, ts, op };
     if (args !== undefined) e.args = args;
     this.sink.writeLine(JSON.stringify(e));
   }

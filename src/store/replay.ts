@@ -14,6 +14,10 @@ import { StratEnv } from '../core/env.js';
 import { Journal, MemoryJournalSink } from '../core/journal.js';
 import type { Venue } from '../core/venue.js';
 import { reviveDecimals, type LoadedJournal } from './journal-reader.js';
+import { EventCursor, feedHub, type MarketSource } from '../backtest/backtest.js';
+import { BookFeed } from '../book/feed.js';
+import { openMarketData, type DataFormat } from '../data/open.js';
+import { RECORDED_FORMAT_NAME } from '../data/recorded.js';
 
 /** The first place where a replay departed from its journal. */
 export interface ReplayDifference {
@@ -56,6 +60,31 @@ export interface ReplayOptions {
   logger: Logger;
   /** Parameters for the fresh instance; default: the journal's. */
   params?: StratParams;
+  /**
+   * The run's market data, for a journal that refers to it (`md: 'ref'`). Default: the
+   * header's `data.path` reopened with `openMarketData` (its format, the venue's exchange);
+   * either way its sha256 must match the header's.
+   */
+  source?: MarketSource;
+}
+
+/** A journal that refers to market data the replay cannot find or that changed. */
+export class ReplayDataError extends Error {
+  readonly code = 'REPLAY_DATA';
+}
+
+async function dataSource(opts: ReplayOptions): Promise<MarketSource> {
+  const h = opts.journal.header;
+  if (!h.data) throw new ReplayDataError('the journal refers to market data (md: ref) but its header names no data file');
+  const src =
+    opts.source ??
+    (await openMarketData(h.data.path, { format: (h.data.format === RECORDED_FORMAT_NAME ? 'recorded' : h.data.format) as DataFormat, exchange: h.venues[0]?.exchange }).catch((e: Error) => {
+      throw new ReplayDataError(`cannot open the journal's data file ${h.data!.path}: ${e.message} (pass the file with --data)`);
+    }));
+  if (src.data && src.data.sha256 !== h.data.sha256 && src.data.sha256 !== 'header') {
+    throw new ReplayDataError(`data file ${src.data.path} is not the one the journal was written from (sha256 ${src.data.sha256.slice(0, 12)}… ≠ ${h.data.sha256.slice(0, 12)}…)`);
+  }
+  return src;
 }
 
 /** Replays a journal to a fresh strategy instance and compares the result line by line. */
@@ -64,11 +93,24 @@ export async function replayJournal(opts: ReplayOptions): Promise<ReplayResult> 
   const venues = header.venues.map((v) => new ReplayVenue(v.exchange, v.instruments.map(makeInstrument), v.status as GatewayStatus));
   const clock = new SimClock(header.startTs);
   const sink = new MemoryJournalSink();
-  const env = new StratEnv({
+  const byRef = header.md === 'ref';
+  const journal = new Journal(sink, { marketData: byRef ? 'ref' : 'value' });
+  // By reference: the data is replayed through the same books as the run; entries say how
+  // many data events came before them.
+  const source = byRef ? await dataSource(opts) : undefined;
+  const feeds = new Map<number, BookFeed>();
+  const cursor = source ? new EventCursor(source) : undefined;
+  // eslint-disable-next-line prefer-const
+  let env: StratEnv;
+  if (source) {
+    for (const inst of source.instruments) feeds.set(inst.instrumentId, new BookFeed(inst, (cb, ev) => env.onMarketData(cb, ev)));
+  }
+  env = new StratEnv({
     strategy: opts.strategy,
     clock,
     venues,
-    journal: new Journal(sink),
+    marketData: source ? feedHub(feeds) : undefined,
+    journal,
     logger: opts.logger,
     params: opts.params ?? header.params,
     timeZone: header.timeZone,
@@ -82,8 +124,30 @@ export async function replayJournal(opts: ReplayOptions): Promise<ReplayResult> 
   const runThrough = async (limit: number) => {
     while (clock.runNext(limit)) await settle();
   };
+  let applied = 0;
+  let ended = false;
+  /** Applies data events until `n` have been, as the run did: clock first, then the books. */
+  const driveData = async (n: number) => {
+    while (!ended && applied < n) {
+      const ev = cursor!.nextSync() ?? (await cursor!.refill());
+      if (ev === undefined) {
+        ended = true;
+        break;
+      }
+      journal.dataPos = applied;
+      if (ev.localTs > clock.now()) {
+        await runThrough(ev.localTs);
+        clock.setTime(ev.localTs);
+      }
+      feeds.get(ev.instrumentId)?.apply(ev);
+      await settle();
+      applied++;
+      journal.dataPos = applied;
+    }
+  };
   let requests = 0;
   for (const e of entries) {
+    if (cursor && e.d !== undefined) await driveData(e.d);
     if (e.k === 'out') {
       requests++;
       continue;

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runBacktest } from '../../src/backtest/backtest.js';
 import { parseRunnerConfig, simOptions } from '../../src/backtest/config.js';
-import { FileJournalSink } from '../../src/core/journal.js';
+import { FileJournalSink, MemoryJournalSink } from '../../src/core/journal.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { openMarketData } from '../../src/data/open.js';
 import { JournalFormatError, loadJournal } from '../../src/store/journal-reader.js';
-import { replayJournal } from '../../src/store/replay.js';
+import { ReplayDataError, replayJournal } from '../../src/store/replay.js';
 import DemoStrategy from '../../demo-strat/strategy.js';
 import { AMZN, DEMO_CONFIG } from '../helpers.js';
 
@@ -38,7 +38,10 @@ describe('replay from the journal', () => {
     expect(journal.header.mode).toBe('backtest');
     expect(journal.header.data?.sha256).toMatch(/^[0-9a-f]{64}$/);
     const kinds = new Set(journal.entries.map((e) => (e.k === 'in' ? `in:${e.src}` : e.k)));
-    expect(kinds).toEqual(new Set(['in:venue', 'in:md', 'in:env', 'out', 'ctl']));
+    // Market data goes by reference to the data file: no md entries, a data position on each.
+    expect(journal.header.md).toBe('ref');
+    expect(kinds).toEqual(new Set(['in:venue', 'in:env', 'out', 'ctl']));
+    expect(journal.entries.every((e) => typeof e.d === 'number')).toBe(true);
 
     const same = await replayJournal({ strategy: new DemoStrategy(config), journal, logger: silentLogger() });
     expect(same.firstDifference).toBeUndefined();
@@ -51,6 +54,26 @@ describe('replay from the journal', () => {
     expect(other.identical).toBe(false);
     expect(other.firstDifference!.index).toBeGreaterThan(0);
     expect(other.firstDifference!.expected).not.toBe(other.firstDifference!.actual);
+  });
+
+  it('replays a journal with market data by value, and refuses data that is not the run\'s', async () => {
+    const rc = parseRunnerConfig(config);
+    const sink = new MemoryJournalSink();
+    await runBacktest({ strategy: new DemoStrategy(config), source: await openMarketData(AMZN), logger: silentLogger(), params: rc.params, sim: simOptions(rc.sim), timeZone: rc.timeZone, journal: sink, journalMarketData: 'value' });
+    const byValue = join(dir, 'by-value.jsonl');
+    writeFileSync(byValue, sink.lines.join('\n') + '\n');
+    const jv = await loadJournal(byValue);
+    expect(jv.header.md).toBeUndefined();
+    expect(jv.entries.some((e) => e.k === 'in' && e.src === 'md')).toBe(true);
+    const r = await replayJournal({ strategy: new DemoStrategy(config), journal: jv, logger: silentLogger() });
+    expect(r.identical).toBe(true);
+
+    // The by-reference journal of the first test, pointed at other data.
+    const byRef = await loadJournal(journalPath);
+    const other = { ...byRef, header: { ...byRef.header, data: { ...byRef.header.data!, sha256: '0'.repeat(64) } } };
+    await expect(replayJournal({ strategy: new DemoStrategy(config), journal: other, logger: silentLogger() })).rejects.toThrow(ReplayDataError);
+    const missing = { ...byRef, header: { ...byRef.header, data: { ...byRef.header.data!, path: join(dir, 'nowhere.csv') } } };
+    await expect(replayJournal({ strategy: new DemoStrategy(config), journal: missing, logger: silentLogger() })).rejects.toThrow(/cannot open the journal's data file .*nowhere\.csv/);
   });
 
   it('detects a journal edited after the run', async () => {
