@@ -16,6 +16,7 @@ import { OrderBook, Side as NobSide } from 'nodejs-order-book';
 import {
   FileJournalSink,
   L3Book,
+  compareQueueModels,
   generateMarket,
   openBinance,
   openCoinbase,
@@ -113,6 +114,38 @@ async function countEvents(it: AsyncIterable<unknown>): Promise<number> {
   let n = 0;
   for await (const _ of it) n++;
   return n;
+}
+
+// ---- queue models ---------------------------------------------------------------------
+
+/** What `npm run bench` places to compare the queue models on the AMZN day (see docs/sim.md). */
+const QUEUE_PLAN = { everyEvents: 200, lots: 100, powers: [1, 2, 3], horizonsUs: [1e6, 10e6, 60e6, Number.POSITIVE_INFINITY] };
+
+/** L2 probabilistic (n = 1, 2, 3) and RiskAverse against exact L3 FIFO, per cancel horizon: prints a table per horizon. */
+async function queueComparison(): Promise<{ plan: typeof QUEUE_PLAN; orders: number; seconds: number; horizons: Awaited<ReturnType<typeof compareQueueModels>>['horizons'] }> {
+  const t = performance.now();
+  const r = await compareQueueModels(await openMarketData(AMZN), QUEUE_PLAN);
+  const seconds = (performance.now() - t) / 1000;
+  const pc = (x: number) => `${(x * 100).toFixed(1)} %`;
+  const ms = (us: number) => (Number.isNaN(us) ? '—' : (us / 1000).toFixed(1));
+  console.log(`    ${fmt(r.orders.length)} orders (${QUEUE_PLAN.lots} lots at the best bid and ask every ${QUEUE_PLAN.everyEvents} events), ${seconds.toFixed(1)} s`);
+  for (const h of r.horizons) {
+    const label = Number.isFinite(h.horizonUs) ? `cancel after ${h.horizonUs / 1e6} s` : 'never cancelled';
+    console.log(`  ${label}: ${fmt(h.orders)} orders${h.censored ? ` (${h.censored} left out: horizon past the end of the data)` : ''}`);
+    console.log(`    ${'model'.padEnd(11)} ${'filled'.padStart(7)} ${'queue'.padStart(7)} ${'through'.padStart(7)} ${'cross'.padStart(7)} │ vs L3: ${'only'.padStart(4)} ${'onlyL3'.padStart(6)} │ queue set: ${'n'.padStart(4)} ${'med|Δ|ms'.padStart(8)} ${'p90|Δ|ms'.padStart(8)} ${'earlier'.padStart(7)} ${'later'.padStart(7)}`);
+    for (const m of r.models) {
+      const s = h.models[m]!;
+      const head = `    ${m.padEnd(11)} ${pc(s.filledFrac).padStart(7)} ${pc(s.queueFrac).padStart(7)} ${pc(s.tradeThrough / Math.max(1, h.orders)).padStart(7)} ${pc(s.cross / Math.max(1, h.orders)).padStart(7)}`;
+      const v = h.vsL3[m];
+      if (!v) {
+        console.log(`${head} │ (reference)`);
+        continue;
+      }
+      const q = v.queue;
+      console.log(`${head} │        ${String(v.onlyModel).padStart(4)} ${String(v.onlyL3).padStart(6)} │            ${String(q.n).padStart(4)} ${ms(q.medianAbsDeltaUs).padStart(8)} ${ms(q.p90AbsDeltaUs).padStart(8)} ${pc(q.earlierFrac).padStart(7)} ${pc(q.laterFrac).padStart(7)}`);
+    }
+  }
+  return { plan: QUEUE_PLAN, orders: r.orders.length, seconds, horizons: r.horizons };
 }
 
 // ---- matching ------------------------------------------------------------------------
@@ -291,6 +324,10 @@ async function main() {
     const nobS = await medianTime(() => matchNob(seq), 1, 2);
     out({ figure: 'matching: L3Book price-time matcher (bench)', value: ORDERS / tlS, unit: 'orders/s', baseline: 'nodejs-order-book', baselineValue: ORDERS / nobS, ratio: nobS / tlS, target: '≥ 50× nodejs-order-book', met: nobS / tlS >= 50 });
 
+    // Queue models: L2 probabilistic vs exact L3 FIFO on the AMZN day, per cancel horizon.
+    console.log('\nqueue models — the same resting orders on the AMZN day: L2 probabilistic (n = 1, 2, 3) and RiskAverse vs exact L3 FIFO, per cancel horizon');
+    const queueModels = await queueComparison();
+
     // Peak RSS, each replay in its own process.
     console.log('\npeak RSS — replay (BBO strategy) in a child process, process.resourceUsage().maxRSS');
     const rss: Array<{ source: string; events: number; seconds: number; maxRssMB: number }> = [];
@@ -317,7 +354,7 @@ async function main() {
       out({ figure: 'peak RSS growth 10× events (100 M / 10 M)', value: onFly[1]!.maxRssMB / onFly[0]!.maxRssMB, unit: '×', ratio: onFly[1]!.maxRssMB / onFly[0]!.maxRssMB });
     }
 
-    const json = { date, machine, quick: QUICK, repeat: REPEAT, events: { synthetic: synN, amzn: amznN }, replay: { synthetic: syn, amzn }, rss, matching: { orders: ORDERS, identical: same, tradeloop: ORDERS / tlS, nodejsOrderBook: ORDERS / nobS }, rows, seconds: (Date.now() - t0) / 1000 };
+    const json = { date, machine, quick: QUICK, repeat: REPEAT, events: { synthetic: synN, amzn: amznN }, replay: { synthetic: syn, amzn }, rss, matching: { orders: ORDERS, identical: same, tradeloop: ORDERS / tlS, nodejsOrderBook: ORDERS / nobS }, queueModels, rows, seconds: (Date.now() - t0) / 1000 };
     mkdirSync(join(ROOT, 'out'), { recursive: true });
     writeFileSync(join(ROOT, 'out/bench.json'), JSON.stringify(json, null, 2) + '\n');
     console.log(`\nwrote out/bench.json; ${((Date.now() - t0) / 1000).toFixed(0)} s in all`);

@@ -7,9 +7,8 @@ import { silentLogger } from '../../src/core/logger.js';
 import { MdStatus, MdType, type MdEvent, type MdType as MdTypeT } from '../../src/data/events.js';
 import { openMarketData } from '../../src/data/open.js';
 import { L3DataRequiredError, L3FifoQueueModel, PowerProbQueueFunc, ProbabilisticQueueModel, RiskAverseQueueModel, SimVenue, ConstantLatencyModel, MakerTakerFeeModel, type QueuedOrder } from '../../src/sim/index.js';
-import { compareQueueModels } from '../../src/sim/queue-compare.js';
 import { SimClock } from '../../src/core/clock.js';
-import { AAPL, AMZN } from '../helpers.js';
+import { AAPL } from '../helpers.js';
 import { EQ, T0 } from './harness.js';
 
 const order = (leavesLots = 5): QueuedOrder => ({ sideCode: 1, priceTick: 100, leavesLots, queueAheadLots: -1 });
@@ -235,28 +234,4 @@ describe('queue models through the backtest on the AAPL sample', () => {
     expect(l3.done.size).toBeGreaterThan(0);
     console.log('AAPL joiner', ra.placed.length, 'orders; done RA', ra.done.size, 'L3', l3.done.size, 'prob', prob.done.size, '; L3 strictly earlier', earlier);
   });
-});
-
-describe('compareQueueModels on the AMZN day', () => {
-  it('places the same orders under each model and summarizes the fill times', async () => {
-    const r = await compareQueueModels(await openMarketData(AMZN), { everyEvents: 200, lots: 100 });
-    const { orders, ...summary } = r;
-    console.log('AMZN queue comparison', orders.length, 'orders', JSON.stringify(summary));
-    expect(orders.length).toBeGreaterThan(500);
-    for (const f of Object.values(r.filledFrac)) {
-      expect(f).toBeGreaterThan(0.5);
-      expect(f).toBeLessThanOrEqual(1);
-    }
-    expect(r.bothFilled).toBeGreaterThan(0);
-    expect(r.medianAbsDeltaUs).toBeGreaterThanOrEqual(0);
-    expect(r.p90AbsDeltaUs).toBeGreaterThanOrEqual(r.medianAbsDeltaUs);
-    expect(r.probEarlierFrac + r.probLaterFrac).toBeLessThanOrEqual(1);
-    expect(r.l3LaterThanRiskAverse).toBeLessThan(orders.length * 0.05);
-    for (const o of orders) {
-      for (const t of [o.probFillTs, o.l3FillTs, o.riskAverseFillTs]) if (t !== undefined) expect(t).toBeGreaterThanOrEqual(o.placedTs);
-    }
-    // Deterministic.
-    const again = await compareQueueModels(await openMarketData(AMZN), { everyEvents: 200, lots: 100 });
-    expect(JSON.stringify(again)).toBe(JSON.stringify(r));
-  }, 120_000);
 });
