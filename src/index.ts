@@ -32,6 +32,7 @@ export * from './core/rng.js';
 export * from './data/open.js';
 
 export * from './sim/index.js';
+export type { DeltaStats, FillCause, HorizonSummary, ModelFillStats, OrderFill, VsL3Stats } from './sim/queue-compare.js';
 
 export * from './backtest/backtest.js';
 export * from './backtest/summary.js';
@@ -42,3 +43,31 @@ export * from './backtest/config.js';
 export { ConsoleChannel } from './control/console.js';
 export * from './store/journal-reader.js';
 export * from './store/replay.js';
+export {
+  ORDER_EVENT_CALLBACKS,
+  OPEN_STATUSES,
+  orderEventClientId,
+  orderEventSkipReason,
+  newOrderRecord,
+  initialOrder,
+  applyOrderEvent,
+  applyOrderRequest,
+  applyFillToPosition,
+  emptyPosition,
+  positionsFromFills,
+  type OrderStore,
+  type NewOrderRecord,
+  type StoredOrder,
+  type StoredPendingModify,
+  type StoredFill,
+  type NewFill,
+  type StoredPosition,
+  type StoredEvent,
+  type StoredEventFields,
+  type EventEffect,
+  type InsertOrderResult,
+  type RecordRequestResult,
+  type ListOrdersQuery,
+  type OrderUpdate,
+} from './store/order-store.js';
+export { SqliteOrderStore, OrderStoreFormatError, ORDER_STORE_FORMAT, ORDER_STORE_SCHEMA_VERSION, type SqliteOrderStoreOptions } from './store/sqlite-store.js';

@@ -24,9 +24,11 @@ import { createLogger } from '../core/logger.js';
 import { ConsoleChannel } from '../control/console.js';
 import { DATA_FORMATS, openMarketData, type DataFormat } from '../data/open.js';
 import { loadJournal } from '../store/journal-reader.js';
-import { replayJournal } from '../store/replay.js';
+import { ReplayDataError, replayJournal } from '../store/replay.js';
+import { RECORDED_FORMAT_NAME } from '../data/recorded.js';
 import { loadStrategyClass } from './load-strategy.js';
 import { catCommand, DataUsageError, generateCommand, importCommand } from './data-commands.js';
+import { ORDER_STATUS_CHOICES, ordersCommand, ordersLimitArg, type OrdersCliOptions } from './orders-command.js';
 
 /** A usage error: printed as one line, exit code 2. */
 export class UsageError extends Error {}
@@ -58,6 +60,7 @@ interface BacktestCliOptions {
   format?: DataFormat;
   config?: string;
   journal?: string;
+  journalMd?: 'ref' | 'value';
   out?: string;
   logLevel: string;
   raiseErrors?: boolean;
@@ -113,6 +116,7 @@ async function backtestCommand(o: BacktestCliOptions): Promise<number> {
     timeZone: rc.timeZone,
     raiseErrors: o.raiseErrors ?? rc.raiseErrors === true,
     journal: o.journal ? new FileJournalSink(o.journal) : undefined,
+    journalMarketData: o.journalMd,
     onEnv: (env) => {
       // Log lines carry the simulated time.
       Object.assign(logClock, { now: () => env.now() });
@@ -141,7 +145,7 @@ async function backtestCommand(o: BacktestCliOptions): Promise<number> {
   return 0;
 }
 
-async function replayCommand(o: { strategy: string; journal: string; config?: string; logLevel: string }): Promise<number> {
+async function replayCommand(o: { strategy: string; journal: string; config?: string; data?: string; logLevel: string }): Promise<number> {
   if (!existsSync(o.journal)) throw new UsageError(`journal not found: ${o.journal}`);
   const config = readConfig(o.config);
   const Strategy = await loadStrategyClass(o.strategy).catch((e: Error) => {
@@ -152,7 +156,16 @@ async function replayCommand(o: { strategy: string; journal: string; config?: st
   });
   const clock = new SimClock();
   const logger = createLogger({ clock, level: o.logLevel });
-  const r = await replayJournal({ strategy: new Strategy(config), journal, logger, params: o.config ? runnerConfig(config, o.config).params : undefined });
+  // A journal that refers to its data (md: ref) reopens the header's file unless told where it is now.
+  const source = o.data
+    ? await openMarketData(o.data, { format: journal.header.data?.format === RECORDED_FORMAT_NAME ? 'recorded' : (journal.header.data?.format as DataFormat | undefined), exchange: journal.header.venues[0]?.exchange }).catch((e: Error) => {
+        throw new UsageError(e.message);
+      })
+    : undefined;
+  const r = await replayJournal({ strategy: new Strategy(config), journal, logger, params: o.config ? runnerConfig(config, o.config).params : undefined, source }).catch((e: Error) => {
+    if (e instanceof ReplayDataError) throw new UsageError(e.message);
+    throw e;
+  });
   if (r.identical) {
     process.stdout.write(`replay identical: ${r.entries} journal entries, ${r.requests} requests reproduced\n`);
     return 0;
@@ -179,6 +192,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'data format (default: from the file name)').choices([...DATA_FORMATS]))
     .option('--config <file>', 'JSON config: passed to the constructor; its "params" go to onStratParamsUpdate, "sim" to the venue')
     .option('--journal <file>', 'write the journal (JSON lines) here')
+    .addOption(new Option('--journal-md <mode>', 'market data in the journal: by reference to --data (small; replay reads the data file) or every callback by value').choices(['ref', 'value']).default('ref'))
     .option('--out <dir>', 'write summary.json and report.html into this directory')
     .option('--log-level <level>', 'log level: trace, debug, info, warn, error, silent', 'info')
     .option('--raise-errors', 'stop at the first callback error')
@@ -228,9 +242,23 @@ export function buildProgram(): Command {
     .requiredOption('--strategy <file>', 'strategy module (.ts or .js)')
     .requiredOption('--journal <file>', 'journal written by a backtest (--journal)')
     .option('--config <file>', 'JSON config passed to the constructor (default params: the journal\'s)')
+    .option('--data <file>', "the run's data file, when it has moved (journals with market data by reference)")
     .option('--log-level <level>', 'log level', 'warn')
-    .action(async (o: { strategy: string; journal: string; config?: string; logLevel: string }) => {
+    .action(async (o: { strategy: string; journal: string; config?: string; data?: string; logLevel: string }) => {
       process.exitCode = await replayCommand(o);
+    });
+
+  program
+    .command('orders')
+    .description('list the orders of an order store (SQLite; opened read-only)')
+    .requiredOption('--db <file>', 'order store file (never created)')
+    .option('--strategy <name>', 'only this strategy')
+    .addOption(new Option('--status <status>', 'only orders in this status').choices([...ORDER_STATUS_CHOICES]))
+    .option('--open', 'only orders not yet filled, cancelled or rejected')
+    .option('--json', 'one JSON object per line instead of a table')
+    .option('--limit <n>', 'at most n orders: the newest, listed oldest first', ordersLimitArg)
+    .action(async (o: OrdersCliOptions) => {
+      process.exitCode = await ordersCommand(o, (t) => process.stdout.write(t), (t) => process.stderr.write(`tradeloop: ${t}\n`));
     });
   return program;
 }

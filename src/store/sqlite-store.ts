@@ -1,0 +1,673 @@
+/**
+ * `SqliteOrderStore`: the {@link OrderStore} on one SQLite file (better-sqlite3, WAL).
+ *
+ * Every write is one `BEGIN IMMEDIATE` transaction, so a second process writing the same
+ * file waits (up to `busyTimeoutMs`) instead of interleaving, and event sequence numbers
+ * never collide. Decimals are TEXT (exact); events are JSON with decimals as strings.
+ * See `docs/store.md` for the schema and the guarantees.
+ * @module
+ */
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { ExecInstr, Liquidity, OrderStatus, OrderType, Side, TimeInForce } from '../api/enums.js';
+import type { EventCallbackName, StrategyEventMap } from '../api/events.js';
+import type { VenueCancelOrder, VenueModifyOrder } from '../core/venue.js';
+import { reviveDecimals } from './journal-reader.js';
+import {
+  OPEN_STATUSES,
+  ORDER_EVENT_CALLBACKS,
+  applyFillToPosition,
+  applyOrderEvent,
+  applyOrderRequest,
+  checkName,
+  checkTs,
+  emptyPosition,
+  initialOrder,
+  orderEventClientId,
+  orderEventSkipReason,
+  type EventEffect,
+  type InsertOrderResult,
+  type ListOrdersQuery,
+  type NewFill,
+  type NewOrderRecord,
+  type OrderStore,
+  type OrderUpdate,
+  type RecordRequestResult,
+  type StoredEvent,
+  type StoredFill,
+  type StoredOrder,
+  type StoredPosition,
+} from './order-store.js';
+
+/** Options of {@link SqliteOrderStore}. */
+export interface SqliteOrderStoreOptions {
+  /**
+   * `PRAGMA synchronous`. Default `'FULL'`.
+   * - `'FULL'`: every commit fsyncs the WAL before it returns, so a recorded order or fill
+   *   survives a power loss or OS crash: what "written before it is acknowledged" needs.
+   *   Costs one fsync per write (well under a millisecond on SSDs, more on network disks).
+   * - `'NORMAL'`: commits survive a crash of the process but the last ones may be lost on
+   *   power loss (the WAL is fsynced only at checkpoints); several times faster. For tests,
+   *   simulations and benchmarks where the gateway's own restart is the only failure.
+   */
+  synchronous?: 'FULL' | 'NORMAL';
+  /** Open read-only (listing, inspection): no schema creation, no pragma writes; the file must exist. Default false. */
+  readonly?: boolean;
+  /** How long a write waits for another connection's write lock, ms. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+/** The file is not an order store this version can read (foreign database, newer schema, not SQLite). */
+export class OrderStoreFormatError extends Error {
+  /** Stable code to branch on. */
+  readonly code = 'ORDER_STORE_FORMAT';
+}
+
+/** Value of `meta.format`: marks a database as a tradeloop order store. */
+export const ORDER_STORE_FORMAT = 'tradeloop-order-store';
+/** Schema version this code writes and reads (`meta.schema_version`). */
+export const ORDER_STORE_SCHEMA_VERSION = 1;
+
+// STRICT tables: a decimal can never silently become a REAL, a timestamp never a string.
+// Decimals are TEXT so that '0.1' stays '0.1'. Every statement is idempotent (IF NOT EXISTS).
+const SCHEMA_V1 = `
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS orders (
+  id             INTEGER PRIMARY KEY,        -- insertion order
+  strategy       TEXT NOT NULL,
+  client_id      TEXT NOT NULL,
+  exchange       TEXT NOT NULL,
+  instrument_id  INTEGER NOT NULL,
+  side           TEXT NOT NULL,
+  order_type     TEXT NOT NULL,
+  tif            TEXT NOT NULL,
+  exec_instr     TEXT NOT NULL,              -- JSON array
+  price          TEXT NOT NULL,
+  qty            TEXT NOT NULL,
+  status         TEXT NOT NULL,
+  leaves_qty     TEXT NOT NULL,
+  cum_qty        TEXT NOT NULL,
+  avg_fill_price TEXT NOT NULL,
+  fill_notional  TEXT NOT NULL,
+  fills          INTEGER NOT NULL,
+  exchange_id    TEXT,
+  acked          INTEGER NOT NULL,
+  pending_price  TEXT,                       -- modify in flight: both set, else both NULL
+  pending_qty    TEXT,
+  created_ts     INTEGER NOT NULL,           -- µs since the epoch
+  updated_ts     INTEGER NOT NULL,
+  UNIQUE (strategy, client_id)               -- the idempotency key
+) STRICT;
+-- Open orders of a strategy (restart reconciliation): a partial index stays as small as the open set.
+CREATE INDEX IF NOT EXISTS orders_open ON orders (strategy, id)
+  WHERE status IN ('PendingNew', 'Open', 'PartiallyFilled', 'PendingModify', 'PendingCancel');
+CREATE INDEX IF NOT EXISTS orders_status ON orders (status, id);
+
+CREATE TABLE IF NOT EXISTS fills (
+  strategy      TEXT NOT NULL,
+  client_id     TEXT NOT NULL,
+  fill_seq      INTEGER NOT NULL,            -- 1, 2, … within the order
+  event_seq     INTEGER NOT NULL,            -- the onOrderExecution in events
+  exchange      TEXT NOT NULL,
+  instrument_id INTEGER NOT NULL,
+  side          TEXT NOT NULL,
+  price         TEXT NOT NULL,
+  qty           TEXT NOT NULL,
+  fee           TEXT NOT NULL,
+  liquidity     TEXT,
+  exec_ts       INTEGER,
+  recv_ts       INTEGER,
+  ts            INTEGER NOT NULL,
+  PRIMARY KEY (strategy, client_id, fill_seq),
+  FOREIGN KEY (strategy, client_id) REFERENCES orders (strategy, client_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS fills_by_event ON fills (strategy, event_seq);
+
+CREATE TABLE IF NOT EXISTS positions (
+  strategy        TEXT NOT NULL,
+  exchange        TEXT NOT NULL,
+  instrument_id   INTEGER NOT NULL,
+  position        TEXT NOT NULL,
+  avg_entry_price TEXT NOT NULL,
+  realized_pnl    TEXT NOT NULL,
+  fees            TEXT NOT NULL,
+  volume          TEXT NOT NULL,
+  notional        TEXT NOT NULL,
+  fills           INTEGER NOT NULL,
+  updated_ts      INTEGER NOT NULL,
+  PRIMARY KEY (strategy, exchange, instrument_id)
+) STRICT, WITHOUT ROWID;
+
+-- Last sequence number per strategy. A counter, not MAX(seq): numbers are never reused,
+-- even if old events are pruned one day.
+CREATE TABLE IF NOT EXISTS event_seq (
+  strategy TEXT PRIMARY KEY,
+  last_seq INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS events (
+  strategy  TEXT NOT NULL,
+  seq       INTEGER NOT NULL,
+  ts        INTEGER NOT NULL,
+  cb        TEXT NOT NULL,
+  client_id TEXT,                            -- the stored order it is about, if any
+  ev        TEXT,                            -- JSON; NULL for an event without payload
+  effect    TEXT NOT NULL,                   -- applied | refused | none
+  note      TEXT,
+  PRIMARY KEY (strategy, seq)                -- eventsSince is a range scan of this key
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_by_order ON events (strategy, client_id, seq) WHERE client_id IS NOT NULL;
+`;
+
+interface OrderRow {
+  id: number;
+  strategy: string;
+  client_id: string;
+  exchange: string;
+  instrument_id: number;
+  side: string;
+  order_type: string;
+  tif: string;
+  exec_instr: string;
+  price: string;
+  qty: string;
+  status: string;
+  leaves_qty: string;
+  cum_qty: string;
+  avg_fill_price: string;
+  fill_notional: string;
+  fills: number;
+  exchange_id: string | null;
+  acked: number;
+  pending_price: string | null;
+  pending_qty: string | null;
+  created_ts: number;
+  updated_ts: number;
+}
+
+interface FillRow {
+  strategy: string;
+  client_id: string;
+  fill_seq: number;
+  event_seq: number;
+  exchange: string;
+  instrument_id: number;
+  side: string;
+  price: string;
+  qty: string;
+  fee: string;
+  liquidity: string | null;
+  exec_ts: number | null;
+  recv_ts: number | null;
+  ts: number;
+}
+
+interface PositionRow {
+  strategy: string;
+  exchange: string;
+  instrument_id: number;
+  position: string;
+  avg_entry_price: string;
+  realized_pnl: string;
+  fees: string;
+  volume: string;
+  notional: string;
+  fills: number;
+  updated_ts: number;
+}
+
+interface EventRow {
+  strategy: string;
+  seq: number;
+  ts: number;
+  cb: string;
+  client_id: string | null;
+  ev: string | null;
+  effect: string;
+  note: string | null;
+}
+
+function toOrder(r: OrderRow): StoredOrder {
+  return {
+    strategy: r.strategy,
+    clientId: r.client_id,
+    exchange: r.exchange,
+    instrumentId: r.instrument_id,
+    side: r.side as Side,
+    orderType: r.order_type as OrderType,
+    tif: r.tif as TimeInForce,
+    execInstr: JSON.parse(r.exec_instr) as ExecInstr[],
+    price: r.price,
+    qty: r.qty,
+    status: r.status as OrderStatus,
+    leavesQty: r.leaves_qty,
+    cumQty: r.cum_qty,
+    avgFillPrice: r.avg_fill_price,
+    fillNotional: r.fill_notional,
+    fills: r.fills,
+    exchangeId: r.exchange_id ?? undefined,
+    acked: r.acked !== 0,
+    pendingModify: r.pending_price !== null && r.pending_qty !== null ? { price: r.pending_price, qty: r.pending_qty } : undefined,
+    createdTs: r.created_ts,
+    updatedTs: r.updated_ts,
+  };
+}
+
+function orderParams(o: StoredOrder): Record<string, unknown> {
+  return {
+    strategy: o.strategy,
+    client_id: o.clientId,
+    exchange: o.exchange,
+    instrument_id: o.instrumentId,
+    side: o.side,
+    order_type: o.orderType,
+    tif: o.tif,
+    exec_instr: JSON.stringify(o.execInstr),
+    price: o.price,
+    qty: o.qty,
+    status: o.status,
+    leaves_qty: o.leavesQty,
+    cum_qty: o.cumQty,
+    avg_fill_price: o.avgFillPrice,
+    fill_notional: o.fillNotional,
+    fills: o.fills,
+    exchange_id: o.exchangeId ?? null,
+    acked: o.acked ? 1 : 0,
+    pending_price: o.pendingModify?.price ?? null,
+    pending_qty: o.pendingModify?.qty ?? null,
+    created_ts: o.createdTs,
+    updated_ts: o.updatedTs,
+  };
+}
+
+function toFill(r: FillRow): StoredFill {
+  return {
+    strategy: r.strategy,
+    clientId: r.client_id,
+    fillSeq: r.fill_seq,
+    eventSeq: r.event_seq,
+    exchange: r.exchange,
+    instrumentId: r.instrument_id,
+    side: r.side as Side,
+    price: r.price,
+    qty: r.qty,
+    fee: r.fee,
+    liquidity: (r.liquidity ?? undefined) as Liquidity | undefined,
+    execTs: r.exec_ts ?? undefined,
+    recvTs: r.recv_ts ?? undefined,
+    ts: r.ts,
+  };
+}
+
+function toPosition(r: PositionRow): StoredPosition {
+  return {
+    strategy: r.strategy,
+    exchange: r.exchange,
+    instrumentId: r.instrument_id,
+    position: r.position,
+    avgEntryPrice: r.avg_entry_price,
+    realizedPnl: r.realized_pnl,
+    fees: r.fees,
+    volume: r.volume,
+    notional: r.notional,
+    fills: r.fills,
+    updatedTs: r.updated_ts,
+  };
+}
+
+function toEvent(r: EventRow): StoredEvent {
+  return {
+    seq: r.seq,
+    strategy: r.strategy,
+    ts: r.ts,
+    cb: r.cb as EventCallbackName,
+    // JSON has no `undefined`: an event without payload (onFrameworkDisconnected) is stored as NULL.
+    ev: r.ev === null ? undefined : reviveDecimals(JSON.parse(r.ev)),
+    clientId: r.client_id ?? undefined,
+    effect: r.effect as EventEffect,
+    note: r.note ?? undefined,
+  } as StoredEvent;
+}
+
+function checkLimit(limit: number | undefined): number {
+  if (limit === undefined) return -1; // SQLite: a negative LIMIT means none
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new TypeError(`limit must be a non-negative integer, got ${String(limit)}`);
+  return limit;
+}
+
+// Loaded on first use, not at import: `tradeloop` is also what strategies import, and they
+// should not load a native addon they never use.
+const require = createRequire(import.meta.url);
+let DatabaseCtor: typeof BetterSqlite3 | undefined;
+
+const OPEN_IN = OPEN_STATUSES.map((s) => `'${s}'`).join(', ');
+
+/**
+ * The order store on SQLite. One instance per connection; several processes may open the
+ * same file (WAL: readers never block the writer, writers queue on the lock).
+ *
+ * Methods return settled promises: the work (and for writes the commit) is done before the
+ * method returns. See {@link OrderStore}.
+ */
+export class SqliteOrderStore implements OrderStore {
+  /** The file (or `':memory:'`). */
+  readonly path: string;
+  private readonly db: BetterSqlite3.Database;
+  private closed = false;
+  private readonly st: {
+    getOrder: BetterSqlite3.Statement<[string, string], OrderRow>;
+    insertOrder: BetterSqlite3.Statement<[Record<string, unknown>]>;
+    updateOrder: BetterSqlite3.Statement<[Record<string, unknown>]>;
+    openOrders: BetterSqlite3.Statement<[string], OrderRow>;
+    nextSeq: BetterSqlite3.Statement<[string], { last_seq: number }>;
+    lastSeq: BetterSqlite3.Statement<[string], { last_seq: number }>;
+    insertEvent: BetterSqlite3.Statement<[Record<string, unknown>]>;
+    eventsSince: BetterSqlite3.Statement<[string, number, number], EventRow>;
+    orderEvents: BetterSqlite3.Statement<[string, string], EventRow>;
+    insertFill: BetterSqlite3.Statement<[Record<string, unknown>]>;
+    fills: BetterSqlite3.Statement<[string], FillRow>;
+    orderFills: BetterSqlite3.Statement<[string, string], FillRow>;
+    getPosition: BetterSqlite3.Statement<[string, string, number], PositionRow>;
+    upsertPosition: BetterSqlite3.Statement<[Record<string, unknown>]>;
+    positions: BetterSqlite3.Statement<[string], PositionRow>;
+  };
+  private readonly recordTx: (strategy: string, cb: EventCallbackName, ev: unknown, json: string | null, ts: number, apply: boolean) => number;
+  private readonly insertTx: (o: StoredOrder) => InsertOrderResult;
+  private readonly requestTx: (req: VenueModifyOrder | VenueCancelOrder, ts: number) => RecordRequestResult;
+
+  /**
+   * Opens (and when writable, creates) a store.
+   * @param path database file, or `':memory:'` for a private in-memory store (tests).
+   * @param opts see {@link SqliteOrderStoreOptions}.
+   * @throws OrderStoreFormatError when the file is not an order store of a readable version.
+   */
+  constructor(path: string, opts: SqliteOrderStoreOptions = {}) {
+    this.path = path;
+    DatabaseCtor ??= require('better-sqlite3') as typeof BetterSqlite3;
+    const readonly = opts.readonly === true;
+    this.db = new DatabaseCtor(path, { readonly, fileMustExist: readonly, timeout: opts.busyTimeoutMs ?? 5000 });
+    try {
+      if (!readonly) {
+        // WAL: the CLI and other readers see committed rows while the gateway writes, and a
+        // commit appends to one file instead of rewriting pages (faster fsync).
+        this.db.pragma('journal_mode = WAL');
+        const sync = opts.synchronous ?? 'FULL';
+        if (sync !== 'FULL' && sync !== 'NORMAL') throw new TypeError(`synchronous must be FULL or NORMAL, got ${String(sync)}`);
+        this.db.pragma(`synchronous = ${sync}`);
+        this.db.pragma('foreign_keys = ON');
+      }
+      this.openSchema(readonly);
+    } catch (err) {
+      this.db.close();
+      const e = err as { code?: unknown; message?: string };
+      if (e.code === 'SQLITE_NOTADB') throw new OrderStoreFormatError(`${path} is not a SQLite database`);
+      throw err;
+    }
+    const db = this.db;
+    this.st = {
+      getOrder: db.prepare('SELECT * FROM orders WHERE strategy = ? AND client_id = ?'),
+      insertOrder: db.prepare(
+        `INSERT INTO orders (strategy, client_id, exchange, instrument_id, side, order_type, tif, exec_instr, price, qty, status, leaves_qty, cum_qty, avg_fill_price, fill_notional, fills, exchange_id, acked, pending_price, pending_qty, created_ts, updated_ts)
+         VALUES (@strategy, @client_id, @exchange, @instrument_id, @side, @order_type, @tif, @exec_instr, @price, @qty, @status, @leaves_qty, @cum_qty, @avg_fill_price, @fill_notional, @fills, @exchange_id, @acked, @pending_price, @pending_qty, @created_ts, @updated_ts)
+         ON CONFLICT (strategy, client_id) DO NOTHING`,
+      ),
+      updateOrder: db.prepare(
+        `UPDATE orders SET price = @price, qty = @qty, status = @status, leaves_qty = @leaves_qty, cum_qty = @cum_qty, avg_fill_price = @avg_fill_price,
+           fill_notional = @fill_notional, fills = @fills, exchange_id = @exchange_id, acked = @acked, pending_price = @pending_price, pending_qty = @pending_qty, updated_ts = @updated_ts
+         WHERE strategy = @strategy AND client_id = @client_id`,
+      ),
+      // Same IN list as the partial index, so the planner uses it.
+      openOrders: db.prepare(`SELECT * FROM orders WHERE strategy = ? AND status IN (${OPEN_IN}) ORDER BY id`),
+      nextSeq: db.prepare('INSERT INTO event_seq (strategy, last_seq) VALUES (?, 1) ON CONFLICT (strategy) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq'),
+      lastSeq: db.prepare('SELECT last_seq FROM event_seq WHERE strategy = ?'),
+      insertEvent: db.prepare('INSERT INTO events (strategy, seq, ts, cb, client_id, ev, effect, note) VALUES (@strategy, @seq, @ts, @cb, @client_id, @ev, @effect, @note)'),
+      eventsSince: db.prepare('SELECT * FROM events WHERE strategy = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      orderEvents: db.prepare('SELECT * FROM events WHERE strategy = ? AND client_id = ? ORDER BY seq'),
+      insertFill: db.prepare(
+        `INSERT INTO fills (strategy, client_id, fill_seq, event_seq, exchange, instrument_id, side, price, qty, fee, liquidity, exec_ts, recv_ts, ts)
+         VALUES (@strategy, @client_id, @fill_seq, @event_seq, @exchange, @instrument_id, @side, @price, @qty, @fee, @liquidity, @exec_ts, @recv_ts, @ts)`,
+      ),
+      fills: db.prepare('SELECT * FROM fills WHERE strategy = ? ORDER BY event_seq'),
+      orderFills: db.prepare('SELECT * FROM fills WHERE strategy = ? AND client_id = ? ORDER BY fill_seq'),
+      getPosition: db.prepare('SELECT * FROM positions WHERE strategy = ? AND exchange = ? AND instrument_id = ?'),
+      upsertPosition: db.prepare(
+        `INSERT INTO positions (strategy, exchange, instrument_id, position, avg_entry_price, realized_pnl, fees, volume, notional, fills, updated_ts)
+         VALUES (@strategy, @exchange, @instrument_id, @position, @avg_entry_price, @realized_pnl, @fees, @volume, @notional, @fills, @updated_ts)
+         ON CONFLICT (strategy, exchange, instrument_id) DO UPDATE SET position = excluded.position, avg_entry_price = excluded.avg_entry_price,
+           realized_pnl = excluded.realized_pnl, fees = excluded.fees, volume = excluded.volume, notional = excluded.notional, fills = excluded.fills, updated_ts = excluded.updated_ts`,
+      ),
+      positions: db.prepare('SELECT * FROM positions WHERE strategy = ? ORDER BY exchange, instrument_id'),
+    };
+
+    const record = db.transaction((strategy: string, cb: EventCallbackName, ev: unknown, json: string | null, ts: number, apply: boolean): number => {
+      let effect: EventEffect = 'none';
+      let note: string | undefined;
+      let clientId = orderEventClientId(cb, ev);
+      let update: OrderUpdate | undefined;
+      if (apply && ORDER_EVENT_CALLBACKS.has(cb)) {
+        const skip = orderEventSkipReason(cb, ev);
+        if (skip !== undefined) {
+          note = skip;
+          clientId = undefined; // not about the stored order: orderEvents must not re-send it
+        } else if (clientId === undefined) {
+          effect = 'refused';
+          note = `${cb} without a client id`;
+        } else {
+          const row = this.st.getOrder.get(strategy, clientId);
+          if (row === undefined) {
+            effect = 'refused';
+            note = `${cb} for unknown order '${clientId}'`;
+          } else {
+            update = applyOrderEvent(toOrder(row), cb, ev as never, ts);
+            effect = update.ok ? 'applied' : 'refused';
+            note = update.ok ? undefined : update.reason;
+          }
+        }
+      }
+      const seq = this.st.nextSeq.get(strategy)!.last_seq;
+      this.st.insertEvent.run({ strategy, seq, ts, cb, client_id: clientId ?? null, ev: json, effect, note: note ?? null });
+      if (update?.ok) {
+        this.st.updateOrder.run(orderParams(update.order));
+        if (update.fill) this.storeFill(update.fill, seq);
+      }
+      return seq;
+    });
+    this.recordTx = (...a) => record.immediate(...a);
+
+    const insert = db.transaction((o: StoredOrder): InsertOrderResult => {
+      if (this.st.insertOrder.run(orderParams(o)).changes === 1) return { created: true, order: o };
+      return { created: false, order: toOrder(this.st.getOrder.get(o.strategy, o.clientId)!) };
+    });
+    this.insertTx = (o) => insert.immediate(o);
+
+    const request = db.transaction((req: VenueModifyOrder | VenueCancelOrder, ts: number): RecordRequestResult => {
+      const row = this.st.getOrder.get(req.strategy, req.clientId);
+      if (row === undefined) return { ok: false, reason: `${req.type} for unknown order '${req.clientId}'`, order: undefined };
+      const order = toOrder(row);
+      const u = applyOrderRequest(order, req, ts);
+      if (!u.ok) return { ok: false, reason: u.reason, order };
+      this.st.updateOrder.run(orderParams(u.order));
+      return { ok: true, order: u.order };
+    });
+    this.requestTx = (req, ts) => request.immediate(req, ts);
+  }
+
+  /** Checks (or, writable and empty, creates) the schema. */
+  private openSchema(readonly: boolean): void {
+    const check = () => {
+      const hasMeta = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+      if (!hasMeta) {
+        const other = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' LIMIT 1").get() as { name: string } | undefined;
+        if (other !== undefined) throw new OrderStoreFormatError(`${this.path} is not a tradeloop order store (it has tables but no meta table)`);
+        if (readonly) throw new OrderStoreFormatError(`${this.path} is not a tradeloop order store (empty database)`);
+        this.db.exec(SCHEMA_V1);
+        const put = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+        put.run('format', ORDER_STORE_FORMAT);
+        put.run('schema_version', String(ORDER_STORE_SCHEMA_VERSION));
+        return;
+      }
+      const meta = new Map((this.db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]));
+      if (meta.get('format') !== ORDER_STORE_FORMAT) throw new OrderStoreFormatError(`${this.path} is not a tradeloop order store (meta.format is ${JSON.stringify(meta.get('format') ?? null)})`);
+      const v = Number(meta.get('schema_version'));
+      if (v > ORDER_STORE_SCHEMA_VERSION) throw new OrderStoreFormatError(`${this.path} has order store schema version ${v}; this tradeloop reads up to ${ORDER_STORE_SCHEMA_VERSION}: upgrade tradeloop`);
+      // Migrations from older versions go here, one step per version, inside this transaction.
+      if (v !== ORDER_STORE_SCHEMA_VERSION) throw new OrderStoreFormatError(`${this.path} has unknown order store schema version ${JSON.stringify(meta.get('schema_version'))}`);
+    };
+    // Immediate: two processes opening a new file at once must not both create the schema.
+    if (readonly) check();
+    else this.db.transaction(check).immediate();
+  }
+
+  private storeFill(f: NewFill, eventSeq: number): void {
+    this.st.insertFill.run({
+      strategy: f.strategy,
+      client_id: f.clientId,
+      fill_seq: f.fillSeq,
+      event_seq: eventSeq,
+      exchange: f.exchange,
+      instrument_id: f.instrumentId,
+      side: f.side,
+      price: f.price,
+      qty: f.qty,
+      fee: f.fee,
+      liquidity: f.liquidity ?? null,
+      exec_ts: f.execTs ?? null,
+      recv_ts: f.recvTs ?? null,
+      ts: f.ts,
+    });
+    const row = this.st.getPosition.get(f.strategy, f.exchange, f.instrumentId);
+    const p = applyFillToPosition(row ? toPosition(row) : emptyPosition(f.strategy, f.exchange, f.instrumentId, f.ts), f);
+    this.st.upsertPosition.run({
+      strategy: p.strategy,
+      exchange: p.exchange,
+      instrument_id: p.instrumentId,
+      position: p.position,
+      avg_entry_price: p.avgEntryPrice,
+      realized_pnl: p.realizedPnl,
+      fees: p.fees,
+      volume: p.volume,
+      notional: p.notional,
+      fills: p.fills,
+      updated_ts: p.updatedTs,
+    });
+  }
+
+  private live(): void {
+    if (this.closed) throw new Error(`order store ${this.path} is closed`);
+  }
+
+  private eventArgs(strategy: string, cb: EventCallbackName, ev: unknown, ts: number): string | null {
+    this.live();
+    checkName(strategy, 'strategy');
+    checkName(cb, 'cb');
+    checkTs(ts);
+    // Price/Qty serialise through toJSON as exact decimal strings; reviveDecimals reads them back.
+    return ev === undefined ? null : JSON.stringify(ev);
+  }
+
+  /** @inheritDoc */
+  async insertOrder(order: NewOrderRecord): Promise<InsertOrderResult> {
+    this.live();
+    return this.insertTx(initialOrder(order));
+  }
+
+  /** @inheritDoc */
+  async recordEvent<K extends EventCallbackName>(strategy: string, cb: K, ev: StrategyEventMap[K], ts: number): Promise<number> {
+    const json = this.eventArgs(strategy, cb, ev, ts);
+    return this.recordTx(strategy, cb, ev, json, ts, true);
+  }
+
+  /** @inheritDoc */
+  async appendEvent<K extends EventCallbackName>(strategy: string, cb: K, ev: StrategyEventMap[K], ts: number): Promise<number> {
+    const json = this.eventArgs(strategy, cb, ev, ts);
+    return this.recordTx(strategy, cb, ev, json, ts, false);
+  }
+
+  /** @inheritDoc */
+  async recordRequest(req: VenueModifyOrder | VenueCancelOrder, ts: number): Promise<RecordRequestResult> {
+    this.live();
+    checkName(req?.strategy, 'strategy');
+    checkName(req?.clientId, 'clientId');
+    checkTs(ts);
+    if (req.type !== 'ModifyOrder' && req.type !== 'CancelOrder') throw new TypeError(`recordRequest takes a ModifyOrder or CancelOrder, got ${String((req as { type?: unknown }).type)}`);
+    return this.requestTx(req, ts);
+  }
+
+  /** @inheritDoc */
+  async eventsSince(strategy: string, afterSeq: number, limit?: number): Promise<StoredEvent[]> {
+    this.live();
+    if (!Number.isSafeInteger(afterSeq)) throw new TypeError(`afterSeq must be an integer, got ${String(afterSeq)}`);
+    return this.st.eventsSince.all(strategy, afterSeq, checkLimit(limit)).map(toEvent);
+  }
+
+  /** @inheritDoc */
+  async orderEvents(strategy: string, clientId: string): Promise<StoredEvent[]> {
+    this.live();
+    return this.st.orderEvents.all(strategy, clientId).map(toEvent);
+  }
+
+  /** @inheritDoc */
+  async lastEventSeq(strategy: string): Promise<number> {
+    this.live();
+    return this.st.lastSeq.get(strategy)?.last_seq ?? 0;
+  }
+
+  /** @inheritDoc */
+  async getOrder(strategy: string, clientId: string): Promise<StoredOrder | undefined> {
+    this.live();
+    const r = this.st.getOrder.get(strategy, clientId);
+    return r === undefined ? undefined : toOrder(r);
+  }
+
+  /** @inheritDoc */
+  async openOrders(strategy: string, exchange?: string, instrumentId?: number): Promise<StoredOrder[]> {
+    this.live();
+    return this.st.openOrders
+      .all(strategy)
+      .filter((r) => (exchange === undefined || r.exchange === exchange) && (instrumentId === undefined || r.instrument_id === instrumentId))
+      .map(toOrder);
+  }
+
+  /** @inheritDoc */
+  async listOrders(query: ListOrdersQuery = {}): Promise<StoredOrder[]> {
+    this.live();
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (query.strategy !== undefined) {
+      where.push('strategy = ?');
+      args.push(query.strategy);
+    }
+    if (query.status !== undefined) {
+      where.push('status = ?');
+      args.push(query.status);
+    }
+    if (query.open === true) where.push(`status IN (${OPEN_IN})`);
+    args.push(checkLimit(query.limit));
+    // The newest `limit` rows, then back to oldest first for reading.
+    const sql = `SELECT * FROM (SELECT * FROM orders ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?) ORDER BY id`;
+    return (this.db.prepare(sql).all(...args) as OrderRow[]).map(toOrder);
+  }
+
+  /** @inheritDoc */
+  async fills(strategy: string, clientId?: string): Promise<StoredFill[]> {
+    this.live();
+    return (clientId === undefined ? this.st.fills.all(strategy) : this.st.orderFills.all(strategy, clientId)).map(toFill);
+  }
+
+  /** @inheritDoc */
+  async positions(strategy: string): Promise<StoredPosition[]> {
+    this.live();
+    return this.st.positions.all(strategy).map(toPosition);
+  }
+
+  /** @inheritDoc */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}

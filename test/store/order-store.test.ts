@@ -1,0 +1,617 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CancelCode, Liquidity, OrderStatus, OrderType, Price, Qty, RejectCode, Side, TimeInForce } from '../../src/api/index.js';
+import type { OrderExecution, StrategyEventMap } from '../../src/api/index.js';
+import { OrderTracker } from '../../src/core/order-tracker.js';
+import type { VenueCancelOrder, VenueModifyOrder, VenueNewOrder } from '../../src/core/venue.js';
+import { newOrderRecord, positionsFromFills, type NewOrderRecord, type OrderStore } from '../../src/store/order-store.js';
+import { ORDER_STORE_SCHEMA_VERSION, OrderStoreFormatError, SqliteOrderStore } from '../../src/store/sqlite-store.js';
+import { ROOT } from '../helpers.js';
+
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+const dir = mkdtempSync(join(tmpdir(), 'tl-store-'));
+let fileNo = 0;
+const tmpDb = () => join(dir, `s${++fileNo}.db`);
+
+const EX = 'SIM';
+const INST = 7;
+const T0 = 1_700_000_000_000_000; // µs
+
+function order(clientId: string, over: Partial<NewOrderRecord> = {}): NewOrderRecord {
+  return {
+    strategy: 'A',
+    clientId,
+    exchange: EX,
+    instrumentId: INST,
+    side: Side.Buy,
+    orderType: OrderType.Limit,
+    tif: TimeInForce.GTC,
+    execInstr: [],
+    price: Price.of('100'),
+    qty: Qty.of('10'),
+    createdTs: T0,
+    ...over,
+  };
+}
+const ack = (clientId: string): StrategyEventMap['onNewOrderAck'] => ({
+  exchange: EX,
+  clientId,
+  exchangeId: `x-${clientId}`,
+  instrumentId: INST,
+  side: Side.Buy,
+  price: Price.of('100'),
+  qty: Qty.of('10'),
+  leavesQty: Qty.of('10'),
+  orderType: OrderType.Limit,
+  tif: TimeInForce.GTC,
+  execInstr: [],
+});
+const rejectEv = (clientId: string, rejectCode = RejectCode.PostOnlyWouldTake) => ({ exchange: EX, clientId, rejectCode, rejectReason: 'no' });
+const modAck = (clientId: string, newPrice = '101', newQty = '12') => ({ exchange: EX, clientId, newPrice: Price.of(newPrice), newQty: Qty.of(newQty), leavesQty: Qty.of(newQty) });
+const modRej = (clientId: string) => ({ exchange: EX, clientId, rejectCode: RejectCode.VenueOrderClosed, rejectReason: 'closed' });
+const cxlAck = (clientId: string) => ({ exchange: EX, clientId });
+const cxlRej = (clientId: string) => ({ exchange: EX, clientId, rejectCode: RejectCode.VenueUnknownOrder, rejectReason: 'gone' });
+const cancelled = (clientId: string, unsolicited = false) => ({ exchange: EX, clientId, unsolicited, engineTs: 1, recvTs: 2, cancelCode: CancelCode.Requested, cancelReason: 'requested' });
+function fill(clientId: string, qty: string, price = '100', over: Partial<OrderExecution> = {}): OrderExecution {
+  return {
+    exchange: EX,
+    clientId,
+    side: Side.Buy,
+    price: Price.of(price),
+    fillQty: Qty.of(qty),
+    leavesQty: Qty.of('1'),
+    execTs: T0 + 5,
+    recvTs: T0 + 6,
+    instrumentId: INST,
+    fee: Price.of('0.01'),
+    liquidity: Liquidity.Maker,
+    ...over,
+  };
+}
+const modReq = (clientId: string, newPrice = '101', newQty = '12', strategy = 'A'): VenueModifyOrder => ({
+  type: 'ModifyOrder',
+  strategy,
+  clientId,
+  instrumentId: INST,
+  newPrice: Price.of(newPrice),
+  newPriceTick: 0,
+  newQty: Qty.of(newQty),
+  newQtyLots: 0,
+});
+const cxlReq = (clientId: string, strategy = 'A'): VenueCancelOrder => ({ type: 'CancelOrder', strategy, clientId, instrumentId: INST });
+
+const open: OrderStore[] = [];
+function mem(): SqliteOrderStore {
+  const s = new SqliteOrderStore(':memory:');
+  open.push(s);
+  return s;
+}
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close();
+});
+
+describe('SqliteOrderStore: orders', () => {
+  it('inserts an order in PendingNew with exact decimal strings', async () => {
+    const s = mem();
+    const r = await s.insertOrder(order('c1', { price: '100.50', qty: Qty.of('0.10'), execInstr: [] }));
+    expect(r.created).toBe(true);
+    expect(r.order).toMatchObject({ strategy: 'A', clientId: 'c1', status: OrderStatus.PendingNew, price: '100.5', qty: '0.1', leavesQty: '0.1', cumQty: '0', avgFillPrice: '0', acked: false, createdTs: T0, updatedTs: T0 });
+    expect(await s.getOrder('A', 'c1')).toEqual(r.order);
+    expect(await s.getOrder('A', 'nope')).toBeUndefined();
+  });
+
+  it('is idempotent on (strategy, clientId): a retried request never creates a second order', async () => {
+    const s = mem();
+    expect((await s.insertOrder(order('c1'))).created).toBe(true);
+    await s.recordEvent('A', 'onNewOrderAck', ack('c1'), T0 + 1);
+    // The retry after a reconnect: same key, maybe other fields; nothing is written.
+    const again = await s.insertOrder(order('c1', { qty: '99', createdTs: T0 + 2 }));
+    expect(again.created).toBe(false);
+    expect(again.order).toMatchObject({ status: OrderStatus.Open, qty: '10', createdTs: T0, exchangeId: 'x-c1' });
+    expect(await s.listOrders()).toHaveLength(1);
+    // The same client id of another strategy is another order.
+    expect((await s.insertOrder(order('c1', { strategy: 'B' }))).created).toBe(true);
+    expect(await s.listOrders()).toHaveLength(2);
+    // The events to re-send for the duplicate.
+    expect((await s.orderEvents('A', 'c1')).map((e) => e.cb)).toEqual(['onNewOrderAck']);
+  });
+
+  it('refuses malformed orders with a TypeError and writes nothing', async () => {
+    const s = mem();
+    await expect(s.insertOrder(order('c1', { price: 'abc' }))).rejects.toThrow(TypeError);
+    await expect(s.insertOrder(order('c1', { qty: '0' }))).rejects.toThrow(/qty must be positive/);
+    await expect(s.insertOrder(order('', {}))).rejects.toThrow(/clientId/);
+    await expect(s.insertOrder(order('c1', { createdTs: 1.5 }))).rejects.toThrow(/createdTs/);
+    await expect(s.insertOrder(order('c1', { tif: 'GTD' as TimeInForce }))).rejects.toThrow(/tif must be one of GTC, IOC, FOK/);
+    await expect(s.insertOrder(order('c1', { execInstr: ['Hidden' as never] }))).rejects.toThrow(/execInstr/);
+    await expect(s.recordEvent('A', 'onNewOrderAck', ack('c1'), Number.NaN)).rejects.toThrow(/integer µs/);
+    expect(await s.listOrders()).toEqual([]);
+    expect(await s.lastEventSeq('A')).toBe(0);
+  });
+
+  it('builds the record from a validated VenueNewOrder', () => {
+    const req: VenueNewOrder = { type: 'NewOrder', strategy: 'A', clientId: 'c9', instrumentId: 3, side: Side.Sell, orderType: OrderType.Market, tif: TimeInForce.IOC, execInstr: [], price: Price.ZERO, priceTick: Number.NaN, qty: Qty.of('2'), qtyLots: 2 };
+    expect(newOrderRecord(req, 'SIM', T0)).toMatchObject({ strategy: 'A', clientId: 'c9', exchange: 'SIM', instrumentId: 3, side: Side.Sell, orderType: OrderType.Market, createdTs: T0 });
+  });
+});
+
+describe('SqliteOrderStore: events move orders as the OrderTracker does', () => {
+  it('ack opens; a reject closes with nothing left', async () => {
+    const s = mem();
+    await s.insertOrder(order('c1'));
+    await s.insertOrder(order('c2'));
+    await s.recordEvent('A', 'onNewOrderAck', ack('c1'), T0 + 1);
+    await s.recordEvent('A', 'onNewOrderReject', rejectEv('c2'), T0 + 2);
+    expect(await s.getOrder('A', 'c1')).toMatchObject({ status: OrderStatus.Open, acked: true, exchangeId: 'x-c1', leavesQty: '10', updatedTs: T0 + 1 });
+    expect(await s.getOrder('A', 'c2')).toMatchObject({ status: OrderStatus.Rejected, leavesQty: '0', updatedTs: T0 + 2 });
+  });
+
+  it('fills: partial then full, exact average, leaves and cum', async () => {
+    const s = mem();
+    await s.insertOrder(order('c1'));
+    await s.recordEvent('A', 'onNewOrderAck', ack('c1'), T0 + 1);
+    await s.recordEvent('A', 'onOrderExecution', fill('c1', '1', '10'), T0 + 2);
+    expect(await s.getOrder('A', 'c1')).toMatchObject({ status: OrderStatus.PartiallyFilled, cumQty: '1', leavesQty: '9', avgFillPrice: '10', fills: 1 });
+    await s.recordEvent('A', 'onOrderExecution', fill('c1', '3', '10.2'), T0 + 3);
+    expect(await s.getOrder('A', 'c1')).toMatchObject({ status: OrderStatus.PartiallyFilled, cumQty: '4', leavesQty: '6', avgFillPrice: '10.15', fillNotional: '40.6' });
+    await s.recordEvent('A', 'onOrderExecution', fill('c1', '6', '10.3', { leavesQty: Qty.ZERO }), T0 + 4);
+    expect(await s.getOrder('A', 'c1')).toMatchObject({ status: OrderStatus.Filled, cumQty: '10', leavesQty: '0', avgFillPrice: '10.24', fills: 3 });
+    // Exact: 1/3 is not representable, and the notional keeps the average from drifting.
+    await s.insertOrder(order('c2', { qty: '3' }));
+    for (const p of ['1', '1', '2']) await s.recordEvent('A', 'onOrderExecution', fill('c2', '1', p), T0 + 5);
+    expect(await s.getOrder('A', 'c2')).toMatchObject({ status: OrderStatus.Filled, cumQty: '3', fillNotional: '4', avgFillPrice: '1.3333333333333333333' });
+  });
+
+  it('a fill reported with nothing left completes the order even below its qty', async () => {
+    const s = mem();
+    await s.insertOrder(order('c1'));
+    await s.recordEvent('A', 'onOrderExecution', fill('c1', '4', '100', { leavesQty: Qty.ZERO }), T0 + 1);
+    expect(await s.getOrder('A', 'c1')).toMatchObject({ status: OrderStatus.Filled, cumQty: '4', leavesQty: '0' });
+  });
+
+  it('modify: request, then ack (new price and qty) or reject (unchanged)', async () => {
+    const s = mem();
+    await s.insertOrder(order('c1'));
+    await s.recordEvent('A', 'onNewOrderAck', ack('c1'), T0 + 1);
+    await s.recordEvent('A', 'onOrderExecution', fill('c1', '2'), T0 + 2);
+    const r = await s.recordRequest(modReq('c1', '101', '12'), T0 + 3);
+    expect(r.ok).toBe(true);
+    expect(await s.getOrder('A', 'c1')).toMatchObject({ status: OrderStatus.PendingModify, pendingModify: { price: '101', qty: '12' }, price: '100' });
+    await s.recordEvent('A', 'onModifyOrderAck', modAck('c1', '101', '12'), T0 + 4);
+    expect(await s.getOrder('A', 'c1')).toMatchObject({ status: OrderStatus.PartiallyFilled, price: '101', qty: '12', leavesQty: '10', cumQty: '2', pendingModify: undefined });
+    await s.recordRequest(modReq('c1', '102', '15'), T0 + 5);
+    await s.recordEvent('A', 'onModifyOrderReject', modRej('c1'), T0 + 6);
+    expect(await s.getOrder('A', 'c1')).toMatchObject({ status: OrderStatus.PartiallyFilled, price: '101', qty: '12', pendingModify: undefined });
+  });
+
+  it('cancel: request, ack, a fill in between, then cancelled; a cancel reject puts the order back', async () => {
+    const s = mem();
+    await s.insertOrder(order('c1'));
+    await s.recordEvent('A', 'onNewOrderAck', ack('c1'), T0 + 1);
+    await s.recordRequest(cxlReq('c1'), T0 + 2);
+    expect((await s.getOrder('A', 'c1'))!.status).toBe(OrderStatus.PendingCancel);
+    await s.recordEvent('A', 'onCancelOrderReject', cxlRej('c1'), T0 + 3);
+    expect((await s.getOrder('A', 'c1'))!.status).toBe(OrderStatus.Open);
+    await s.recordRequest(cxlReq('c1'), T0 + 4);
+    await s.recordEvent('A', 'onCancelOrderAck', cxlAck('c1'), T0 + 5);
+    expect((await s.getOrder('A', 'c1'))!.status).toBe(OrderStatus.PendingCancel);
+    await s.recordEvent('A', 'onOrderExecution', fill('c1', '3'), T0 + 6);
+    expect(await s.getOrder('A', 'c1')).toMatchObject({ status: OrderStatus.PendingCancel, cumQty: '3', leavesQty: '7' });
+    await s.recordEvent('A', 'onOrderCancelled', cancelled('c1'), T0 + 7);
+    expect(await s.getOrder('A', 'c1')).toMatchObject({ status: OrderStatus.Cancelled, cumQty: '3', leavesQty: '0', avgFillPrice: '100' });
+    // An unsolicited cancel (IOC remainder) needs no request.
+    await s.insertOrder(order('c2', { tif: TimeInForce.IOC }));
+    await s.recordEvent('A', 'onNewOrderAck', ack('c2'), T0 + 8);
+    await s.recordEvent('A', 'onOrderCancelled', cancelled('c2', true), T0 + 9);
+    expect((await s.getOrder('A', 'c2'))!.status).toBe(OrderStatus.Cancelled);
+  });
+
+  it('refuses what the tracker refuses, leaves the order alone, and still logs the event', async () => {
+    const s = mem();
+    await s.insertOrder(order('c1'));
+    await s.recordEvent('A', 'onNewOrderAck', ack('c1'), T0 + 1);
+    const before = await s.getOrder('A', 'c1');
+    const seqs = [
+      await s.recordEvent('A', 'onModifyOrderAck', modAck('c1'), T0 + 2), // no modify in flight
+      await s.recordEvent('A', 'onNewOrderAck', ack('c1'), T0 + 3), // second ack
+      await s.recordEvent('A', 'onOrderExecution', fill('c1', '1', '100', { side: Side.Sell }), T0 + 4), // wrong side
+      await s.recordEvent('A', 'onOrderExecution', fill('c1', '11'), T0 + 5), // beyond qty
+      await s.recordEvent('A', 'onOrderExecution', fill('c1', '1', '100', { exchange: 'OTHER' }), T0 + 6), // other venue
+      await s.recordEvent('A', 'onOrderCancelled', cancelled('nope'), T0 + 7), // unknown order
+    ];
+    expect(seqs).toEqual([2, 3, 4, 5, 6, 7]);
+    expect(await s.getOrder('A', 'c1')).toEqual(before);
+    const log = await s.eventsSince('A', 1);
+    expect(log.map((e) => e.effect)).toEqual(['refused', 'refused', 'refused', 'refused', 'refused', 'refused']);
+    expect(log.map((e) => e.note)).toEqual([
+      "order 'c1' in Open: ModifyAck is not allowed",
+      "order 'c1' in Open: Ack is not allowed",
+      "order 'c1' in Open: Fill refused: fill side 'Sell' differs from the order side Buy",
+      "order 'c1' in Open: FillFull refused: fill qty 11 exceeds the qty left 10",
+      "Fill from exchange 'OTHER' for order 'c1' of SIM",
+      "onOrderCancelled for unknown order 'nope'",
+    ]);
+    expect(await s.fills('A')).toEqual([]);
+    // Terminal orders accept nothing: a late reject after the fill does not resurrect it.
+    await s.recordEvent('A', 'onOrderExecution', fill('c1', '10'), T0 + 8);
+    await s.recordEvent('A', 'onCancelOrderReject', cxlRej('c1'), T0 + 9);
+    const last = (await s.eventsSince('A', 8))[0]!;
+    expect(last).toMatchObject({ effect: 'refused', note: "order 'c1' in Filled: CancelReject is not allowed (order is closed)" });
+    expect((await s.getOrder('A', 'c1'))!.status).toBe(OrderStatus.Filled);
+  });
+
+  it('leaves the order alone for a DuplicateClientId reject and a cancel-all reject', async () => {
+    const s = mem();
+    await s.insertOrder(order('c1'));
+    await s.recordEvent('A', 'onNewOrderReject', rejectEv('c1', RejectCode.DuplicateClientId), T0 + 1);
+    await s.recordEvent('A', 'onCancelOrderReject', { exchange: EX, clientId: undefined, rejectCode: RejectCode.VenueUnknownOrder, rejectReason: 'x' }, T0 + 2);
+    expect((await s.getOrder('A', 'c1'))!.status).toBe(OrderStatus.PendingNew);
+    const log = await s.eventsSince('A', 0);
+    expect(log.map((e) => [e.effect, e.clientId])).toEqual([
+      ['none', undefined],
+      ['none', undefined],
+    ]);
+    // The reject answered another request: it is not re-sent as this order's history.
+    expect(await s.orderEvents('A', 'c1')).toEqual([]);
+  });
+
+  it('refuses requests the tracker refuses and writes nothing', async () => {
+    const s = mem();
+    await s.insertOrder(order('c1'));
+    expect(await s.recordRequest(modReq('c1'), T0 + 1)).toMatchObject({ ok: false, reason: "order 'c1' in PendingNew: ModifyRequest is not allowed" });
+    expect(await s.recordRequest(cxlReq('zz'), T0 + 1)).toEqual({ ok: false, reason: "CancelOrder for unknown order 'zz'", order: undefined });
+    expect((await s.getOrder('A', 'c1'))!.updatedTs).toBe(T0);
+  });
+
+  it('matches the OrderTracker on random event sequences (status, figures, positions)', async () => {
+    type Step =
+      | { k: 'ack' | 'reject' | 'modRej' | 'cxlReq' | 'cxlAck' | 'cxlRej' | 'cancelled'; o: number }
+      | { k: 'modReq' | 'modAck'; o: number; q: number; p: number }
+      | { k: 'fill'; o: number; q: number; p: number; zeroLeaves: boolean };
+    const oi = fc.integer({ min: 0, max: 2 });
+    const step: fc.Arbitrary<Step> = fc.oneof(
+      fc.record({ k: fc.constantFrom('ack', 'reject', 'modRej', 'cxlReq', 'cxlAck', 'cxlRej', 'cancelled' as const), o: oi }) as fc.Arbitrary<Step>,
+      fc.record({ k: fc.constantFrom('modReq', 'modAck' as const), o: oi, q: fc.integer({ min: 1, max: 12 }), p: fc.integer({ min: 990, max: 1010 }) }) as fc.Arbitrary<Step>,
+      fc.record({ k: fc.constant('fill' as const), o: oi, q: fc.integer({ min: 1, max: 6 }), p: fc.integer({ min: 990, max: 1010 }), zeroLeaves: fc.boolean() }),
+      fc.record({ k: fc.constant('fill' as const), o: oi, q: fc.integer({ min: 1, max: 6 }), p: fc.integer({ min: 990, max: 1010 }), zeroLeaves: fc.constant(false) }),
+    );
+    // Which statuses the runs reached and how many fills were applied: the property must not pass by refusing everything.
+    const reached = new Set<string>();
+    let appliedFills = 0;
+    const setup = fc.array(fc.record({ side: fc.constantFrom(Side.Buy, Side.Sell), qty: fc.integer({ min: 1, max: 10 }) }), { minLength: 3, maxLength: 3 });
+    await fc.assert(
+      fc.asyncProperty(setup, fc.array(step, { maxLength: 40 }), async (orders, steps) => {
+        const s = new SqliteOrderStore(':memory:');
+        const t = new OrderTracker();
+        try {
+          const ids = orders.map((_, i) => `o${i}`);
+          for (const [i, o] of orders.entries()) {
+            const req: VenueNewOrder = { type: 'NewOrder', strategy: 'A', clientId: ids[i]!, instrumentId: INST, side: o.side, orderType: OrderType.Limit, tif: TimeInForce.GTC, execInstr: [], price: Price.of('100'), priceTick: 1000, qty: Qty.of(String(o.qty)), qtyLots: o.qty };
+            t.submit(req, T0, EX);
+            await s.insertOrder(newOrderRecord(req, EX, T0));
+          }
+          let ts = T0;
+          for (const st of steps) {
+            ts += 1;
+            const id = ids[st.o]!;
+            const side = orders[st.o]!.side;
+            const px = (p: number) => Price.of((p / 10).toString());
+            let tOk: boolean;
+            let sOk: boolean;
+            const rec = async <K extends keyof StrategyEventMap>(cb: K, ev: StrategyEventMap[K]) => {
+              const seq = await s.recordEvent('A', cb, ev, ts);
+              return (await s.eventsSince('A', seq - 1))[0]!.effect === 'applied';
+            };
+            switch (st.k) {
+              case 'ack':
+                tOk = t.onAck({ ...ack(id), side }).ok;
+                sOk = await rec('onNewOrderAck', { ...ack(id), side });
+                break;
+              case 'reject':
+                tOk = t.onReject(rejectEv(id)).ok;
+                sOk = await rec('onNewOrderReject', rejectEv(id));
+                break;
+              case 'modReq': {
+                const q = t.get(id)!.filledQty.add(String(st.q)).toString();
+                tOk = t.onModifyRequest(id, px(st.p), Qty.of(q)).ok;
+                sOk = (await s.recordRequest(modReq(id, px(st.p).toString(), q), ts)).ok;
+                break;
+              }
+              case 'modAck': {
+                // Sometimes at or below the filled qty, which both refuse.
+                const q = String(st.q);
+                tOk = t.onModifyAck(modAck(id, px(st.p).toString(), q)).ok;
+                sOk = await rec('onModifyOrderAck', modAck(id, px(st.p).toString(), q));
+                break;
+              }
+              case 'modRej':
+                tOk = t.onModifyReject(modRej(id)).ok;
+                sOk = await rec('onModifyOrderReject', modRej(id));
+                break;
+              case 'cxlReq':
+                tOk = t.onCancelRequest(id).ok;
+                sOk = (await s.recordRequest(cxlReq(id), ts)).ok;
+                break;
+              case 'cxlAck':
+                tOk = t.onCancelAck(cxlAck(id)).ok;
+                sOk = await rec('onCancelOrderAck', cxlAck(id));
+                break;
+              case 'cxlRej':
+                tOk = t.onCancelReject(cxlRej(id)).ok;
+                sOk = await rec('onCancelOrderReject', cxlRej(id));
+                break;
+              case 'cancelled':
+                tOk = t.onCancelled(cancelled(id)).ok;
+                sOk = await rec('onOrderCancelled', cancelled(id));
+                break;
+              case 'fill': {
+                const tr = t.get(id)!;
+                const leaves = st.zeroLeaves ? Qty.ZERO : Qty.of(tr.qty.sub(tr.filledQty).sub(String(st.q)).abs());
+                const ev = fill(id, String(st.q), px(st.p).toString(), { side, leavesQty: leaves, fee: Price.of('0.03') });
+                tOk = t.onExecution(ev).ok;
+                sOk = await rec('onOrderExecution', ev);
+                break;
+              }
+            }
+            expect(sOk, `${st.k} ${id}`).toBe(tOk);
+            if (sOk && st.k === 'fill') appliedFills++;
+            const a = t.get(id)!;
+            const b = (await s.getOrder('A', id))!;
+            reached.add(b.status);
+            expect({ status: b.status, price: b.price, qty: b.qty, cum: b.cumQty, leaves: b.leavesQty, avg: b.avgFillPrice, acked: b.acked, fills: b.fills }).toEqual({
+              status: a.status,
+              price: a.price.toString(),
+              qty: a.qty.toString(),
+              cum: a.filledQty.toString(),
+              leaves: a.leavesQty.toString(),
+              avg: a.avgFillPrice.toString(),
+              acked: a.acked,
+              fills: a.fills,
+            });
+          }
+          const open = (await s.openOrders('A')).map((o) => o.clientId);
+          expect(open).toEqual(t.openOrders().map((o) => o.clientId));
+          const sp = await s.positions('A');
+          const tp = t.positions();
+          expect(sp.map((p) => [p.position, p.avgEntryPrice, p.fills])).toEqual(tp.map((p) => [p.position.toString(), p.avgEntryPrice.toString(), p.fills]));
+          for (const [i, p] of sp.entries()) {
+            expect(Number(p.realizedPnl)).toBeCloseTo(tp[i]!.realizedPnl, 6);
+            expect(Number(p.fees)).toBeCloseTo(tp[i]!.fees, 6);
+          }
+          expect(sp).toEqual(positionsFromFills('A', await s.fills('A')));
+        } finally {
+          await s.close();
+        }
+      }),
+      { numRuns: 150, seed: 4242 },
+    );
+    expect([...reached].sort()).toEqual(Object.values(OrderStatus).sort());
+    expect(appliedFills).toBeGreaterThan(100);
+  });
+});
+
+describe('SqliteOrderStore: fills and positions', () => {
+  it('stores every fill with its order, event seq, fee and liquidity', async () => {
+    const s = mem();
+    await s.insertOrder(order('c1'));
+    await s.recordEvent('A', 'onNewOrderAck', ack('c1'), T0 + 1);
+    const seq = await s.recordEvent('A', 'onOrderExecution', fill('c1', '4', '100.25', { liquidity: Liquidity.Taker, fee: Price.of('-0.02') }), T0 + 2);
+    await s.recordEvent('A', 'onOrderExecution', fill('c1', '6', '100.5', { fee: undefined as unknown as Price, liquidity: undefined as unknown as Liquidity, execTs: undefined as unknown as number }), T0 + 3);
+    const f = await s.fills('A', 'c1');
+    expect(f).toEqual([
+      { strategy: 'A', clientId: 'c1', fillSeq: 1, eventSeq: seq, exchange: EX, instrumentId: INST, side: Side.Buy, price: '100.25', qty: '4', fee: '-0.02', liquidity: Liquidity.Taker, execTs: T0 + 5, recvTs: T0 + 6, ts: T0 + 2 },
+      { strategy: 'A', clientId: 'c1', fillSeq: 2, eventSeq: seq + 1, exchange: EX, instrumentId: INST, side: Side.Buy, price: '100.5', qty: '6', fee: '0', liquidity: undefined, execTs: undefined, recvTs: T0 + 6, ts: T0 + 3 },
+    ]);
+    expect(await s.fills('A')).toEqual(f);
+    expect(await s.fills('B')).toEqual([]);
+  });
+
+  it('positions follow the average-cost example of docs/orders.md, per instrument', async () => {
+    const s = mem();
+    const fills: Array<[Side, string, string]> = [
+      [Side.Buy, '10', '100'],
+      [Side.Buy, '10', '102'],
+      [Side.Sell, '15', '103'],
+      [Side.Sell, '10', '99'],
+    ];
+    for (const [i, [side, qty, price]] of fills.entries()) {
+      await s.insertOrder(order(`p${i}`, { side, qty }));
+      await s.recordEvent('A', 'onOrderExecution', fill(`p${i}`, qty, price, { side, fee: Price.of('0.1') }), T0 + i);
+    }
+    await s.insertOrder(order('other', { instrumentId: 8 }));
+    await s.recordEvent('A', 'onOrderExecution', fill('other', '2', '5', { instrumentId: 8 }), T0 + 9);
+    const ps = await s.positions('A');
+    expect(ps).toEqual([
+      { strategy: 'A', exchange: EX, instrumentId: INST, position: '-5', avgEntryPrice: '99', realizedPnl: '20', fees: '0.4', volume: '45', notional: '4555', fills: 4, updatedTs: T0 + 3 },
+      { strategy: 'A', exchange: EX, instrumentId: 8, position: '2', avgEntryPrice: '5', realizedPnl: '0', fees: '0.01', volume: '2', notional: '10', fills: 1, updatedTs: T0 + 9 },
+    ]);
+    expect(positionsFromFills('A', await s.fills('A'))).toEqual(ps);
+    expect(await s.positions('B')).toEqual([]);
+  });
+});
+
+describe('SqliteOrderStore: event log', () => {
+  it('numbers each strategy’s events 1, 2, … and revives decimals', async () => {
+    const s = mem();
+    await s.insertOrder(order('c1'));
+    expect(await s.recordEvent('A', 'onNewOrderAck', ack('c1'), T0 + 1)).toBe(1);
+    expect(await s.appendEvent('B', 'onGatewayStatus', { exchange: EX, status: 'Maintenance' as never, detail: '' }, T0 + 2)).toBe(1);
+    expect(await s.recordEvent('A', 'onOrderExecution', fill('c1', '2', '100.1'), T0 + 3)).toBe(2);
+    expect(await s.appendEvent('A', 'onFrameworkDisconnected', undefined, T0 + 4)).toBe(3);
+    expect(await s.recordEvent('A', 'onPublicTrade', { exchange: EX, instrumentId: INST, side: Side.Buy, price: Price.of('1'), qty: Qty.of('1'), execTs: 1, recvTs: 2 }, T0 + 5)).toBe(4);
+    expect(await s.lastEventSeq('A')).toBe(4);
+    expect(await s.lastEventSeq('B')).toBe(1);
+    expect(await s.lastEventSeq('C')).toBe(0);
+
+    const all = await s.eventsSince('A', 0);
+    expect(all.map((e) => [e.seq, e.cb, e.ts, e.effect, e.clientId])).toEqual([
+      [1, 'onNewOrderAck', T0 + 1, 'applied', 'c1'],
+      [2, 'onOrderExecution', T0 + 3, 'applied', 'c1'],
+      [3, 'onFrameworkDisconnected', T0 + 4, 'none', undefined],
+      [4, 'onPublicTrade', T0 + 5, 'none', undefined],
+    ]);
+    const ex = all[1]!;
+    if (ex.cb !== 'onOrderExecution') throw new Error('narrowing');
+    expect(ex.ev.price).toBeInstanceOf(Price);
+    expect(ex.ev.fillQty).toBeInstanceOf(Qty);
+    expect(ex.ev.price.toString()).toBe('100.1');
+    expect(ex.ev.fee.toString()).toBe('0.01');
+    expect(ex.ev.liquidity).toBe(Liquidity.Maker);
+    expect(all[2]!.ev).toBeUndefined();
+    expect((await s.eventsSince('A', 2)).map((e) => e.seq)).toEqual([3, 4]);
+    expect((await s.eventsSince('A', 1, 2)).map((e) => e.seq)).toEqual([2, 3]);
+    expect(await s.eventsSince('A', 4)).toEqual([]);
+    expect((await s.orderEvents('A', 'c1')).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('appendEvent logs an order event without moving the order', async () => {
+    const s = mem();
+    await s.insertOrder(order('c1'));
+    await s.appendEvent('A', 'onNewOrderAck', ack('c1'), T0 + 1);
+    expect((await s.getOrder('A', 'c1'))!.status).toBe(OrderStatus.PendingNew);
+    expect((await s.eventsSince('A', 0))[0]).toMatchObject({ effect: 'none', clientId: 'c1' });
+  });
+
+  it('rejects calls after close', async () => {
+    const s = new SqliteOrderStore(':memory:');
+    await s.close();
+    await s.close();
+    await expect(s.getOrder('A', 'c1')).rejects.toThrow(/closed/);
+    await expect(s.recordEvent('A', 'onNewOrderAck', ack('c1'), T0)).rejects.toThrow(/closed/);
+  });
+});
+
+describe('SqliteOrderStore: files, WAL, durability, schema', () => {
+  it('persists across close and reopen; sequence numbers continue', async () => {
+    const path = tmpDb();
+    const s = new SqliteOrderStore(path);
+    await s.insertOrder(order('c1'));
+    await s.recordEvent('A', 'onNewOrderAck', ack('c1'), T0 + 1);
+    await s.recordEvent('A', 'onOrderExecution', fill('c1', '4'), T0 + 2);
+    const o = await s.getOrder('A', 'c1');
+    await s.close();
+    const r = new SqliteOrderStore(path);
+    try {
+      expect(await r.getOrder('A', 'c1')).toEqual(o);
+      expect(await r.fills('A')).toHaveLength(1);
+      expect((await r.positions('A'))[0]!.position).toBe('4');
+      expect(await r.lastEventSeq('A')).toBe(2);
+      expect(await r.recordEvent('A', 'onOrderCancelled', cancelled('c1', true), T0 + 3)).toBe(3);
+      expect((await r.insertOrder(order('c1'))).created).toBe(false);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('runs in WAL mode with synchronous FULL by default (NORMAL on request)', async () => {
+    const path = tmpDb();
+    const s = new SqliteOrderStore(path);
+    await s.insertOrder(order('c1'));
+    expect(existsSync(`${path}-wal`)).toBe(true);
+    const raw = new Database(path, { readonly: true });
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    raw.close();
+    expect(((s as unknown as { db: BetterSqlite3.Database }).db.pragma('synchronous', { simple: true }) as number)).toBe(2);
+    await s.close();
+    const n = new SqliteOrderStore(tmpDb(), { synchronous: 'NORMAL' });
+    expect((n as unknown as { db: BetterSqlite3.Database }).db.pragma('synchronous', { simple: true })).toBe(1);
+    await n.close();
+  });
+
+  it('a second connection sees every committed row while the writer is still open', async () => {
+    const path = tmpDb();
+    const w = new SqliteOrderStore(path);
+    const r = new SqliteOrderStore(path, { readonly: true });
+    try {
+      await w.insertOrder(order('c1'));
+      expect((await r.getOrder('A', 'c1'))!.status).toBe(OrderStatus.PendingNew);
+      await w.recordEvent('A', 'onNewOrderAck', ack('c1'), T0 + 1);
+      await w.recordEvent('A', 'onOrderExecution', fill('c1', '3'), T0 + 2);
+      // No close, no checkpoint: the rows are in the WAL and visible to any other connection.
+      expect((await r.getOrder('A', 'c1'))!.cumQty).toBe('3');
+      expect((await r.eventsSince('A', 0)).map((e) => e.seq)).toEqual([1, 2]);
+      const raw = new Database(path, { readonly: true });
+      expect(raw.prepare('SELECT COUNT(*) AS n FROM fills').get()).toEqual({ n: 1 });
+      raw.close();
+      // A read-only connection cannot write.
+      await expect(r.insertOrder(order('c2'))).rejects.toThrow(/readonly/);
+    } finally {
+      await r.close();
+      await w.close();
+    }
+  });
+
+  it('keeps every committed write when the writing process is killed', () => {
+    const path = tmpDb();
+    const script = join(dir, 'crash.mts');
+    writeFileSync(
+      script,
+      `import { SqliteOrderStore } from ${JSON.stringify(join(ROOT, 'src/store/sqlite-store.ts'))};
+const s = new SqliteOrderStore(${JSON.stringify(path)});
+const o = { strategy: 'A', exchange: 'SIM', instrumentId: 7, side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: [], price: '100', qty: '10', createdTs: 1 };
+for (let i = 0; i < 50; i++) {
+  await s.insertOrder({ ...o, clientId: 'k' + i });
+  await s.recordEvent('A', 'onNewOrderAck', { exchange: 'SIM', clientId: 'k' + i, exchangeId: 'x' + i }, 2 + i);
+}
+process.kill(process.pid, 'SIGKILL');
+`,
+    );
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.signal).toBe('SIGKILL');
+    return (async () => {
+      const s = new SqliteOrderStore(path);
+      try {
+        expect(await s.listOrders({ status: OrderStatus.Open })).toHaveLength(50);
+        expect(await s.lastEventSeq('A')).toBe(50);
+      } finally {
+        await s.close();
+      }
+    })();
+  });
+
+  it('writes a versioned schema and refuses files it cannot read', async () => {
+    const path = tmpDb();
+    await new SqliteOrderStore(path).close();
+    const raw = new Database(path);
+    expect(raw.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: String(ORDER_STORE_SCHEMA_VERSION) });
+    raw.prepare("UPDATE meta SET value = '99' WHERE key = 'schema_version'").run();
+    raw.close();
+    expect(() => new SqliteOrderStore(path)).toThrow(/schema version 99.*upgrade tradeloop/);
+
+    const foreign = tmpDb();
+    const f = new Database(foreign);
+    f.exec('CREATE TABLE t (x)');
+    f.close();
+    expect(() => new SqliteOrderStore(foreign)).toThrow(OrderStoreFormatError);
+
+    const text = join(dir, 'notes.txt');
+    writeFileSync(text, 'this is not a database, just some text that is long enough to have a header\n'.repeat(20));
+    expect(() => new SqliteOrderStore(text, { readonly: true })).toThrow(/not a SQLite database/);
+
+    expect(() => new SqliteOrderStore(join(dir, 'missing.db'), { readonly: true })).toThrow();
+    expect(existsSync(join(dir, 'missing.db'))).toBe(false);
+  });
+
+  it('lists orders by strategy, status, open, newest limit', async () => {
+    const s = mem();
+    for (const [i, strat] of ['A', 'B', 'A', 'A'].entries()) await s.insertOrder(order(`c${i}`, { strategy: strat }));
+    await s.recordEvent('A', 'onNewOrderReject', rejectEv('c2'), T0 + 1);
+    await s.recordEvent('A', 'onNewOrderAck', ack('c3'), T0 + 1);
+    const ids = async (q: Parameters<SqliteOrderStore['listOrders']>[0]) => (await s.listOrders(q)).map((o) => o.clientId);
+    expect(await ids({})).toEqual(['c0', 'c1', 'c2', 'c3']);
+    expect(await ids({ strategy: 'A' })).toEqual(['c0', 'c2', 'c3']);
+    expect(await ids({ status: OrderStatus.Rejected })).toEqual(['c2']);
+    expect(await ids({ open: true, strategy: 'A' })).toEqual(['c0', 'c3']);
+    expect(await ids({ limit: 2 })).toEqual(['c2', 'c3']);
+    expect(await ids({ limit: 0 })).toEqual([]);
+    await expect(s.listOrders({ limit: -1 })).rejects.toThrow(TypeError);
+    expect((await s.openOrders('A')).map((o) => o.clientId)).toEqual(['c0', 'c3']);
+    expect(await s.openOrders('A', 'OTHER')).toEqual([]);
+  });
+});
