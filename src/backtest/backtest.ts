@@ -9,7 +9,7 @@ import type { Instrument } from '../api/instrument.js';
 import type { StratParams } from '../api/events.js';
 import type { IStrategy } from '../api/strategy.js';
 import { BookFeed } from '../book/feed.js';
-import type { L3Book } from '../book/l3-book.js';
+import { L3Book } from '../book/l3-book.js';
 import { SimClock } from '../core/clock.js';
 import { StratEnv, type MarketDataHub } from '../core/env.js';
 import { Journal, type JournalMarketData, type JournalSink } from '../core/journal.js';
@@ -103,6 +103,33 @@ export class EventCursor {
   }
 }
 
+/**
+ * Market events on their way to the strategy: a FIFO of copies, each with its arrival time
+ * in `localTs` (so the strategy's callbacks carry the time it received them). Arrival times
+ * never decrease, as a feed delivers in order.
+ */
+class DelayedFeed {
+  private buf: MdEvent[] = [];
+  private head = 0;
+  private lastTs = Number.NEGATIVE_INFINITY;
+
+  push(ev: MdEvent, arrivalTs: number): void {
+    this.lastTs = Math.max(this.lastTs, arrivalTs);
+    this.buf.push({ ...ev, localTs: this.lastTs });
+  }
+  peek(): MdEvent | undefined {
+    return this.head < this.buf.length ? this.buf[this.head] : undefined;
+  }
+  shift(): void {
+    this.head++;
+    // Drop delivered events now and then so that memory follows the delay, not the run.
+    if (this.head > 4096 && this.head * 2 > this.buf.length) {
+      this.buf = this.buf.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
 /** A command to run at a simulated time, as if typed on the console. */
 export interface ScheduledCommand {
   /** Simulated time, µs since the epoch. */
@@ -191,22 +218,28 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     feeds.set(inst.instrumentId, new BookFeed(inst, (cb, ev) => env.onMarketData(cb, ev)));
   }
   const { bookQueueModel, ...simOpts } = opts.sim ?? {};
+  // With a feed latency the engine keeps its own books, ahead of the strategy's by the feed
+  // delay; without one both read the feed's book (no copy, the fast path).
+  const feedUs = simOpts.latency?.feedUs?.bind(simOpts.latency);
+  const engineBooks = new Map<number, L3Book>();
+  for (const inst of source.instruments) engineBooks.set(inst.instrumentId, feedUs ? new L3Book() : feeds.get(inst.instrumentId)!.book);
   const venue = new SimVenue({
     ...simOpts,
-    ...(bookQueueModel ? { queueModel: (inst: Instrument) => bookQueueModel(inst, feeds.get(inst.instrumentId)!.book) } : {}),
+    ...(bookQueueModel ? { queueModel: (inst: Instrument) => bookQueueModel(inst, engineBooks.get(inst.instrumentId)!) } : {}),
     exchange: source.exchange,
     instruments: source.instruments,
     scheduler: clock,
-    depth: (id) => feeds.get(id)!.depth,
+    depth: (id) => engineBooks.get(id)!.l2,
   });
-  const journal = opts.journal ? new Journal(opts.journal, { marketData: opts.journalMarketData ?? defaultJournalMarketData(source) }) : undefined;
+  // Delayed market data arrives at drawn times that the data file alone does not give: by value.
+  const journal = opts.journal ? new Journal(opts.journal, { marketData: feedUs ? 'value' : (opts.journalMarketData ?? defaultJournalMarketData(source)) }) : undefined;
   /** Mid price of an instrument in quote currency, NaN while a side is empty. */
   const tickValue = new Map(source.instruments.map((i) => [i.instrumentId, i.tickSize.toNumber()]));
   const midOf = (instrumentId: number): number => {
-    const feed = feeds.get(instrumentId);
-    if (!feed) return Number.NaN;
-    const b = feed.depth.bestBidTick();
-    const a = feed.depth.bestAskTick();
+    const book = engineBooks.get(instrumentId);
+    if (!book) return Number.NaN;
+    const b = book.l2.bestBidTick();
+    const a = book.l2.bestAskTick();
     return Number.isFinite(b) && Number.isFinite(a) ? ((a + b) / 2) * tickValue.get(instrumentId)! : Number.NaN;
   };
   /** Mid each instrument was last marked at: equity changes only with a fill or a new mid. */
@@ -280,40 +313,80 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
   let events = 0;
   let fillsSeen = 0;
   const yieldEvery = opts.yieldEvery ?? 4096;
-  while (ev !== undefined && !env.failed) {
-    if (journal) journal.dataPos = events;
-    if (ev.localTs > clock.now()) {
-      // Most events have nothing scheduled before them: skip the await.
-      if (clock.nextDueTs() <= ev.localTs) await runUntil(ev.localTs);
-      else clock.setTime(ev.localTs);
-    }
-    const feed = feeds.get(ev.instrumentId);
-    if (feed) {
-      feed.apply(ev);
-      venue.onMarketEvent(ev);
-      recorder.onMarketEvent(ev.instrumentId, clock.now());
-    }
-    if (env.busy) await env.idle();
-    events++;
+  /** Marks equity after a fill, or when the touch of an instrument with a position moved. */
+  const markAfter = (instrumentId: number) => {
     const f = env.tracker.fillCount;
     if (f !== fillsSeen) {
       fillsSeen = f;
       markAll();
-    } else if (feed && env.tracker.hasOpenPosition) {
-      // Equity moves only with the mid: compare the best ticks before computing it.
-      const b = feed.depth.bestBidTick();
-      const a = feed.depth.bestAskTick();
-      const m = marks.get(ev.instrumentId);
-      if (m === undefined || m.bid !== b || m.ask !== a) {
-        const mid = midOf(ev.instrumentId);
-        if (!Number.isNaN(mid) && mid !== markedMid.get(ev.instrumentId)) markAll();
-        if (m === undefined) marks.set(ev.instrumentId, { bid: b, ask: a });
-        else {
-          m.bid = b;
-          m.ask = a;
-        }
+      return;
+    }
+    if (!env.tracker.hasOpenPosition) return;
+    const book = engineBooks.get(instrumentId);
+    if (!book) return;
+    // Equity moves only with the mid: compare the best ticks before computing it.
+    const b = book.l2.bestBidTick();
+    const a = book.l2.bestAskTick();
+    const m = marks.get(instrumentId);
+    if (m !== undefined && m.bid === b && m.ask === a) return;
+    const mid = midOf(instrumentId);
+    if (!Number.isNaN(mid) && mid !== markedMid.get(instrumentId)) markAll();
+    if (m === undefined) marks.set(instrumentId, { bid: b, ask: a });
+    else {
+      m.bid = b;
+      m.ask = a;
+    }
+  };
+  /**
+   * Advances the clock to `ts`, running what is due on the way. Returns a promise only when
+   * something was due: most events have nothing scheduled before them and skip the await.
+   */
+  const advance = (ts: number): Promise<void> | undefined => {
+    if (ts <= clock.now()) return undefined;
+    if (clock.nextDueTs() <= ts) return runUntil(ts);
+    clock.setTime(ts);
+    return undefined;
+  };
+  const delayed = feedUs ? new DelayedFeed() : undefined;
+  /** Delivers delayed events due at or before `ts` to the strategy's books, each at its time. */
+  const deliverDelayed = async (ts: number) => {
+    for (let p = delayed!.peek(); p !== undefined && p.localTs <= ts; p = delayed!.peek()) {
+      const due = advance(p.localTs);
+      if (due) await due;
+      feeds.get(p.instrumentId)?.apply(p);
+      delayed!.shift();
+      if (env.busy) await env.idle();
+    }
+  };
+  while (ev !== undefined && !env.failed) {
+    if (journal) journal.dataPos = events;
+    if (delayed) {
+      // The engine sees the event at its exchange time, the strategy at local time + feed
+      // latency (FIFO: a feed never reorders). Whatever reached the strategy by then first.
+      const engineTs = Math.max(clock.now(), ev.exchTs);
+      await deliverDelayed(engineTs);
+      const due = advance(engineTs);
+      if (due) await due;
+      const book = engineBooks.get(ev.instrumentId);
+      if (book) {
+        book.apply(ev);
+        venue.onMarketEvent(ev);
+        recorder.onMarketEvent(ev.instrumentId, clock.now());
+        delayed.push(ev, Math.max(ev.localTs, engineTs) + feedUs!());
+      }
+    } else {
+      const due = advance(ev.localTs);
+      if (due) await due;
+      const feed = feeds.get(ev.instrumentId);
+      if (feed) {
+        feed.apply(ev);
+        venue.onMarketEvent(ev);
+        recorder.onMarketEvent(ev.instrumentId, clock.now());
       }
     }
+    if (env.busy) await env.idle();
+    events++;
+    markAfter(ev.instrumentId);
     if (events % yieldEvery === 0) {
       opts.onYield?.(env);
       opts.onProgress?.(events);
@@ -321,6 +394,8 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     }
     ev = cursor.nextSync() ?? (await cursor.refill());
   }
+  // What is still on its way reaches the strategy before the session ends.
+  if (delayed && !env.failed) await deliverDelayed(Number.POSITIVE_INFINITY);
 
   if (journal) journal.dataPos = events;
   // End of data: onStop, bounded wait for the ack in simulated time, then close the session.

@@ -62,6 +62,12 @@ export const LatencyConfigSchema = z
     modify: LatencyPairSchema.optional(),
     cancel: LatencyPairSchema.optional(),
     fetch: LatencyPairSchema.optional(),
+    /**
+     * Market-data feed latency, µs (number or distribution), drawn per event: the strategy
+     * sees each event this long after its local time while the engine sees it at its
+     * exchange time. Default none: one book for both.
+     */
+    feed: z.union([latencyNumber, LatencyDistributionSchema]).optional(),
   })
   .strict()
   .superRefine((v, ctx) => {
@@ -158,8 +164,8 @@ function firstIssue(issues: readonly Issue[]): Issue {
 export function latencyModel(l: z.infer<typeof LatencyConfigSchema> | undefined): LatencyModel {
   const v = l ?? {};
   const perAction = v.seed !== undefined || v.default !== undefined || v.place !== undefined || v.modify !== undefined || v.cancel !== undefined || v.fetch !== undefined;
-  if (!perAction && (v.entry === undefined || typeof v.entry === 'number') && (v.response === undefined || typeof v.response === 'number')) {
-    return new ConstantLatencyModel({ entryUs: v.entry, responseUs: v.response });
+  if (!perAction && (v.entry === undefined || typeof v.entry === 'number') && (v.response === undefined || typeof v.response === 'number') && (v.feed === undefined || typeof v.feed === 'number')) {
+    return new ConstantLatencyModel({ entryUs: v.entry, responseUs: v.response, feedUs: v.feed });
   }
   type Pair = z.infer<typeof LatencyPairSchema> | undefined;
   const pair = (p: Pair) => (p === undefined ? undefined : { entry: dist(p.entry), response: dist(p.response) });
@@ -170,6 +176,7 @@ export function latencyModel(l: z.infer<typeof LatencyConfigSchema> | undefined)
     modify: pair(v.modify),
     cancel: pair(v.cancel),
     fetch: pair(v.fetch),
+    feed: dist(v.feed),
   });
 }
 

@@ -22,6 +22,14 @@ export interface LatencyModel {
   entryUs(action: LatencyAction): number;
   /** µs from the engine's answer to its arrival at the strategy (≥ 0). */
   responseUs(action: LatencyAction): number;
+  /**
+   * µs a market-data event takes from the data's local receive time to the strategy (≥ 0),
+   * drawn once per event. Absent (the default): no feed latency, and the strategy and the
+   * matching engine read the same book. Present: the backtest keeps the engine's book
+   * (events at their exchange time) apart from the strategy's (events at local time + this),
+   * so orders are placed against a book that is already stale, as live.
+   */
+  feedUs?(): number;
 }
 
 /** Options of {@link ConstantLatencyModel}. */
@@ -30,6 +38,8 @@ export interface ConstantLatencyOptions {
   entryUs?: number;
   /** Engine → strategy latency in µs. Default 100. */
   responseUs?: number;
+  /** Market-data feed latency in µs (see `LatencyModel.feedUs`). Default: none (one shared book). */
+  feedUs?: number;
 }
 
 /** The same latency for every request and answer. Defaults: 100 µs each way. */
@@ -43,7 +53,13 @@ export class ConstantLatencyModel implements LatencyModel {
   constructor(opts: ConstantLatencyOptions = {}) {
     this.entryLatencyUs = checkUs('entryUs', opts.entryUs ?? 100);
     this.responseLatencyUs = checkUs('responseUs', opts.responseUs ?? 100);
+    if (opts.feedUs !== undefined) {
+      const f = checkUs('feedUs', opts.feedUs);
+      this.feedUs = () => f;
+    }
   }
+  /** The configured feed latency; absent when none was given. */
+  readonly feedUs?: () => number;
   /** The configured entry latency, whatever the action. */
   entryUs(_action: LatencyAction): number {
     return this.entryLatencyUs;
@@ -89,6 +105,8 @@ export interface PerActionLatencyOptions {
   cancel?: LatencyPair;
   /** Order, position and balance queries. */
   fetch?: LatencyPair;
+  /** Market-data feed latency, drawn per event (see `LatencyModel.feedUs`). Default: none. */
+  feed?: LatencyDistribution;
   /**
    * Round every random draw to the nearest whole µs (default true), so that simulated
    * times stay integers. Constant latencies are returned as given.
@@ -144,7 +162,16 @@ export class PerActionLatencyModel implements LatencyModel {
       this.entry.set(a, p?.entry === undefined ? def.entry : sampler(`${a}.entry`, p.entry, whole));
       this.response.set(a, p?.response === undefined ? def.response : sampler(`${a}.response`, p.response, whole));
     }
+    if (opts.feed !== undefined) {
+      const feed = sampler('feed', opts.feed, whole);
+      // Feed draws come from a generator of their own (seed + 1): a draw per market event
+      // must not shift the latencies of orders, or adding a feed would change every fill.
+      const feedRng = new SeededRng(this.seed + 1);
+      this.feedUs = () => feed(feedRng);
+    }
   }
+  /** µs of market-data feed latency for the next event; absent when `feed` was not given. */
+  readonly feedUs?: () => number;
 
   /** µs from submission to the engine for `action`: the next draw of its entry distribution. */
   entryUs(action: LatencyAction): number {

@@ -1,7 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BaseStrategy, MDSub, OrderType, Side, TimeInForce, type BestLevelUpdate, type IStratEnv, type Instrument } from '../../src/api/index.js';
-import { runBacktest } from '../../src/backtest/backtest.js';
+import { BaseStrategy, InstrumentType, MDSub, OrderType, Side, TimeInForce, makeInstrument, type BestLevelUpdate, type IStratEnv, type Instrument } from '../../src/api/index.js';
+import { runBacktest, type MarketSource } from '../../src/backtest/backtest.js';
+import { MdType, type MdEvent } from '../../src/data/events.js';
+import { ConstantLatencyModel } from '../../src/sim/latency.js';
+import { loadJournal } from '../../src/store/journal-reader.js';
+import { replayJournal } from '../../src/store/replay.js';
 import { parseRunnerConfig, simOptions } from '../../src/backtest/config.js';
 import { MemoryJournalSink } from '../../src/core/journal.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -109,5 +115,80 @@ describe('runBacktest basics', () => {
     const r = await runBacktest({ strategy: new NoAck(), source: await openMarketData(AAPL), logger: silentLogger(), stopTimeoutMs: 500 });
     expect(r.summary.stopAcked).toBe(false);
     expect(r.env.state).toBe('stopped');
+  });
+});
+
+describe('runBacktest with a market-data feed latency', () => {
+  const inst = makeInstrument({ instrumentId: 7, exchange: 'X', name: 'x:spot:abc', type: InstrumentType.Spot, tickSize: '1', lotSize: '1', baseCurrency: 'ABC', quoteCurrency: 'USD' });
+  const T = 1_700_000_000_000_000;
+  const e = (localTs: number, type: MdType, side: 1 | -1, orderId: number, priceTick: number, qty: number): MdEvent => ({ type, instrumentId: 7, exchTs: localTs, localTs, side, orderId, priceTick, qty, status: 0 });
+  // Ask 101 at T; at T + 1 ms it is pulled and the ask moves to 105.
+  const events = [e(T, MdType.OrderAdd, -1, 1, 101, 10), e(T, MdType.OrderAdd, 1, 2, 99, 10), e(T + 1000, MdType.OrderDelete, -1, 1, 101, 0), e(T + 1000, MdType.OrderAdd, -1, 3, 105, 10), e(T + 50_000, MdType.OrderAdd, 1, 4, 98, 5)];
+  const source = (): MarketSource => ({ exchange: 'X', instruments: [inst], events: async function* () { yield* events.map((x) => ({ ...x })); } });
+
+  class Lifter extends BaseStrategy {
+    asks: Array<{ price: string; recvTs: number; now: number }> = [];
+    fills = 0;
+    cancels = 0;
+    override onFrameworkConnected(env: IStratEnv) {
+      this.env = env;
+      env.login('lifter');
+      env.subscribeToMarketData('X', ['x:spot:abc'], [MDSub.BBO]);
+    }
+    override onBestAskLevelUpdate(ev: BestLevelUpdate) {
+      this.asks.push({ price: ev.price.toString(), recvTs: ev.recvTs, now: this.env.now() });
+      if (this.asks.length === 1) this.env.sendNewOrder({ exchange: 'X', instrumentId: 7, side: Side.Buy, price: ev.price, qty: '10', ordType: OrderType.Limit, timeInForce: TimeInForce.IOC });
+    }
+    override onOrderExecution() {
+      this.fills++;
+    }
+    override onOrderCancelled() {
+      this.cancels++;
+    }
+  }
+
+  it('without one, the strategy lifts the ask it sees', async () => {
+    const s = new Lifter();
+    const r = await runBacktest({ strategy: s, source: source(), logger: silentLogger(), sim: { latency: new ConstantLatencyModel({ entryUs: 100, responseUs: 100 }) } });
+    expect(r.ok).toBe(true);
+    expect(s.asks[0]).toEqual({ price: '101', recvTs: T, now: T });
+    expect(s.fills).toBe(1);
+  });
+
+  it('with 2 ms, the strategy sees every event 2 ms late and its order meets the moved book', async () => {
+    const s = new Lifter();
+    const r = await runBacktest({ strategy: s, source: source(), logger: silentLogger(), sim: { latency: new ConstantLatencyModel({ entryUs: 100, responseUs: 100, feedUs: 2000 }) } });
+    expect(r.ok).toBe(true);
+    // The pull and the new ask are two events: the side is empty (price 0) in between.
+    expect(s.asks.map((a) => a.price)).toEqual(['101', '0', '105']);
+    // Callbacks carry the time the strategy received the event, and the clock agrees.
+    expect(s.asks[0]).toEqual({ price: '101', recvTs: T + 2000, now: T + 2000 });
+    expect(s.asks[2]).toEqual({ price: '105', recvTs: T + 3000, now: T + 3000 });
+    // The IOC reached the engine at T + 2.1 ms, after the ask at 101 was gone: no fill.
+    expect(s.fills).toBe(0);
+    expect(s.cancels).toBe(1);
+    expect(r.summary.fills).toBe(0);
+  });
+
+  it('draws a random feed latency per event, reproducibly, and the run replays identically', async () => {
+    const cfg = parseRunnerConfig({ sim: { latencyUs: { seed: 5, default: { entry: { constantUs: 100 }, response: { constantUs: 100 } }, feed: { logNormal: { medianUs: 300, p99Us: 3000 } } } } });
+    const run = async () => {
+      const s = new Lifter();
+      const journal = new MemoryJournalSink();
+      await runBacktest({ strategy: s, source: source(), logger: silentLogger(), sim: simOptions(cfg.sim), journal });
+      return { s, lines: journal.lines };
+    };
+    const a = await run();
+    const b = await run();
+    expect(b.lines).toEqual(a.lines);
+    const delays = a.s.asks.map((x, i) => x.recvTs - (i === 0 ? T : T + 1000));
+    expect(delays).toHaveLength(3);
+    expect(delays.every((d) => d > 0)).toBe(true);
+    // Delayed market data is journaled by value, so the journal replays on its own.
+    expect(JSON.parse(a.lines[0]!).md).toBeUndefined();
+    const path = join(mkdtempSync(join(tmpdir(), 'tl-feed-')), 'j.jsonl');
+    writeFileSync(path, a.lines.join('\n') + '\n');
+    const rep = await replayJournal({ strategy: new Lifter(), journal: await loadJournal(path), logger: silentLogger() });
+    expect(rep.identical).toBe(true);
   });
 });

@@ -112,3 +112,29 @@ describe('PerActionLatencyModel', () => {
     bad({ place: { entry: { logNormal: { medianUs: 10, p99Us: Infinity } } } }, RangeError);
   });
 });
+
+describe('feed latency', () => {
+  it('is absent unless configured, constant when given as a number', () => {
+    expect(new ConstantLatencyModel().feedUs).toBeUndefined();
+    expect(new PerActionLatencyModel().feedUs).toBeUndefined();
+    expect(new ConstantLatencyModel({ feedUs: 250 }).feedUs!()).toBe(250);
+    expect(() => new ConstantLatencyModel({ feedUs: -1 })).toThrow(/feedUs must be a finite number ≥ 0/);
+  });
+
+  it('draws from its own generator: adding a feed does not change order latencies', () => {
+    const place = { entry: { logNormal: { medianUs: 200, p99Us: 2000 } } };
+    const a = new PerActionLatencyModel({ seed: 9, place });
+    const b = new PerActionLatencyModel({ seed: 9, place, feed: { uniform: { minUs: 10, maxUs: 5000 } } });
+    const xs: number[] = [];
+    const ys: number[] = [];
+    const feeds: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      xs.push(a.entryUs('place'));
+      feeds.push(b.feedUs!(), b.feedUs!());
+      ys.push(b.entryUs('place'));
+    }
+    expect(ys).toEqual(xs);
+    expect(feeds.every((f) => f >= 10 && f <= 5000 && Number.isInteger(f))).toBe(true);
+    expect(new Set(feeds).size).toBeGreaterThan(50);
+  });
+});
