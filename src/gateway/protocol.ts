@@ -1,0 +1,949 @@
+/**
+ * The gateway wire protocol, version 1: JSON text frames over WebSocket between a gateway
+ * process (which hosts venues and a market-data feed) and strategy processes.
+ *
+ * This module holds the zod schemas of every message in both directions, the TypeScript
+ * types inferred from them, the error codes, the limits, and the two edge parsers
+ * `parseClientFrame` / `parseGatewayFrame`, which never throw. `docs/protocol.md` is the
+ * normative description; this file is its executable form.
+ *
+ * Strictness is asymmetric on purpose: the gateway rejects unknown fields in client frames
+ * (a misspelt `execInstr` must not silently drop a PostOnly), while a client ignores unknown
+ * fields in gateway frames (so a gateway may add informational fields within v1).
+ * @module
+ */
+import { z } from 'zod';
+import { ExecInstr, FeedHandlerStatus, GatewayStatus, InstrumentType, Liquidity, MDSub, OrderStatus, OrderType, RequestType, Side, TimeInForce } from '../api/enums.js';
+import type { CancelCode, RejectCode } from '../api/codes.js';
+
+// ------------------------------------------------------------------ version, codes, limits
+
+/** The protocol version this module speaks; every frame carries it as `v`. */
+export const PROTOCOL_VERSION = 1 as const;
+
+/**
+ * Stable numeric codes of `error` frames (4000–4099). A fatal error is followed by a
+ * WebSocket close whose close code equals the error code (see `PROTOCOL_ERROR_FATAL`).
+ */
+export enum ProtocolErrorCode {
+  /** The frame is not valid UTF-8 or not valid JSON. */
+  MalformedJson = 4000,
+  /** The frame is valid JSON but not a JSON object (an array, string, number, null...). */
+  NotAnObject = 4001,
+  /** `type` is missing, not a string, or not a message of this direction. */
+  UnknownType = 4002,
+  /** `v` is not a version this peer speaks (a missing `v` is `InvalidFields`). Fatal: nothing else can be understood. */
+  UnsupportedVersion = 4003,
+  /** A field is missing, has the wrong type or format, is unknown (client frames), or nesting/keys are not allowed. `reason` lists `path: message` items. */
+  InvalidFields = 4004,
+  /** `seq` is not the previous frame's `seq` + 1. Reported once per gap; the receiver resynchronises to the received `seq`. */
+  SequenceGap = 4005,
+  /** A valid message that is not allowed now: a second `login` on the connection, a `cmd_result` with no pending `cmd`. */
+  UnexpectedMessage = 4006,
+  /** A request other than `login`, `heartbeat` or `logout` before a successful login. */
+  NotLoggedIn = 4010,
+  /** Unknown strategy or wrong token. Fatal. */
+  BadCredentials = 4011,
+  /** The strategy is already logged in on another connection. Fatal for the new connection; the existing session is unaffected. */
+  AlreadyLoggedIn = 4012,
+  /** No `login` within `loginTimeoutMs` of the connection opening. Fatal. */
+  LoginTimeout = 4013,
+  /** `login.resume.lastEventSeq` cannot be served: older than the oldest event the gateway still holds, or beyond its last one (its history was reset). Nothing is replayed; reconcile with `sync`. Not fatal. */
+  ResumeUnavailable = 4014,
+  /** The frame is larger than `maxFrameBytes`. Fatal. */
+  FrameTooLarge = 4020,
+  /** More frames than `maxMsgsPerSec` allows (after the burst). Fatal. */
+  RateLimited = 4021,
+  /** More than `maxBadFramesPerMin` frames were refused within one minute. Fatal. */
+  TooManyBadFrames = 4022,
+  /** Nothing received within `heartbeatTimeoutMs`. Fatal (usually only seen as a close code). */
+  HeartbeatTimeout = 4023,
+  /** The request names an exchange the gateway does not host (subscribe). */
+  UnknownExchange = 4030,
+  /** The request names an instrument the venue does not list (subscribe). */
+  UnknownInstrument = 4031,
+  /** The gateway is shutting down. Fatal. */
+  GatewayShutdown = 4040,
+  /** The peer failed to handle a valid frame; the request had no effect. Not fatal. */
+  InternalError = 4099,
+}
+
+/** Whether each error code ends the connection (the peer then closes with that code). */
+export const PROTOCOL_ERROR_FATAL: Readonly<Record<ProtocolErrorCode, boolean>> = {
+  [ProtocolErrorCode.MalformedJson]: false,
+  [ProtocolErrorCode.NotAnObject]: false,
+  [ProtocolErrorCode.UnknownType]: false,
+  [ProtocolErrorCode.UnsupportedVersion]: true,
+  [ProtocolErrorCode.InvalidFields]: false,
+  [ProtocolErrorCode.SequenceGap]: false,
+  [ProtocolErrorCode.UnexpectedMessage]: false,
+  [ProtocolErrorCode.NotLoggedIn]: false,
+  [ProtocolErrorCode.BadCredentials]: true,
+  [ProtocolErrorCode.AlreadyLoggedIn]: true,
+  [ProtocolErrorCode.LoginTimeout]: true,
+  [ProtocolErrorCode.ResumeUnavailable]: false,
+  [ProtocolErrorCode.FrameTooLarge]: true,
+  [ProtocolErrorCode.RateLimited]: true,
+  [ProtocolErrorCode.TooManyBadFrames]: true,
+  [ProtocolErrorCode.HeartbeatTimeout]: true,
+  [ProtocolErrorCode.UnknownExchange]: false,
+  [ProtocolErrorCode.UnknownInstrument]: false,
+  [ProtocolErrorCode.GatewayShutdown]: true,
+  [ProtocolErrorCode.InternalError]: false,
+};
+
+/**
+ * WebSocket close codes. Application closes (4000–4099) reuse the fatal error code that
+ * caused them; the standard codes cover the rest.
+ */
+export const CloseCode = {
+  /** After `logout` (either side), or a client closing on purpose. Do not reconnect. */
+  Normal: 1000,
+  /** The endpoint went away without a protocol error (process exit). Reconnect with backoff. */
+  GoingAway: 1001,
+  /** The transport's hard payload cap (ws `maxPayload`) was hit before the frame could be read. */
+  MessageTooBig: 1009,
+} as const;
+
+/**
+ * Limits one endpoint applies to what it receives. Rates are per connection.
+ * `DEFAULT_LIMITS` is the gateway's default for client frames; `DEFAULT_CLIENT_LIMITS`
+ * a client's default for gateway frames.
+ */
+export interface ProtocolLimits {
+  /** Largest accepted frame in bytes of UTF-8. Larger: `FrameTooLarge`, fatal. Default 65 536 (64 KiB). */
+  maxFrameBytes: number;
+  /** Deepest accepted JSON nesting (the frame object is depth 1). Deeper: `InvalidFields`. Default 16. */
+  maxJsonDepth: number;
+  /** Sustained frames per second (token-bucket refill rate). Default 100. */
+  maxMsgsPerSec: number;
+  /** Frames that may arrive at once above the sustained rate (bucket capacity). Default 200. */
+  burstMsgs: number;
+  /** Refused frames tolerated within any 60 s window; one more closes with `TooManyBadFrames`. Default 10. */
+  maxBadFramesPerMin: number;
+  /** Send a `heartbeat` when nothing was sent for this long, in ms. Default 5 000. */
+  heartbeatMs: number;
+  /** Close with `HeartbeatTimeout` when nothing was received for this long, in ms. Default 15 000 (3 heartbeats). */
+  heartbeatTimeoutMs: number;
+  /** Close with `LoginTimeout` when no login succeeded this long after the connection opened, in ms. Default 10 000. */
+  loginTimeoutMs: number;
+}
+
+/** The gateway's limits on client frames. */
+export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
+  maxFrameBytes: 64 * 1024,
+  maxJsonDepth: 16,
+  maxMsgsPerSec: 100,
+  burstMsgs: 200,
+  maxBadFramesPerMin: 10,
+  heartbeatMs: 5_000,
+  heartbeatTimeoutMs: 15_000,
+  loginTimeoutMs: 10_000,
+});
+
+/**
+ * A client's limits on gateway frames: larger frames (a `login_ack` of a venue with
+ * thousands of instruments, a `sync_result`, a burst of `md` batches) and no practical rate
+ * cap, since the gateway is trusted to pace itself.
+ */
+export const DEFAULT_CLIENT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
+  maxFrameBytes: 16 * 1024 * 1024,
+  maxJsonDepth: 16,
+  maxMsgsPerSec: 1_000_000,
+  burstMsgs: 1_000_000,
+  maxBadFramesPerMin: 1_000,
+  heartbeatMs: 5_000,
+  heartbeatTimeoutMs: 15_000,
+  loginTimeoutMs: 10_000,
+});
+
+/**
+ * Fills absent limits from `base` (default `DEFAULT_LIMITS`) and checks them: every value
+ * must be a positive number (integers for counts and bytes), `heartbeatTimeoutMs` above
+ * `heartbeatMs`, `burstMsgs` at least 1. Throws `RangeError` naming the bad field.
+ */
+export function resolveLimits(partial: Partial<ProtocolLimits> = {}, base: Readonly<ProtocolLimits> = DEFAULT_LIMITS): ProtocolLimits {
+  const out: ProtocolLimits = { ...base };
+  for (const key of Object.keys(base) as (keyof ProtocolLimits)[]) {
+    const v = partial[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !(v > 0) || Number.isNaN(v)) throw new RangeError(`limits.${key} must be a positive number, got ${String(v)}`);
+    out[key] = v;
+  }
+  for (const key of ['maxFrameBytes', 'maxJsonDepth', 'burstMsgs', 'maxBadFramesPerMin'] as const) {
+    if (!Number.isInteger(out[key])) throw new RangeError(`limits.${key} must be an integer, got ${out[key]}`);
+  }
+  if (out.heartbeatTimeoutMs <= out.heartbeatMs) throw new RangeError(`limits.heartbeatTimeoutMs (${out.heartbeatTimeoutMs}) must exceed heartbeatMs (${out.heartbeatMs})`);
+  return out;
+}
+
+// ------------------------------------------------------------------ primitives
+
+/** Longest client order id and request id, in characters (same as the kernel's client ids). */
+export const MAX_ID_LENGTH = 64;
+
+/** Printable ASCII without the space: ids survive logs, journals and command arguments. */
+const PRINTABLE_ID = /^[\x21-\x7e]+$/;
+
+/** Exact decimal as a string: optional `-`, 1–30 digits, optional `.` and 1–30 digits. No exponent, no `+`, no spaces. */
+export const DecimalString = z
+  .string()
+  .max(62)
+  .regex(/^-?\d{1,30}(\.\d{1,30})?$/, 'expected a decimal string like "123.45"');
+/** A decimal string above zero (instrument grids). */
+export const PositiveDecimalString = DecimalString.regex(/[1-9]/, 'expected a positive decimal').regex(/^[^-]/, 'expected a positive decimal');
+/** Frame sequence number: an integer ≥ 1. */
+export const Seq = z.int().min(1);
+/** Per-strategy event sequence number: an integer ≥ 1. */
+export const EventSeq = z.int().min(1);
+/** Request id chosen by the sender: 1–64 printable ASCII characters without spaces. */
+export const ReqId = z.string().min(1).max(MAX_ID_LENGTH).regex(PRINTABLE_ID, 'expected printable ASCII without spaces');
+/** Timestamp: integer microseconds since the Unix epoch (UTC). */
+export const TimestampUs = z.int().min(0);
+/** Venue id, e.g. `SIM`, `BYBIT`: 1–32 characters of letters, digits, `_ . -`. */
+export const ExchangeId = z.string().min(1).max(32).regex(/^[\w.-]+$/, 'expected letters, digits, _ . -');
+/** Venue-defined numeric instrument id (a safe integer). */
+export const InstrumentId = z.int();
+/** Client order id: 1–64 printable ASCII characters without spaces. */
+export const ClientOrderId = z.string().min(1).max(MAX_ID_LENGTH).regex(PRINTABLE_ID, 'expected printable ASCII without spaces');
+/** Strategy login name: 1–64 letters, digits, `_ . : -` (as `env.login` accepts). */
+export const StrategyName = z.string().min(1).max(64).regex(/^[\w.:-]+$/, 'expected letters, digits, _ . : -');
+/** Command hook name: 1–64 letters, digits, `_ . -` (as `env.addCmdHook` accepts). */
+export const CmdName = z.string().min(1).max(64).regex(/^[\w.-]+$/, 'expected letters, digits, _ . -');
+/** Coin or currency code, e.g. `USDT`, `1000PEPE`: 1–32 letters, digits, `_ . -`. */
+export const CoinCode = z.string().min(1).max(32).regex(/^[\w.-]+$/, 'expected letters, digits, _ . -');
+/** Human-readable text (reasons, details): at most 4096 characters. */
+const Text = z.string().max(4096);
+/** Reject code: 1000–2999 (`RejectCode`); unknown codes in range are accepted so that a newer gateway's codes still reach the strategy. */
+const RejectCodeSchema = z
+  .int()
+  .min(1000)
+  .max(2999)
+  .transform((n) => n as RejectCode);
+/** Cancel code: 3000–3999 (`CancelCode`), open-ended for the same reason. */
+const CancelCodeSchema = z
+  .int()
+  .min(3000)
+  .max(3999)
+  .transform((n) => n as CancelCode);
+const SideSchema = z.enum(Side);
+const ExecInstrList = z.array(z.enum(ExecInstr)).max(4);
+
+/** An instrument as the gateway lists it (`InstrumentSpec` of `src/api/instrument.ts`); build with `makeInstrument`. */
+export const InstrumentSpecSchema = z.object({
+  instrumentId: InstrumentId,
+  exchange: ExchangeId,
+  name: z.string().min(1).max(128),
+  type: z.enum(InstrumentType).optional(),
+  tickSize: PositiveDecimalString,
+  lotSize: PositiveDecimalString,
+  minQty: PositiveDecimalString.optional(),
+  baseCurrency: CoinCode,
+  quoteCurrency: CoinCode,
+  multiplier: z.number().positive().optional(),
+});
+
+// ------------------------------------------------------------------ events
+
+/** Callbacks a venue addresses to one strategy: sent in `event` frames, numbered by `eventSeq`, recorded and replayed on resume. */
+export const VENUE_CALLBACKS = [
+  'onNewOrderAck',
+  'onNewOrderReject',
+  'onModifyOrderAck',
+  'onModifyOrderReject',
+  'onCancelOrderAck',
+  'onCancelOrderReject',
+  'onCancelAllAck',
+  'onCancelAllReject',
+  'onOrderExecution',
+  'onOrderCancelled',
+  'onOrderStatus',
+  'onOrdersInfo',
+  'onAccountInfo',
+  'onWalletInfo',
+  'onPositionInfo',
+  'onFundingInfo',
+  'onRequestReject',
+  'onUnsupportedOp',
+  'onRateLimitInfo',
+  'onGatewayStatus',
+] as const;
+/** Market-data callbacks: in v1 the client derives them from `md` frames; the codec covers them for tools and later versions. */
+export const MD_CALLBACKS = [
+  'onPublicTrade',
+  'onAddPriceLevel',
+  'onModifyPriceLevel',
+  'onDeletePriceLevel',
+  'onAddLevel',
+  'onModifyLevel',
+  'onDeleteLevel',
+  'onBestBidLevelUpdate',
+  'onBestAskLevelUpdate',
+  'onFeedHandlerStatus',
+] as const;
+/** Every callback whose event the codec can encode and decode: all but the lifecycle ones the environment makes itself. */
+export const EVENT_CALLBACKS = [...VENUE_CALLBACKS, ...MD_CALLBACKS] as const;
+/** A callback that travels in `event` frames. */
+export type VenueCallbackName = (typeof VENUE_CALLBACKS)[number];
+/** A callback the codec handles. */
+export type EventCallback = (typeof EVENT_CALLBACKS)[number];
+
+/**
+ * Builds one event schema per callback with the given decimal schemas: plain
+ * `DecimalString`s give the wire schemas (`EVENT_WIRE_SCHEMAS`), string→`Price`/`Qty`
+ * transforms give the codec's decoders. One definition, so wire and API cannot drift.
+ * Objects strip unknown keys: a newer gateway may add fields.
+ */
+export function defineEventSchemas<P extends z.ZodType<unknown, string>, Q extends z.ZodType<unknown, string>>(price: P, qty: Q) {
+  const orderStatus = z.object({
+    exchange: ExchangeId,
+    instrumentId: InstrumentId,
+    clientOrdId: ClientOrderId,
+    exchOrdId: z.string().max(128),
+    side: SideSchema,
+    price,
+    leavesQty: qty,
+    status: z.enum(OrderStatus),
+    orderType: z.enum(OrderType),
+    tif: z.enum(TimeInForce),
+    execInstr: ExecInstrList,
+  });
+  const position = z.object({ exchange: ExchangeId, instrumentId: InstrumentId, position: qty });
+  const priceLevel = z.object({ exchange: ExchangeId, instrumentId: InstrumentId, side: SideSchema, price, qty, recvTs: TimestampUs });
+  const bestLevel = z.object({ exchange: ExchangeId, instrumentId: InstrumentId, price, qty, recvTs: TimestampUs });
+  const level = { exchange: ExchangeId, instrumentId: InstrumentId, side: SideSchema, levelId: z.string().min(1).max(64), price, recvTs: TimestampUs };
+  return {
+    onNewOrderAck: z.object({
+      exchange: ExchangeId,
+      clientId: ClientOrderId,
+      exchangeId: z.string().max(128),
+      instrumentId: InstrumentId,
+      side: SideSchema,
+      price,
+      qty,
+      leavesQty: qty,
+      orderType: z.enum(OrderType),
+      tif: z.enum(TimeInForce),
+      execInstr: ExecInstrList,
+    }),
+    onNewOrderReject: z.object({ exchange: ExchangeId, clientId: ClientOrderId, rejectCode: RejectCodeSchema, rejectReason: Text }),
+    onModifyOrderAck: z.object({ exchange: ExchangeId, clientId: ClientOrderId, newPrice: price, newQty: qty, leavesQty: qty }),
+    onModifyOrderReject: z.object({ exchange: ExchangeId, clientId: ClientOrderId, rejectCode: RejectCodeSchema, rejectReason: Text }),
+    onCancelOrderAck: z.object({ exchange: ExchangeId, clientId: ClientOrderId }),
+    // clientId is absent when the reject answers a cancel-all; the transform restores the
+    // key (as undefined) because the API type has it as a required `string | undefined`.
+    onCancelOrderReject: z
+      .object({ exchange: ExchangeId, clientId: ClientOrderId.optional(), rejectCode: RejectCodeSchema, rejectReason: Text })
+      .transform((e) => ({ exchange: e.exchange, clientId: e.clientId, rejectCode: e.rejectCode, rejectReason: e.rejectReason })),
+    onCancelAllAck: z.object({ exchange: ExchangeId, instrumentId: InstrumentId }),
+    onCancelAllReject: z.object({ exchange: ExchangeId, instrumentId: InstrumentId, rejectCode: RejectCodeSchema, rejectReason: Text }),
+    onOrderExecution: z.object({
+      exchange: ExchangeId,
+      clientId: ClientOrderId,
+      side: SideSchema,
+      price,
+      fillQty: qty,
+      leavesQty: qty,
+      execTs: TimestampUs,
+      recvTs: TimestampUs,
+      instrumentId: InstrumentId,
+      fee: price,
+      liquidity: z.enum(Liquidity),
+    }),
+    onOrderCancelled: z.object({
+      exchange: ExchangeId,
+      clientId: ClientOrderId,
+      unsolicited: z.boolean(),
+      engineTs: TimestampUs,
+      recvTs: TimestampUs,
+      cancelCode: CancelCodeSchema,
+      cancelReason: Text,
+    }),
+    onOrderStatus: orderStatus,
+    onOrdersInfo: z.object({ exchange: ExchangeId, orders: z.array(orderStatus).max(100_000) }),
+    onAccountInfo: z.object({ exchange: ExchangeId, userId: z.string().max(128) }),
+    onWalletInfo: z.object({ exchange: ExchangeId, coin: CoinCode, totalBalance: qty, availableBalance: qty }),
+    onPositionInfo: position,
+    onFundingInfo: z.object({ exchange: ExchangeId, instrumentId: InstrumentId, fundingRate: DecimalString, nextFundingTs: TimestampUs }),
+    onRequestReject: z.object({ exchange: z.union([ExchangeId, z.literal('')]), rejectCode: RejectCodeSchema, detail: Text, rejectedRqstType: z.enum(RequestType) }),
+    onUnsupportedOp: z.object({ exchange: ExchangeId, unsupportedMsgType: z.enum(RequestType) }),
+    onRateLimitInfo: z.object({ exchange: ExchangeId, rateLimit: z.number().min(0), rateRemaining: z.number().min(0), resetTs: TimestampUs }),
+    onGatewayStatus: z.object({ exchange: ExchangeId, status: z.enum(GatewayStatus), detail: Text }),
+    onPublicTrade: z.object({ exchange: ExchangeId, instrumentId: InstrumentId, side: SideSchema, price, qty, execTs: TimestampUs, recvTs: TimestampUs }),
+    onAddPriceLevel: priceLevel,
+    onModifyPriceLevel: z.object({ exchange: ExchangeId, instrumentId: InstrumentId, side: SideSchema, price, newQty: qty, recvTs: TimestampUs }),
+    onDeletePriceLevel: z.object({ exchange: ExchangeId, instrumentId: InstrumentId, side: SideSchema, price, recvTs: TimestampUs }),
+    onAddLevel: z.object({ ...level, qty }),
+    onModifyLevel: z.object({ ...level, newQty: qty }),
+    onDeleteLevel: z.object(level),
+    onBestBidLevelUpdate: bestLevel,
+    onBestAskLevelUpdate: bestLevel,
+    onFeedHandlerStatus: z.object({ exchange: ExchangeId, status: z.enum(FeedHandlerStatus), detail: Text }),
+  } satisfies Record<EventCallback, z.ZodType>;
+}
+
+/** Wire schemas of every event payload: decimals as strings. */
+export const EVENT_WIRE_SCHEMAS = defineEventSchemas(DecimalString, DecimalString);
+/** Wire form of each callback's event (decimals as strings, timestamps as integer µs). */
+export type WireEventMap = { [K in EventCallback]: z.output<(typeof EVENT_WIRE_SCHEMAS)[K]> };
+/** Wire form of one order's status (in `onOrdersInfo` and `sync_result`). */
+export type WireOrderStatus = WireEventMap['onOrderStatus'];
+/** Wire form of one position (in `sync_result`). */
+export type WirePosition = WireEventMap['onPositionInfo'];
+
+// ------------------------------------------------------------------ envelope
+
+const envelope = { v: z.literal(PROTOCOL_VERSION), seq: Seq, reqId: ReqId.optional() };
+const envelopeWithReqId = { ...envelope, reqId: ReqId };
+
+// ------------------------------------------------------------------ client → gateway
+
+/** Logs the connection in as a strategy; answered by `login_ack` or a fatal `error`. */
+export const LoginMsgSchema = z.strictObject({
+  ...envelopeWithReqId,
+  type: z.literal('login'),
+  strategy: StrategyName,
+  /** Shared secret from the gateway's config; at most 512 characters. */
+  token: z.string().min(1).max(512),
+  /** Ask for the events after `lastEventSeq` (0: all the gateway holds). */
+  resume: z.strictObject({ lastEventSeq: z.int().min(0) }).optional(),
+});
+/** Subscribes to market data; answered by `subscribe_ack`, then `md` frames starting with a snapshot. */
+export const SubscribeMsgSchema = z.strictObject({
+  ...envelopeWithReqId,
+  type: z.literal('subscribe'),
+  exchange: ExchangeId,
+  instrumentIds: z.array(InstrumentId).min(1).max(10_000),
+  subs: z.array(z.enum(MDSub)).min(1).max(16),
+});
+/** A new order (`VenueNewOrder` without the grid values, which the gateway recomputes). */
+export const NewOrderMsgSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('new_order'),
+  exchange: ExchangeId,
+  instrumentId: InstrumentId,
+  clientId: ClientOrderId,
+  side: SideSchema,
+  orderType: z.enum(OrderType),
+  tif: z.enum(TimeInForce),
+  execInstr: ExecInstrList,
+  /** Required for `Limit`; ignored (may be absent) for `Market`. */
+  price: DecimalString.optional(),
+  qty: DecimalString,
+});
+/** A modify of an open order; an absent field keeps its value. */
+export const ModifyOrderMsgSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('modify_order'),
+  exchange: ExchangeId,
+  instrumentId: InstrumentId,
+  clientId: ClientOrderId,
+  newPrice: DecimalString.optional(),
+  newQty: DecimalString.optional(),
+});
+/** A cancel of one order. */
+export const CancelOrderMsgSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('cancel_order'),
+  exchange: ExchangeId,
+  instrumentId: InstrumentId,
+  clientId: ClientOrderId,
+});
+/** A cancel of every open order of the strategy on one instrument. */
+export const CancelAllMsgSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('cancel_all'),
+  exchange: ExchangeId,
+  instrumentId: InstrumentId,
+});
+/** The queries of `IStratEnv.fetch…`. */
+export const FETCH_KINDS = [
+  RequestType.AccountInfo,
+  RequestType.WalletInfo,
+  RequestType.PositionInfo,
+  RequestType.FundingInfo,
+  RequestType.OrderStatus,
+  RequestType.OrdersInfo,
+] as const;
+/** A query, answered by the matching `on…Info` event (or `onRequestReject`). */
+export const FetchMsgSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('fetch'),
+  exchange: ExchangeId,
+  what: z.enum(FETCH_KINDS),
+  instrumentId: InstrumentId.optional(),
+  coin: CoinCode.optional(),
+  clientId: ClientOrderId.optional(),
+});
+/** Asks for the strategy's open orders and positions on every venue (reconciliation); answered by `sync_result`. */
+export const SyncMsgSchema = z.strictObject({ ...envelopeWithReqId, type: z.literal('sync') });
+/** Keep-alive; `ts` is the sender's wall clock. */
+export const HeartbeatMsgSchema = z.strictObject({ ...envelope, type: z.literal('heartbeat'), ts: TimestampUs });
+/** Answer to a gateway `cmd`: `reqId` is the `cmd`'s, `text` what the hook returned (or the error). */
+export const CmdResultMsgSchema = z.strictObject({
+  ...envelopeWithReqId,
+  type: z.literal('cmd_result'),
+  ok: z.boolean(),
+  text: z.string().max(16_384),
+});
+/** Ends the session; the gateway closes with 1000. */
+export const LogoutMsgSchema = z.strictObject({ ...envelope, type: z.literal('logout') });
+
+/** Schema of each client message by `type`. */
+export const CLIENT_MESSAGE_SCHEMAS = {
+  login: LoginMsgSchema,
+  subscribe: SubscribeMsgSchema,
+  new_order: NewOrderMsgSchema,
+  modify_order: ModifyOrderMsgSchema,
+  cancel_order: CancelOrderMsgSchema,
+  cancel_all: CancelAllMsgSchema,
+  fetch: FetchMsgSchema,
+  sync: SyncMsgSchema,
+  heartbeat: HeartbeatMsgSchema,
+  cmd_result: CmdResultMsgSchema,
+  logout: LogoutMsgSchema,
+} as const;
+/** Every client → gateway message, discriminated on `type`. */
+export const ClientMessageSchema = z.discriminatedUnion('type', [
+  LoginMsgSchema,
+  SubscribeMsgSchema,
+  NewOrderMsgSchema,
+  ModifyOrderMsgSchema,
+  CancelOrderMsgSchema,
+  CancelAllMsgSchema,
+  FetchMsgSchema,
+  SyncMsgSchema,
+  HeartbeatMsgSchema,
+  CmdResultMsgSchema,
+  LogoutMsgSchema,
+]);
+
+/** `login` frame. */
+export type LoginMsg = z.output<typeof LoginMsgSchema>;
+/** `subscribe` frame. */
+export type SubscribeMsg = z.output<typeof SubscribeMsgSchema>;
+/** `new_order` frame. */
+export type NewOrderMsg = z.output<typeof NewOrderMsgSchema>;
+/** `modify_order` frame. */
+export type ModifyOrderMsg = z.output<typeof ModifyOrderMsgSchema>;
+/** `cancel_order` frame. */
+export type CancelOrderMsg = z.output<typeof CancelOrderMsgSchema>;
+/** `cancel_all` frame. */
+export type CancelAllMsg = z.output<typeof CancelAllMsgSchema>;
+/** `fetch` frame. */
+export type FetchMsg = z.output<typeof FetchMsgSchema>;
+/** `sync` frame. */
+export type SyncMsg = z.output<typeof SyncMsgSchema>;
+/** `heartbeat` frame (either direction). */
+export type HeartbeatMsg = z.output<typeof HeartbeatMsgSchema>;
+/** `cmd_result` frame. */
+export type CmdResultMsg = z.output<typeof CmdResultMsgSchema>;
+/** `logout` frame. */
+export type LogoutMsg = z.output<typeof LogoutMsgSchema>;
+/** Any client → gateway frame. */
+export type ClientMessage = z.output<typeof ClientMessageSchema>;
+/** `type` of a client frame. */
+export type ClientMessageType = ClientMessage['type'];
+/** The client frames that become a `VenueRequest`. */
+export type RequestMsg = NewOrderMsg | ModifyOrderMsg | CancelOrderMsg | CancelAllMsg | FetchMsg;
+
+// ------------------------------------------------------------------ gateway → client
+
+/** `error.code` as a client reads it: any integer, so that codes added later still parse. */
+const ErrorCodeSchema = z.int().transform((n) => n as ProtocolErrorCode);
+
+/** Successful login. */
+export const LoginAckMsgSchema = z.object({
+  ...envelopeWithReqId,
+  type: z.literal('login_ack'),
+  /** Opaque id of this session, for logs on both sides. */
+  sessionId: z.string().min(1).max(128),
+  /** Send a heartbeat when idle this long (ms). */
+  heartbeatMs: z.int().min(1),
+  /** The gateway closes after this long without a frame from the client (ms). */
+  heartbeatTimeoutMs: z.int().min(1),
+  /** The gateway's limits on client frames, so a client can pace itself. */
+  limits: z.object({ maxFrameBytes: z.int().min(1), maxMsgsPerSec: z.number().positive(), burstMsgs: z.int().min(1) }),
+  venues: z
+    .array(z.object({ exchange: ExchangeId, status: z.enum(GatewayStatus), instruments: z.array(InstrumentSpecSchema).max(100_000) }))
+    .max(256),
+  /** Highest `eventSeq` recorded for this strategy when the login was accepted (0: none). */
+  lastEventSeq: z.int().min(0),
+});
+/** A refused frame or a session problem. */
+export const ErrorMsgSchema = z.object({
+  ...envelope,
+  type: z.literal('error'),
+  code: ErrorCodeSchema,
+  reason: Text,
+  /** `seq` of the frame that caused it, when it could be read. */
+  refSeq: Seq.optional(),
+  /** True when the gateway closes the connection right after this frame. */
+  fatal: z.boolean().optional(),
+});
+/** One `event` frame per venue callback, discriminated on `cb`. */
+export const EventMsgSchema = z.discriminatedUnion(
+  'cb',
+  VENUE_CALLBACKS.map((cb) =>
+    z.object({ ...envelope, type: z.literal('event'), eventSeq: EventSeq, cb: z.literal(cb), ev: EVENT_WIRE_SCHEMAS[cb] }),
+  ) as unknown as [EventFrameOption, ...EventFrameOption[]],
+);
+/** Schema of the `event` frame of any venue callback (the options of `EventMsgSchema`). */
+export type EventFrameOption = { [K in VenueCallbackName]: EventFrameSchema<K> }[VenueCallbackName];
+/** Schema of the `event` frame of one callback. */
+export type EventFrameSchema<K extends VenueCallbackName> = z.ZodObject<{
+  v: z.ZodLiteral<typeof PROTOCOL_VERSION>;
+  seq: typeof Seq;
+  reqId: z.ZodOptional<typeof ReqId>;
+  type: z.ZodLiteral<'event'>;
+  eventSeq: typeof EventSeq;
+  cb: z.ZodLiteral<K>;
+  ev: (typeof EVENT_WIRE_SCHEMAS)[K];
+}>;
+
+/** MdType values 1–255 (clients ignore types they do not know). */
+const MdTypeCode = z.int().min(1).max(255);
+/**
+ * One `MdEvent` as a compact array:
+ * `[type, instrumentId, exchTs, localTs, side, orderId, priceTick, qty, status]`.
+ * Extra trailing elements are allowed (a later version may append columns) and ignored.
+ */
+export const MdRowSchema = z.tuple(
+  [
+    MdTypeCode,
+    InstrumentId,
+    TimestampUs,
+    TimestampUs,
+    z.union([z.literal(1), z.literal(-1), z.literal(0)]),
+    z.int(),
+    z.number(),
+    z.number(),
+    z.int().min(0),
+  ],
+  z.unknown(),
+);
+/** One market event on the wire. */
+export type MdRow = [type: number, instrumentId: number, exchTs: number, localTs: number, side: 1 | -1 | 0, orderId: number, priceTick: number, qty: number, status: number];
+/** An md row as received: the nine columns, then any appended ones. */
+export type MdRowIn = readonly [type: number, instrumentId: number, exchTs: number, localTs: number, side: 1 | -1 | 0, orderId: number, priceTick: number, qty: number, status: number, ...rest: unknown[]];
+
+const isInt = Number.isSafeInteger;
+/** Same rules as `MdRowSchema`, without allocation. */
+function isMdRow(r: unknown): r is MdRowIn {
+  if (!Array.isArray(r) || r.length < 9) return false;
+  const [type, instrumentId, exchTs, localTs, side, orderId, priceTick, qty, status] = r as unknown[];
+  if (!isInt(type) || (type as number) < 1 || (type as number) > 255) return false;
+  if (!isInt(instrumentId) || !isInt(orderId)) return false;
+  if (!isInt(exchTs) || (exchTs as number) < 0 || !isInt(localTs) || (localTs as number) < 0) return false;
+  if (side !== 1 && side !== -1 && side !== 0) return false;
+  if (typeof priceTick !== 'number' || !Number.isFinite(priceTick) || typeof qty !== 'number' || !Number.isFinite(qty)) return false;
+  return isInt(status) && (status as number) >= 0;
+}
+
+/** A batch of normalized market events of one exchange, in arrival order. */
+export const MdMsgSchema = z.object({
+  ...envelope,
+  type: z.literal('md'),
+  exchange: ExchangeId,
+  events: z
+    .array(z.custom<MdRowIn>())
+    .min(1)
+    .max(200_000)
+    .superRefine((rows, ctx) => {
+      // A hand-written check per row (md is the hot path: ~10× faster than the tuple
+      // schema); the tuple schema only runs on a bad row, to say what is wrong with it.
+      for (let i = 0; i < rows.length; i++) {
+        if (isMdRow(rows[i])) continue;
+        const r = MdRowSchema.safeParse(rows[i]);
+        for (const issue of r.error?.issues ?? [{ path: [], message: 'invalid md row' }]) ctx.addIssue({ code: 'custom', message: issue.message, path: [i, ...issue.path] });
+        return;
+      }
+    }),
+});
+/** The gateway's own view of a venue changed (not per strategy, not recorded). */
+export const GatewayStatusMsgSchema = z.object({
+  ...envelope,
+  type: z.literal('gateway_status'),
+  exchange: ExchangeId,
+  status: z.enum(GatewayStatus),
+  detail: Text.optional(),
+});
+/** Answer to `sync`: the strategy's open orders and non-zero positions on every venue, as of `lastEventSeq`. */
+export const SyncResultMsgSchema = z.object({
+  ...envelopeWithReqId,
+  type: z.literal('sync_result'),
+  orders: z.array(EVENT_WIRE_SCHEMAS.onOrderStatus).max(100_000),
+  positions: z.array(EVENT_WIRE_SCHEMAS.onPositionInfo).max(100_000),
+  /** Events up to this `eventSeq` are reflected in the lists; later events follow as usual. */
+  lastEventSeq: z.int().min(0),
+});
+/** Keep-alive from the gateway. */
+export const GatewayHeartbeatMsgSchema = z.object({ ...envelope, type: z.literal('heartbeat'), ts: TimestampUs });
+/** Runs the strategy's command hook `name`; the client answers with `cmd_result` and the same `reqId`. */
+export const CmdMsgSchema = z.object({
+  ...envelopeWithReqId,
+  type: z.literal('cmd'),
+  name: CmdName,
+  params: z.array(z.string().max(1024)).max(64),
+});
+/** A subscription was accepted; the snapshot follows in `md` frames. */
+export const SubscribeAckMsgSchema = z.object({ ...envelopeWithReqId, type: z.literal('subscribe_ack') });
+
+/** Schema of each gateway message by `type`. */
+export const GATEWAY_MESSAGE_SCHEMAS = {
+  login_ack: LoginAckMsgSchema,
+  error: ErrorMsgSchema,
+  event: EventMsgSchema,
+  md: MdMsgSchema,
+  gateway_status: GatewayStatusMsgSchema,
+  sync_result: SyncResultMsgSchema,
+  heartbeat: GatewayHeartbeatMsgSchema,
+  cmd: CmdMsgSchema,
+  subscribe_ack: SubscribeAckMsgSchema,
+} as const;
+/** Every gateway → client message, discriminated on `type` (and `event` frames on `cb`). */
+export const GatewayMessageSchema = z.discriminatedUnion('type', [
+  LoginAckMsgSchema,
+  ErrorMsgSchema,
+  EventMsgSchema,
+  MdMsgSchema,
+  GatewayStatusMsgSchema,
+  SyncResultMsgSchema,
+  GatewayHeartbeatMsgSchema,
+  CmdMsgSchema,
+  SubscribeAckMsgSchema,
+]);
+
+/** `login_ack` frame. */
+export type LoginAckMsg = z.output<typeof LoginAckMsgSchema>;
+/** `error` frame. */
+export type ErrorMsg = z.output<typeof ErrorMsgSchema>;
+/** `event` frame (a union over `cb`). */
+export type EventMsg = z.output<typeof EventMsgSchema>;
+/** `md` frame. */
+export type MdMsg = z.output<typeof MdMsgSchema>;
+/** `gateway_status` frame. */
+export type GatewayStatusMsg = z.output<typeof GatewayStatusMsgSchema>;
+/** `sync_result` frame. */
+export type SyncResultMsg = z.output<typeof SyncResultMsgSchema>;
+/** `cmd` frame. */
+export type CmdMsg = z.output<typeof CmdMsgSchema>;
+/** `subscribe_ack` frame. */
+export type SubscribeAckMsg = z.output<typeof SubscribeAckMsgSchema>;
+/** Any gateway → client frame. */
+export type GatewayMessage = z.output<typeof GatewayMessageSchema>;
+/** `type` of a gateway frame. */
+export type GatewayMessageType = GatewayMessage['type'];
+
+/** A message without its envelope (`v`, `seq`): what a sender builds; `serializeFrame` adds the rest. */
+export type FrameBody<M> = M extends unknown ? Omit<M, 'v' | 'seq'> : never;
+
+/**
+ * Serialises one frame: `{"v":1,"type":…,"seq":…,…body}`. The caller owns the per-connection
+ * counter (`seq` starts at 1 and grows by 1 for every frame sent, whatever its type).
+ */
+export function serializeFrame<B extends { type: string }>(body: B, seq: number): string {
+  const { type, ...rest } = body;
+  return JSON.stringify({ v: PROTOCOL_VERSION, type, seq, ...rest });
+}
+
+/** Body of an `error` frame from a failure (or any code and reason); `fatal` from `PROTOCOL_ERROR_FATAL` unless given. */
+export function errorBody(e: { code: ProtocolErrorCode; reason: string; reqId?: string; refSeq?: number; fatal?: boolean }): FrameBody<ErrorMsg> {
+  const body: FrameBody<ErrorMsg> = { type: 'error', code: e.code, reason: e.reason };
+  if (e.reqId !== undefined) body.reqId = e.reqId;
+  if (e.refSeq !== undefined) body.refSeq = e.refSeq;
+  const fatal = e.fatal ?? PROTOCOL_ERROR_FATAL[e.code] ?? false;
+  if (fatal) body.fatal = true;
+  return body;
+}
+
+// ------------------------------------------------------------------ parsing
+
+/** What a WebSocket library hands over: text, or bytes (ws gives a Buffer, an ArrayBuffer or fragments). */
+export type RawFrame = string | Uint8Array | ArrayBuffer | readonly Uint8Array[];
+
+/** A frame refused at the edge. */
+export interface ParseFailure {
+  ok: false;
+  code: ProtocolErrorCode;
+  /** Readable reason; for `InvalidFields`, `path: message` items separated by `; `. At most 512 characters. */
+  reason: string;
+  /** The frame's `reqId`, when it could be read (for the `error` frame). */
+  reqId?: string;
+  /** The frame's `seq`, when it could be read (for the `error` frame and the sequence check). */
+  refSeq?: number;
+  /** True when the connection must be closed (close code = `code`). */
+  fatal: boolean;
+}
+/** Outcome of parsing one frame. */
+export type ParseResult<M> = { ok: true; msg: M } | ParseFailure;
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+const MAX_REASON = 512;
+const MAX_ISSUES = 5;
+
+function fail(code: ProtocolErrorCode, reason: string, from?: { reqId?: string; refSeq?: number }): ParseFailure {
+  const f: ParseFailure = { ok: false, code, reason: reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON - 1)}…` : reason, fatal: PROTOCOL_ERROR_FATAL[code] };
+  if (from?.reqId !== undefined) f.reqId = from.reqId;
+  if (from?.refSeq !== undefined) f.refSeq = from.refSeq;
+  return f;
+}
+
+function byteLength(raw: RawFrame): number {
+  if (typeof raw === 'string') return Buffer.byteLength(raw, 'utf8');
+  if (raw instanceof Uint8Array || raw instanceof ArrayBuffer) return raw.byteLength;
+  let n = 0;
+  for (const part of raw) n += part.byteLength;
+  return n;
+}
+
+function toText(raw: RawFrame): string {
+  if (typeof raw === 'string') return raw;
+  if (raw instanceof Uint8Array || raw instanceof ArrayBuffer) return UTF8.decode(raw);
+  return UTF8.decode(Buffer.concat(raw as Uint8Array[]));
+}
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return `a ${typeof v}`;
+}
+
+/**
+ * Depth and key check over the parsed value, iterative so that no nesting can overflow the
+ * stack. JSON.parse makes `__proto__` an own property (no pollution here), but a later
+ * naive merge could; refusing such keys at the edge keeps them out of the process.
+ * Paths are only built on failure (a second pass), since large `md` frames hold millions
+ * of values.
+ */
+function scan(root: object, maxDepth: number): string | undefined {
+  return scanPass(root, maxDepth, false) === undefined ? undefined : scanPass(root, maxDepth, true);
+}
+
+function scanPass(root: object, maxDepth: number, withPaths: boolean): string | undefined {
+  const values: unknown[] = [root];
+  const depths: number[] = [1];
+  const paths: string[] = [''];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
+    const path = withPaths ? paths.pop()! : '';
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > maxDepth) return `${path || '(root)'}: nesting deeper than ${maxDepth}`;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const x: unknown = v[i];
+        if (x === null || typeof x !== 'object') continue;
+        values.push(x);
+        depths.push(depth + 1);
+        if (withPaths) paths.push(`${path}[${i}]`);
+      }
+    } else {
+      for (const k of Object.keys(v)) {
+        if (FORBIDDEN_KEYS.has(k)) return `${path ? `${path}.` : ''}${k}: key not allowed`;
+        const x: unknown = (v as Record<string, unknown>)[k];
+        if (x === null || typeof x !== 'object') continue;
+        values.push(x);
+        depths.push(depth + 1);
+        if (withPaths) paths.push(path ? `${path}.${k}` : k);
+      }
+    }
+  }
+  return undefined;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let s = '';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s === '' ? String(p) : `.${String(p)}`;
+  return s === '' ? '(root)' : s;
+}
+
+/** Summarises zod issues as `path: message; …` (the first few), e.g. `price: expected a decimal string like "123.45"`. */
+export function summarizeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  const parts = issues.slice(0, MAX_ISSUES).map((i) => `${formatPath(i.path)}: ${i.message}`);
+  if (issues.length > MAX_ISSUES) parts.push(`(${issues.length - MAX_ISSUES} more)`);
+  return parts.join('; ');
+}
+
+function ownString(obj: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+function parseFrame<M>(raw: RawFrame, limits: Readonly<ProtocolLimits>, schemas: Readonly<Record<string, z.ZodType>>, peer: string): ParseResult<M> {
+  let from: { reqId?: string; refSeq?: number } | undefined;
+  try {
+    if (typeof raw !== 'string' && !(raw instanceof Uint8Array) && !(raw instanceof ArrayBuffer) && !Array.isArray(raw)) {
+      return fail(ProtocolErrorCode.MalformedJson, `frame is ${kindOf(raw)}, not text or bytes`);
+    }
+    const bytes = byteLength(raw);
+    if (bytes > limits.maxFrameBytes) return fail(ProtocolErrorCode.FrameTooLarge, `frame of ${bytes} bytes exceeds maxFrameBytes ${limits.maxFrameBytes}`);
+    let text: string;
+    try {
+      text = toText(raw);
+    } catch {
+      return fail(ProtocolErrorCode.MalformedJson, 'frame is not valid UTF-8');
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      return fail(ProtocolErrorCode.MalformedJson, `not valid JSON: ${(err as Error).message}`);
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      return fail(ProtocolErrorCode.NotAnObject, `frame is ${kindOf(value)}, not a JSON object`);
+    }
+    const obj = value as Record<string, unknown>;
+    // Read reqId and seq before full validation so that every error can point at its frame.
+    from = {};
+    const reqId = ownString(obj, 'reqId');
+    if (ReqId.safeParse(reqId).success) from.reqId = reqId as string;
+    const seq = ownString(obj, 'seq');
+    if (Seq.safeParse(seq).success) from.refSeq = seq as number;
+
+    const bad = scan(obj, limits.maxJsonDepth);
+    if (bad !== undefined) return fail(ProtocolErrorCode.InvalidFields, bad, from);
+    const v = ownString(obj, 'v');
+    // A missing `v` is a malformed frame; a different one is a peer that cannot be served.
+    if (v === undefined) return fail(ProtocolErrorCode.InvalidFields, `v: missing (this ${peer} speaks v${PROTOCOL_VERSION})`, from);
+    if (v !== PROTOCOL_VERSION) {
+      return fail(ProtocolErrorCode.UnsupportedVersion, `protocol version ${JSON.stringify(v)} is not supported; this ${peer} speaks v${PROTOCOL_VERSION}`, from);
+    }
+    const type = ownString(obj, 'type');
+    if (typeof type !== 'string') return fail(ProtocolErrorCode.UnknownType, type === undefined ? 'type is missing' : `type is ${kindOf(type)}, not a string`, from);
+    const schema = Object.hasOwn(schemas, type) ? schemas[type] : undefined;
+    if (schema === undefined) {
+      return fail(ProtocolErrorCode.UnknownType, `unknown message type ${JSON.stringify(type.length > 40 ? `${type.slice(0, 40)}…` : type)}`, from);
+    }
+    const r = schema.safeParse(obj);
+    if (!r.success) return fail(ProtocolErrorCode.InvalidFields, `${type}: ${summarizeIssues(r.error.issues)}`, from);
+    return { ok: true, msg: r.data as M };
+  } catch (err) {
+    // Nothing above should throw; this keeps the promise of the signature if a library does.
+    return fail(ProtocolErrorCode.InternalError, `frame could not be processed: ${err instanceof Error ? err.message : String(err)}`, from);
+  }
+}
+
+/**
+ * Parses and validates one client → gateway frame. Never throws. Checks, in order: size
+ * (`FrameTooLarge`, fatal), UTF-8 and JSON (`MalformedJson`), object (`NotAnObject`), nesting
+ * depth and forbidden keys `__proto__`/`constructor`/`prototype` (`InvalidFields`), `v`
+ * (missing: `InvalidFields`; another version: `UnsupportedVersion`, fatal), `type`
+ * (`UnknownType`), then the message's schema, which
+ * also refuses unknown fields (`InvalidFields`). Sequence, login state and rates are the
+ * caller's (see `FrameGuard`).
+ * @param limits the gateway's limits; default `DEFAULT_LIMITS`.
+ */
+export function parseClientFrame(raw: RawFrame, limits: Readonly<ProtocolLimits> = DEFAULT_LIMITS): ParseResult<ClientMessage> {
+  return parseFrame<ClientMessage>(raw, limits, CLIENT_MESSAGE_SCHEMAS, 'gateway');
+}
+
+/**
+ * Parses and validates one gateway → client frame, for clients. Never throws. Same checks
+ * as `parseClientFrame`, except that unknown fields are dropped rather than refused.
+ * `event` payloads are validated (decimals stay strings; `decodeEvent` revives them).
+ * @param limits the client's limits; default `DEFAULT_CLIENT_LIMITS`.
+ */
+export function parseGatewayFrame(raw: RawFrame, limits: Readonly<ProtocolLimits> = DEFAULT_CLIENT_LIMITS): ParseResult<GatewayMessage> {
+  return parseFrame<GatewayMessage>(raw, limits, GATEWAY_MESSAGE_SCHEMAS, 'client');
+}

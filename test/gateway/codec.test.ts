@@ -1,0 +1,309 @@
+import { describe, expect, it } from 'vitest';
+import { RejectCode } from '../../src/api/codes.js';
+import { Price, Qty } from '../../src/api/decimal.js';
+import { ExecInstr, OrderType, RequestType, Side, TimeInForce } from '../../src/api/enums.js';
+import { makeInstrument } from '../../src/api/instrument.js';
+import type { VenueFetch, VenueRequest } from '../../src/core/venue.js';
+import { MdStatus, MdType, type MdEvent } from '../../src/data/events.js';
+import {
+  ProtocolError,
+  decodeEvent,
+  decodeMd,
+  decodeRequest,
+  encodeEvent,
+  encodeMd,
+  encodeRequest,
+  eventBody,
+  instrumentToSpec,
+  isVenueCallback,
+  rejectEvent,
+  type DecodeRequestContext,
+  type RequestBody,
+} from '../../src/gateway/codec.js';
+import { EVENT_CALLBACKS, InstrumentSpecSchema, ProtocolErrorCode, VENUE_CALLBACKS, parseClientFrame, parseGatewayFrame, serializeFrame, type EventCallback, type FrameBody, type ModifyOrderMsg, type NewOrderMsg } from '../../src/gateway/protocol.js';
+import { EQ, EVENT_EXAMPLES, PERP, TS } from './fixtures.js';
+
+/** Exact comparison of decoded events: decimals by value and class, everything else by ===. */
+function expectSameEvent(a: unknown, b: unknown, path = 'ev'): void {
+  if (a instanceof Price || a instanceof Qty) {
+    expect(b, path).toBeInstanceOf(a.constructor);
+    expect((b as Price).toString(), path).toBe(a.toString());
+    return;
+  }
+  if (Array.isArray(a)) {
+    expect(Array.isArray(b), path).toBe(true);
+    expect((b as unknown[]).length, path).toBe(a.length);
+    a.forEach((x, i) => expectSameEvent(x, (b as unknown[])[i], `${path}[${i}]`));
+    return;
+  }
+  if (a !== null && typeof a === 'object') {
+    expect(Object.keys(b as object).sort(), path).toEqual(Object.keys(a).sort());
+    for (const [k, v] of Object.entries(a)) expectSameEvent(v, (b as Record<string, unknown>)[k], `${path}.${k}`);
+    return;
+  }
+  expect(b, path).toBe(a);
+}
+
+describe('events', () => {
+  it('has an example for every codec callback', () => {
+    expect(Object.keys(EVENT_EXAMPLES).sort()).toEqual([...EVENT_CALLBACKS].sort());
+  });
+
+  for (const cb of EVENT_CALLBACKS) {
+    it(`${cb} round-trips through JSON exactly`, () => {
+      const ev = EVENT_EXAMPLES[cb];
+      const wire = encodeEvent(cb, ev as never);
+      const text = JSON.stringify(wire);
+      // Decimals are strings on the wire: no float ever.
+      for (const v of Object.values(ev)) if (v instanceof Price || v instanceof Qty) expect(text).toContain(`"${v.toString()}"`);
+      const back = decodeEvent(cb, JSON.parse(text));
+      expectSameEvent(ev, back);
+    });
+  }
+
+  it('keeps cancel-all rejects without a clientId (key present, undefined)', () => {
+    const wire = encodeEvent('onCancelOrderReject', EVENT_EXAMPLES.onCancelOrderReject);
+    expect('clientId' in JSON.parse(JSON.stringify(wire))).toBe(false);
+    const back = decodeEvent('onCancelOrderReject', JSON.parse(JSON.stringify(wire)));
+    expect(Object.hasOwn(back, 'clientId')).toBe(true);
+    expect(back.clientId).toBeUndefined();
+  });
+
+  it('revives decimals exactly, beyond float precision', () => {
+    const ev = { ...EVENT_EXAMPLES.onWalletInfo, totalBalance: Qty.of('123456789012345678.123456789012345678') };
+    const back = decodeEvent('onWalletInfo', JSON.parse(JSON.stringify(encodeEvent('onWalletInfo', ev))));
+    expect(back.totalBalance.toString()).toBe('123456789012345678.123456789012345678');
+  });
+
+  it('encodes decimals of another module copy (a strategy bundling its own tradeloop)', () => {
+    const foreign = { d: Price.of('1.5').d };
+    const wire = encodeEvent('onCancelAllAck', { exchange: 'SIM', instrumentId: 1 });
+    expect(wire).toEqual({ exchange: 'SIM', instrumentId: 1 });
+    const ack = encodeEvent('onBestBidLevelUpdate', { ...EVENT_EXAMPLES.onBestBidLevelUpdate, price: foreign as unknown as Price });
+    expect(ack.price).toBe('1.5');
+  });
+
+  it('refuses invalid events at both ends with ProtocolError', () => {
+    const bad = { ...EVENT_EXAMPLES.onOrderExecution, execTs: Number.NaN };
+    expect(() => encodeEvent('onOrderExecution', bad)).toThrow(ProtocolError);
+    try {
+      encodeEvent('onOrderExecution', bad);
+    } catch (e) {
+      expect((e as ProtocolError).code).toBe(ProtocolErrorCode.InvalidFields);
+      expect((e as Error).message).toContain('execTs');
+    }
+    expect(() => decodeEvent('onNewOrderAck', { exchange: 'SIM' })).toThrow(/onNewOrderAck: clientId/);
+    expect(() => decodeEvent('onStart' as EventCallback, {})).toThrow(/no wire form/);
+    expect(() => decodeEvent('__proto__' as EventCallback, {})).toThrow(ProtocolError);
+    expect(() => decodeEvent('onWalletInfo', { ...encodeEvent('onWalletInfo', EVENT_EXAMPLES.onWalletInfo), totalBalance: 1.5 })).toThrow(/totalBalance/);
+  });
+
+  it('accepts reject and cancel codes it does not know yet, in range', () => {
+    const wire = { ...encodeEvent('onNewOrderReject', EVENT_EXAMPLES.onNewOrderReject), rejectCode: 2077 };
+    expect(decodeEvent('onNewOrderReject', wire).rejectCode).toBe(2077);
+    expect(() => decodeEvent('onNewOrderReject', { ...wire, rejectCode: 999 })).toThrow(ProtocolError);
+    expect(() => decodeEvent('onOrderCancelled', { ...encodeEvent('onOrderCancelled', EVENT_EXAMPLES.onOrderCancelled), cancelCode: 1000 })).toThrow(ProtocolError);
+  });
+
+  it('builds event frames for venue callbacks only, which the client parses and decodes back', () => {
+    VENUE_CALLBACKS.forEach((cb, i) => {
+      const text = serializeFrame(eventBody(i + 1, cb, EVENT_EXAMPLES[cb] as never), 10 + i);
+      const r = parseGatewayFrame(text);
+      if (!r.ok || r.msg.type !== 'event') throw new Error(`${cb}: ${JSON.stringify(r)}`);
+      expect(r.msg.eventSeq).toBe(i + 1);
+      expectSameEvent(EVENT_EXAMPLES[cb], decodeEvent(r.msg.cb, r.msg.ev));
+    });
+    expect(isVenueCallback('onNewOrderAck')).toBe(true);
+    expect(isVenueCallback('onPublicTrade')).toBe(false);
+    expect(() => eventBody(1, 'onPublicTrade' as never, EVENT_EXAMPLES.onPublicTrade as never)).toThrow(/not sent in event frames/);
+  });
+});
+
+describe('market data', () => {
+  const events: MdEvent[] = [
+    { type: MdType.Status, instrumentId: 1, exchTs: TS, localTs: TS + 5, side: 0, orderId: 0, priceTick: 0, qty: 0, status: MdStatus.SnapshotStart },
+    { type: MdType.Clear, instrumentId: 1, exchTs: TS, localTs: TS + 5, side: 0, orderId: 0, priceTick: 0, qty: 0, status: 0 },
+    { type: MdType.OrderAdd, instrumentId: 1, exchTs: TS, localTs: TS + 5, side: 1, orderId: -3, priceTick: 10024, qty: 100, status: 0 },
+    { type: MdType.LevelSet, instrumentId: 1, exchTs: TS, localTs: TS + 5, side: -1, orderId: 0, priceTick: 10026, qty: 300, status: 0 },
+    { type: MdType.Status, instrumentId: 1, exchTs: TS, localTs: TS + 5, side: 0, orderId: 0, priceTick: 0, qty: 0, status: MdStatus.SnapshotEnd },
+    { type: MdType.OrderCancel, instrumentId: 1, exchTs: TS + 1, localTs: TS + 6, side: 1, orderId: -3, priceTick: 10024, qty: 40, status: 0 },
+    { type: MdType.OrderExec, instrumentId: 1, exchTs: TS + 2, localTs: TS + 7, side: 1, orderId: -3, priceTick: 10024, qty: 60, status: 0 },
+    { type: MdType.OrderDelete, instrumentId: 1, exchTs: TS + 2, localTs: TS + 7, side: 1, orderId: 99, priceTick: 10024, qty: 0, status: 0 },
+    { type: MdType.Trade, instrumentId: 1, exchTs: TS + 3, localTs: TS + 8, side: -1, orderId: 0, priceTick: 10024.5, qty: 10, status: 0 },
+    { type: MdType.Status, instrumentId: 1, exchTs: TS + 4, localTs: TS + 9, side: 0, orderId: 0, priceTick: 0, qty: 0, status: MdStatus.Halted },
+  ];
+
+  it('round-trips every MdType through an md frame', () => {
+    const rows = encodeMd(events);
+    expect(rows[2]).toEqual([1, 1, TS, TS + 5, 1, -3, 10024, 100, 0]);
+    const r = parseGatewayFrame(serializeFrame({ type: 'md', exchange: 'SIM', events: rows }, 1));
+    if (!r.ok || r.msg.type !== 'md') throw new Error(JSON.stringify(r));
+    expect(decodeMd(r.msg.events)).toEqual(events);
+  });
+
+  it('skips rows of unknown types and ignores extra columns', () => {
+    const rows = [[42, 1, TS, TS, 0, 0, 0, 0, 0], [5, 1, TS, TS, 1, 0, 7.5, 2, 0, 'extra', 9]] as const;
+    expect(decodeMd(rows as never)).toEqual([{ type: 5, instrumentId: 1, exchTs: TS, localTs: TS, side: 1, orderId: 0, priceTick: 7.5, qty: 2, status: 0 }]);
+  });
+});
+
+describe('instruments', () => {
+  it('turns an Instrument into a spec that rebuilds it exactly', () => {
+    for (const inst of [EQ, PERP]) {
+      const spec = instrumentToSpec(inst);
+      expect(InstrumentSpecSchema.safeParse(JSON.parse(JSON.stringify(spec))).success).toBe(true);
+      const back = makeInstrument(spec);
+      expect(back).toEqual(inst);
+      expect(back.minQty.toString()).toBe(inst.minQty.toString());
+    }
+  });
+});
+
+describe('requests', () => {
+  const ctx = (over: Partial<DecodeRequestContext> = {}): DecodeRequestContext => ({ strategy: 'mm-1', instrument: EQ, ...over });
+  const fetch = (f: Omit<VenueFetch, 'type' | 'strategy'>): VenueFetch => ({ type: 'Fetch', strategy: 'mm-1', ...f });
+
+  const requests: { req: VenueRequest; inst?: typeof EQ }[] = [
+    {
+      req: {
+        type: 'NewOrder',
+        strategy: 'mm-1',
+        clientId: 'mm-1-1',
+        instrumentId: 1,
+        side: Side.Buy,
+        orderType: OrderType.Limit,
+        tif: TimeInForce.GTC,
+        execInstr: [ExecInstr.PostOnly],
+        price: Price.of('100.25'),
+        priceTick: 10025,
+        qty: Qty.of('10'),
+        qtyLots: 10,
+      },
+    },
+    {
+      req: {
+        type: 'NewOrder',
+        strategy: 'mm-1',
+        clientId: 'mm-1-2',
+        instrumentId: 2,
+        side: Side.Sell,
+        orderType: OrderType.Market,
+        tif: TimeInForce.IOC,
+        execInstr: [ExecInstr.ReduceOnly],
+        price: Price.ZERO,
+        priceTick: Number.NaN,
+        qty: Qty.of('0.125'),
+        qtyLots: 125,
+      },
+      inst: PERP,
+    },
+    {
+      req: { type: 'ModifyOrder', strategy: 'mm-1', clientId: 'mm-1-1', instrumentId: 1, newPrice: Price.of('100.3'), newPriceTick: 10030, newQty: Qty.of('12'), newQtyLots: 12 },
+    },
+    { req: { type: 'CancelOrder', strategy: 'mm-1', clientId: 'mm-1-1', instrumentId: 1 } },
+    { req: { type: 'CancelAll', strategy: 'mm-1', instrumentId: 1 } },
+    { req: fetch({ what: RequestType.AccountInfo }) },
+    { req: fetch({ what: RequestType.WalletInfo, coin: 'USD' }) },
+    { req: fetch({ what: RequestType.PositionInfo, instrumentId: 2 }), inst: PERP },
+    { req: fetch({ what: RequestType.FundingInfo, instrumentId: 2 }), inst: PERP },
+    { req: fetch({ what: RequestType.OrderStatus, instrumentId: 1, clientId: 'mm-1-1' }) },
+    { req: fetch({ what: RequestType.OrdersInfo }) },
+    { req: fetch({ what: RequestType.OrdersInfo, instrumentId: 1 }) },
+  ];
+
+  for (const { req, inst } of requests) {
+    const what = req.type === 'Fetch' ? `${req.what}${req.instrumentId !== undefined ? ' of an instrument' : ''}` : '';
+    it(`${req.type} ${what} round-trips through a validated frame`, () => {
+      const body = encodeRequest('SIM', req);
+      const frame = serializeFrame({ ...body, reqId: 'r' }, 3);
+      const r = parseClientFrame(frame);
+      if (!r.ok) throw new Error(r.reason);
+      const back = decodeRequest(r.msg as RequestBody, ctx({ instrument: inst ?? EQ }));
+      expect(back).toEqual({ ok: true, request: req });
+    });
+  }
+
+  it('leaves a market order price out and sends both fields of a modify', () => {
+    expect(encodeRequest('SIM', requests[1].req)).not.toHaveProperty('price');
+    expect(encodeRequest('SIM', requests[2].req)).toEqual({ type: 'modify_order', exchange: 'SIM', instrumentId: 1, clientId: 'mm-1-1', newPrice: '100.3', newQty: '12' });
+  });
+
+  describe('decodeRequest re-checks what depends on the instrument', () => {
+    const order: FrameBody<NewOrderMsg> = { type: 'new_order', exchange: 'SIM', instrumentId: 1, clientId: 'c1', side: Side.Buy, orderType: OrderType.Limit, tif: TimeInForce.GTC, execInstr: [], price: '100.25', qty: '10' };
+    const code = (msg: RequestBody, c: DecodeRequestContext = ctx()) => {
+      const r = decodeRequest(msg, c);
+      return r.ok ? 'ok' : r.code;
+    };
+
+    it('new_order', () => {
+      expect(code(order)).toBe('ok');
+      expect(code(order, ctx({ instrument: undefined }))).toBe(RejectCode.UnknownInstrument);
+      expect(code(order, ctx({ instrument: PERP }))).toBe(RejectCode.UnknownInstrument);
+      expect(code({ ...order, exchange: 'OTHER' })).toBe(RejectCode.UnknownInstrument);
+      expect(code({ ...order, price: undefined })).toBe(RejectCode.InvalidPrice);
+      expect(code({ ...order, price: '0' })).toBe(RejectCode.InvalidPrice);
+      expect(code({ ...order, price: '-1' })).toBe(RejectCode.InvalidPrice);
+      expect(code({ ...order, price: '100.255' })).toBe(RejectCode.PriceOffTick);
+      expect(code({ ...order, price: '1'.repeat(30) })).toBe(RejectCode.InvalidPrice);
+      expect(code({ ...order, qty: '0' })).toBe(RejectCode.InvalidQty);
+      expect(code({ ...order, qty: '1.5' })).toBe(RejectCode.QtyOffLot);
+      expect(code({ ...order, qty: '0.005', instrumentId: 2, price: '100.5' }, ctx({ instrument: PERP }))).toBe(RejectCode.QtyBelowMin);
+      expect(code({ ...order, execInstr: [ExecInstr.PostOnly], tif: TimeInForce.IOC })).toBe(RejectCode.InvalidCombination);
+      expect(code({ ...order, execInstr: [ExecInstr.PostOnly], orderType: OrderType.Market })).toBe(RejectCode.InvalidCombination);
+      // A market order's price is ignored, even an off-grid one.
+      const m = decodeRequest({ ...order, orderType: OrderType.Market, tif: TimeInForce.IOC, price: '1.001' }, ctx());
+      expect(m.ok && m.request.price.isZero() && Number.isNaN(m.request.priceTick)).toBe(true);
+      // Duplicated instructions collapse.
+      const d = decodeRequest({ ...order, execInstr: [ExecInstr.ReduceOnly, ExecInstr.ReduceOnly] }, ctx());
+      expect(d.ok && d.request.execInstr).toEqual([ExecInstr.ReduceOnly]);
+    });
+
+    it('modify_order fills absent fields from the recorded order', () => {
+      const mod: FrameBody<ModifyOrderMsg> = { type: 'modify_order', exchange: 'SIM', instrumentId: 1, clientId: 'c1' };
+      const current = { price: Price.of('100.25'), qty: Qty.of('10') };
+      expect(code(mod, ctx({ order: current }))).toBe(RejectCode.NothingToModify);
+      expect(code({ ...mod, newQty: '12' })).toBe(RejectCode.UnknownOrder);
+      const r = decodeRequest({ ...mod, newQty: '12' }, ctx({ order: current }));
+      expect(r).toEqual({
+        ok: true,
+        request: { type: 'ModifyOrder', strategy: 'mm-1', clientId: 'c1', instrumentId: 1, newPrice: current.price, newPriceTick: 10025, newQty: Qty.of('12'), newQtyLots: 12 },
+      });
+      const p = decodeRequest({ ...mod, newPrice: '100.5' }, ctx({ order: current }));
+      expect(p.ok && [p.request.newPriceTick, p.request.newQtyLots]).toEqual([10050, 10]);
+      expect(code({ ...mod, newPrice: '100.25', newQty: '10' }, ctx({ order: current }))).toBe(RejectCode.NothingToModify);
+      expect(code({ ...mod, newPrice: '100.251', newQty: '10' })).toBe(RejectCode.PriceOffTick);
+      expect(code({ ...mod, newPrice: '100.25', newQty: '-3' })).toBe(RejectCode.InvalidQty);
+      expect(code({ ...mod, newPrice: '100.25', newQty: '10' }, ctx({ instrument: undefined }))).toBe(RejectCode.UnknownInstrument);
+    });
+
+    it('cancel_all and fetch', () => {
+      expect(code({ type: 'cancel_all', exchange: 'SIM', instrumentId: 9 })).toBe(RejectCode.UnknownInstrument);
+      expect(code({ type: 'cancel_order', exchange: 'SIM', instrumentId: 9, clientId: 'c1' }, ctx({ instrument: undefined }))).toBe('ok');
+      expect(code({ type: 'fetch', exchange: 'SIM', what: RequestType.WalletInfo })).toBe(RejectCode.InvalidField);
+      expect(code({ type: 'fetch', exchange: 'SIM', what: RequestType.PositionInfo })).toBe(RejectCode.UnknownInstrument);
+      expect(code({ type: 'fetch', exchange: 'SIM', what: RequestType.OrderStatus, instrumentId: 1 })).toBe(RejectCode.InvalidField);
+      // Fields that do not apply to the query are dropped.
+      const r = decodeRequest({ type: 'fetch', exchange: 'SIM', what: RequestType.AccountInfo, coin: 'USD', instrumentId: 1, clientId: 'x' }, ctx());
+      expect(r).toEqual({ ok: true, request: { type: 'Fetch', strategy: 'mm-1', what: RequestType.AccountInfo } });
+    });
+  });
+
+  it('answers refusals with the request reject event, which encodes', () => {
+    const rej = { code: RejectCode.PriceOffTick, reason: 'off tick' };
+    const cases: [RequestBody, string][] = [
+      [{ type: 'new_order', exchange: 'SIM', instrumentId: 1, clientId: 'c1', side: Side.Buy, orderType: OrderType.Limit, tif: TimeInForce.GTC, execInstr: [], price: '1', qty: '1' }, 'onNewOrderReject'],
+      [{ type: 'modify_order', exchange: 'SIM', instrumentId: 1, clientId: 'c1', newQty: '2' }, 'onModifyOrderReject'],
+      [{ type: 'cancel_order', exchange: 'SIM', instrumentId: 1, clientId: 'c1' }, 'onCancelOrderReject'],
+      [{ type: 'cancel_all', exchange: 'SIM', instrumentId: 1 }, 'onCancelAllReject'],
+      [{ type: 'fetch', exchange: 'SIM', what: RequestType.FundingInfo }, 'onRequestReject'],
+    ];
+    for (const [msg, cb] of cases) {
+      const e = rejectEvent('mm-1', msg, rej);
+      expect(e.strategy).toBe('mm-1');
+      expect(e.cb).toBe(cb);
+      expect(e.ev).toMatchObject({ exchange: 'SIM', rejectCode: RejectCode.PriceOffTick });
+      expect(() => encodeEvent(e.cb as EventCallback, e.ev as never)).not.toThrow();
+    }
+    expect(rejectEvent('s', cases[4][0], rej).ev).toEqual({ exchange: 'SIM', rejectCode: RejectCode.PriceOffTick, detail: 'off tick', rejectedRqstType: RequestType.FundingInfo });
+  });
+});

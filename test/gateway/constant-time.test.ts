@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { TokenVerifier, constantTimeEqual } from '../../src/gateway/constant-time.js';
+
+describe('constantTimeEqual', () => {
+  it('compares strings of any lengths', () => {
+    expect(constantTimeEqual('s3cret', 's3cret')).toBe(true);
+    expect(constantTimeEqual('s3cret', 's3creT')).toBe(false);
+    expect(constantTimeEqual('s3cret', 's3cret ')).toBe(false);
+    expect(constantTimeEqual('', '')).toBe(true);
+    expect(constantTimeEqual('', 'x'.repeat(10_000))).toBe(false);
+    expect(constantTimeEqual('é', 'e\u0301')).toBe(false);
+  });
+});
+
+describe('TokenVerifier', () => {
+  const v = new TokenVerifier({ 'mm-1': 'tok-1', arb: 'tok-2' });
+
+  it('accepts the configured token of a strategy only', () => {
+    expect(v.size).toBe(2);
+    expect(v.verify('mm-1', 'tok-1')).toBe(true);
+    expect(v.verify('arb', 'tok-2')).toBe(true);
+    expect(v.verify('mm-1', 'tok-2')).toBe(false);
+    expect(v.verify('mm-1', '')).toBe(false);
+    expect(v.verify('nobody', 'tok-1')).toBe(false);
+  });
+
+  it('does not find names on Object.prototype', () => {
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) expect(v.verify(name, 'tok-1')).toBe(false);
+  });
+
+  it('refuses an unknown strategy even with the dummy digest input', () => {
+    expect(v.verify('ghost', '\u0000tradeloop: no such strategy\u0000')).toBe(false);
+  });
+
+  it('takes a Map and refuses empty tokens', () => {
+    expect(new TokenVerifier(new Map([['a', 'b']])).verify('a', 'b')).toBe(true);
+    expect(() => new TokenVerifier({ a: '' })).toThrow(/non-empty/);
+  });
+
+  it('spends about the same time on a wrong, a right, and an unknown name', () => {
+    // A coarse check that no path skips the hash and compare (e.g. an early return for an
+    // unknown name). Medians over many runs; the bound is loose so CI noise cannot flake it.
+    const time = (f: () => void) => {
+      const samples: number[] = [];
+      for (let r = 0; r < 15; r++) {
+        const t = process.hrtime.bigint();
+        for (let i = 0; i < 2000; i++) f();
+        samples.push(Number(process.hrtime.bigint() - t));
+      }
+      return samples.sort((a, b) => a - b)[7];
+    };
+    const right = time(() => v.verify('mm-1', 'tok-1'));
+    const unknown = time(() => v.verify('nobody', 'tok-1'));
+    const wrong = time(() => v.verify('mm-1', 'zzzzz'));
+    for (const t of [unknown, wrong]) {
+      expect(t / right).toBeGreaterThan(0.33);
+      expect(t / right).toBeLessThan(3);
+    }
+  });
+});

@@ -1,0 +1,376 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { encodeEvent } from '../../src/gateway/codec.js';
+import {
+  CLIENT_MESSAGE_SCHEMAS,
+  ClientMessageSchema,
+  DEFAULT_CLIENT_LIMITS,
+  DEFAULT_LIMITS,
+  GATEWAY_MESSAGE_SCHEMAS,
+  GatewayMessageSchema,
+  MD_CALLBACKS,
+  PROTOCOL_ERROR_FATAL,
+  PROTOCOL_VERSION,
+  ProtocolErrorCode,
+  VENUE_CALLBACKS,
+  errorBody,
+  parseClientFrame,
+  parseGatewayFrame,
+  resolveLimits,
+  serializeFrame,
+  type ParseFailure,
+  type ParseResult,
+} from '../../src/gateway/protocol.js';
+import { MAX_CLIENT_ID_LENGTH } from '../../src/core/validate.js';
+import { CLIENT_EXAMPLES, EVENT_EXAMPLES, GATEWAY_EXAMPLES, TS } from './fixtures.js';
+
+const json = (o: unknown) => JSON.stringify(o);
+
+function failure<M>(r: ParseResult<M>): ParseFailure {
+  if (r.ok) throw new Error(`expected a failure, got ${json(r.msg)}`);
+  return r;
+}
+
+function without(o: Record<string, unknown>, key: string): Record<string, unknown> {
+  const c = { ...o };
+  delete c[key];
+  return c;
+}
+
+function field(schema: z.ZodType, key: string): z.ZodType | undefined {
+  return (schema as unknown as { shape?: Record<string, z.ZodType> }).shape?.[key];
+}
+
+function isOptional(schema: z.ZodType, key: string): boolean {
+  return field(schema, key)!.safeParse(undefined).success;
+}
+
+/** Values of the wrong type or format for most fields; those a field does accept are skipped. */
+function wrongValues(schema: z.ZodType, key: string): unknown[] {
+  const f = field(schema, key);
+  const values = [{}, [], null, true, 'zz z', -1.5, 2 ** 53].filter((v) => f === undefined || !f.safeParse(v).success);
+  expect(values.length).toBeGreaterThanOrEqual(4);
+  return values;
+}
+
+/** The code a frame gets when `key` is missing (or, with `wrong`, has a wrong value). */
+function expectedCode(key: string, wrong = false): ProtocolErrorCode {
+  if (key === 'v') return wrong ? ProtocolErrorCode.UnsupportedVersion : ProtocolErrorCode.InvalidFields;
+  if (key === 'type') return ProtocolErrorCode.UnknownType;
+  return ProtocolErrorCode.InvalidFields;
+}
+
+describe('constants', () => {
+  it('speaks version 1 and keeps error codes in 4000–4099 with a fatal flag each', () => {
+    expect(PROTOCOL_VERSION).toBe(1);
+    const codes = Object.values(ProtocolErrorCode).filter((v): v is number => typeof v === 'number');
+    expect(new Set(codes).size).toBe(codes.length);
+    for (const c of codes) {
+      expect(c).toBeGreaterThanOrEqual(4000);
+      expect(c).toBeLessThanOrEqual(4099);
+      expect(typeof PROTOCOL_ERROR_FATAL[c as ProtocolErrorCode]).toBe('boolean');
+    }
+  });
+
+  it('keeps the documented numbers stable', () => {
+    expect(ProtocolErrorCode.MalformedJson).toBe(4000);
+    expect(ProtocolErrorCode.NotAnObject).toBe(4001);
+    expect(ProtocolErrorCode.UnknownType).toBe(4002);
+    expect(ProtocolErrorCode.UnsupportedVersion).toBe(4003);
+    expect(ProtocolErrorCode.InvalidFields).toBe(4004);
+    expect(ProtocolErrorCode.SequenceGap).toBe(4005);
+    expect(ProtocolErrorCode.NotLoggedIn).toBe(4010);
+    expect(ProtocolErrorCode.BadCredentials).toBe(4011);
+    expect(ProtocolErrorCode.AlreadyLoggedIn).toBe(4012);
+    expect(ProtocolErrorCode.FrameTooLarge).toBe(4020);
+    expect(ProtocolErrorCode.RateLimited).toBe(4021);
+    expect(ProtocolErrorCode.UnknownExchange).toBe(4030);
+    expect(ProtocolErrorCode.InternalError).toBe(4099);
+  });
+
+  it('has client ids as long as the kernel accepts', () => {
+    const ex = { ...CLIENT_EXAMPLES.cancel_order, clientId: 'x'.repeat(MAX_CLIENT_ID_LENGTH) };
+    expect(parseClientFrame(json(ex)).ok).toBe(true);
+    expect(failure(parseClientFrame(json({ ...ex, clientId: 'x'.repeat(MAX_CLIENT_ID_LENGTH + 1) }))).code).toBe(ProtocolErrorCode.InvalidFields);
+  });
+});
+
+describe('limits', () => {
+  it('has the documented defaults', () => {
+    expect(DEFAULT_LIMITS).toEqual({
+      maxFrameBytes: 65536,
+      maxJsonDepth: 16,
+      maxMsgsPerSec: 100,
+      burstMsgs: 200,
+      maxBadFramesPerMin: 10,
+      heartbeatMs: 5000,
+      heartbeatTimeoutMs: 15000,
+      loginTimeoutMs: 10000,
+    });
+    expect(DEFAULT_CLIENT_LIMITS.maxFrameBytes).toBe(16 * 1024 * 1024);
+  });
+
+  it('resolves partial limits and refuses nonsense', () => {
+    expect(resolveLimits({ maxMsgsPerSec: 10 })).toEqual({ ...DEFAULT_LIMITS, maxMsgsPerSec: 10 });
+    expect(() => resolveLimits({ maxFrameBytes: 0 })).toThrow(/maxFrameBytes/);
+    expect(() => resolveLimits({ burstMsgs: 1.5 })).toThrow(/burstMsgs/);
+    expect(() => resolveLimits({ heartbeatMs: 20_000 })).toThrow(/heartbeatTimeoutMs/);
+    expect(() => resolveLimits({ loginTimeoutMs: Number.NaN })).toThrow(/loginTimeoutMs/);
+  });
+});
+
+describe('client frames', () => {
+  it('has an example for every message type', () => {
+    expect(Object.keys(CLIENT_EXAMPLES).sort()).toEqual(Object.keys(CLIENT_MESSAGE_SCHEMAS).sort());
+  });
+
+  for (const [type, example] of Object.entries(CLIENT_EXAMPLES)) {
+    describe(type, () => {
+      const schema = CLIENT_MESSAGE_SCHEMAS[type as keyof typeof CLIENT_MESSAGE_SCHEMAS];
+
+      it('accepts the example, as text and as bytes', () => {
+        const r = parseClientFrame(json(example));
+        expect(r).toEqual({ ok: true, msg: example });
+        expect(parseClientFrame(Buffer.from(json(example)))).toEqual(r);
+        expect(ClientMessageSchema.safeParse(example).success).toBe(true);
+      });
+
+      for (const key of Object.keys(example)) {
+        it(`without ${key}: ${isOptional(schema, key) ? 'accepted' : `code ${expectedCode(key)}`}`, () => {
+          const r = parseClientFrame(json(without(example, key)));
+          if (isOptional(schema, key)) expect(r.ok).toBe(true);
+          else expect(failure(r).code).toBe(expectedCode(key));
+        });
+        it(`with a wrong ${key}: code ${expectedCode(key, true)}`, () => {
+          for (const bad of wrongValues(schema, key)) {
+            const f = failure(parseClientFrame(json({ ...example, [key]: bad })));
+            expect(f.code).toBe(expectedCode(key, true));
+            if (key !== 'seq' && key !== 'v') expect(f.refSeq).toBe(example.seq);
+            if (key !== 'reqId' && example.reqId !== undefined && key !== 'v') expect(f.reqId).toBe(example.reqId);
+          }
+        });
+      }
+
+      it('refuses an unknown field, naming it', () => {
+        const f = failure(parseClientFrame(json({ ...example, postOnly: true })));
+        expect(f.code).toBe(ProtocolErrorCode.InvalidFields);
+        expect(f.reason).toContain('postOnly');
+        expect(f.fatal).toBe(false);
+      });
+
+      it('refuses a frame without v (not fatal)', () => {
+        expect(failure(parseClientFrame(json(without(example, 'v'))))).toMatchObject({ code: ProtocolErrorCode.InvalidFields, fatal: false, reason: 'v: missing (this gateway speaks v1)' });
+      });
+
+      it('refuses another version (fatal)', () => {
+        const f = failure(parseClientFrame(json({ ...example, v: 2 })));
+        expect(f).toMatchObject({ code: ProtocolErrorCode.UnsupportedVersion, fatal: true, refSeq: example.seq });
+        expect(f.reason).toContain('v1');
+      });
+    });
+  }
+
+  it('refuses bad sequence numbers', () => {
+    for (const seq of [0, -1, 1.5, '1', 2 ** 53]) {
+      const f = failure(parseClientFrame(json({ ...CLIENT_EXAMPLES.heartbeat, seq })));
+      expect(f.code).toBe(ProtocolErrorCode.InvalidFields);
+      expect(f.refSeq).toBeUndefined();
+      expect(f.reason).toMatch(/^heartbeat: seq: /);
+    }
+  });
+
+  it('refuses non-canonical decimals and huge numbers', () => {
+    for (const price of ['1e5', ' 1', '+1', '.5', '1.', '0x10', 'Infinity', 'NaN', '1'.repeat(31), 100.25]) {
+      const f = failure(parseClientFrame(json({ ...CLIENT_EXAMPLES.new_order, price })));
+      expect(f.code).toBe(ProtocolErrorCode.InvalidFields);
+      expect(f.reason).toContain('price');
+    }
+    const big = failure(parseClientFrame(json(CLIENT_EXAMPLES.cancel_all).replace('"instrumentId":1', '"instrumentId":123456789012345678901234567890')));
+    expect(big.code).toBe(ProtocolErrorCode.InvalidFields);
+  });
+
+  it('summarises zod issues as path: message', () => {
+    const f = failure(parseClientFrame(json({ ...CLIENT_EXAMPLES.subscribe, subs: ['BBO', 'L4'], instrumentIds: [1, 'x'] })));
+    expect(f.reason).toMatch(/^subscribe: /);
+    expect(f.reason).toContain('instrumentIds[1]: ');
+    expect(f.reason).toContain('subs[1]: ');
+  });
+
+  it('refuses an unknown type with its reqId and seq', () => {
+    expect(failure(parseClientFrame(json({ v: 1, type: 'buy_now', seq: 4, reqId: 'q' })))).toEqual({
+      ok: false,
+      code: ProtocolErrorCode.UnknownType,
+      reason: 'unknown message type "buy_now"',
+      reqId: 'q',
+      refSeq: 4,
+      fatal: false,
+    });
+    // Gateway-only types are unknown in this direction; so are Object.prototype names.
+    for (const type of ['login_ack', 'event', 'constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect(failure(parseClientFrame(json({ v: 1, type, seq: 1 }))).code).toBe(ProtocolErrorCode.UnknownType);
+    }
+  });
+
+  it('refuses what is not a JSON object', () => {
+    for (const raw of ['[]', '1', 'null', '"login"', 'true', '[{"v":1}]']) {
+      expect(failure(parseClientFrame(raw)).code).toBe(ProtocolErrorCode.NotAnObject);
+    }
+    for (const raw of ['', '{', '{"v":1,}', "{'v':1}", 'NaN', '{"v":1}{"v":1}']) {
+      expect(failure(parseClientFrame(raw)).code).toBe(ProtocolErrorCode.MalformedJson);
+    }
+  });
+
+  it('refuses invalid UTF-8 and junk bytes', () => {
+    expect(failure(parseClientFrame(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]))).code).toBe(ProtocolErrorCode.MalformedJson);
+    expect(failure(parseClientFrame(Buffer.from([0xc3]))).code).toBe(ProtocolErrorCode.MalformedJson);
+    expect(failure(parseClientFrame(new Uint8Array([0, 1, 2, 3]))).code).toBe(ProtocolErrorCode.MalformedJson);
+  });
+
+  it('accepts an ArrayBuffer and fragments', () => {
+    const bytes = Buffer.from(json(CLIENT_EXAMPLES.logout));
+    const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    expect(parseClientFrame(ab).ok).toBe(true);
+    expect(parseClientFrame([bytes.subarray(0, 5), bytes.subarray(5)]).ok).toBe(true);
+    // Input no WebSocket library produces.
+    expect(failure(parseClientFrame(42 as unknown as string)).code).toBe(ProtocolErrorCode.MalformedJson);
+  });
+
+  it('refuses oversized frames as fatal, before parsing', () => {
+    const limits = { ...DEFAULT_LIMITS, maxFrameBytes: 100 };
+    const ok = json({ ...CLIENT_EXAMPLES.cmd_result, text: 'x'.repeat(20) });
+    expect(parseClientFrame(ok, limits).ok).toBe(true);
+    const f = failure(parseClientFrame(json({ ...CLIENT_EXAMPLES.cmd_result, text: 'x'.repeat(100) }), limits));
+    expect(f).toMatchObject({ code: ProtocolErrorCode.FrameTooLarge, fatal: true });
+    // Counted in UTF-8 bytes, not characters.
+    const multi = json({ ...CLIENT_EXAMPLES.cmd_result, text: 'é'.repeat(30) });
+    expect(multi.length).toBeLessThan(100);
+    expect(failure(parseClientFrame(multi, limits)).code).toBe(ProtocolErrorCode.FrameTooLarge);
+    expect(failure(parseClientFrame('{'.repeat(70_000))).code).toBe(ProtocolErrorCode.FrameTooLarge);
+  });
+
+  it('refuses prototype-pollution keys anywhere', () => {
+    const cases = [
+      '{"v":1,"type":"logout","seq":1,"__proto__":{"admin":true}}',
+      '{"v":1,"type":"login","seq":1,"reqId":"a","strategy":"s","token":"t","resume":{"__proto__":{"x":1},"lastEventSeq":1}}',
+      '{"v":1,"type":"subscribe","seq":1,"reqId":"a","exchange":"SIM","instrumentIds":[{"constructor":{"prototype":{}}}],"subs":["BBO"]}',
+      '{"v":1,"type":"logout","seq":1,"prototype":1}',
+    ];
+    for (const raw of cases) {
+      const f = failure(parseClientFrame(raw));
+      expect(f.code).toBe(ProtocolErrorCode.InvalidFields);
+      expect(f.reason).toMatch(/key not allowed/);
+    }
+    expect(({} as Record<string, unknown>).admin).toBeUndefined();
+  });
+
+  it('refuses deep nesting without overflowing the stack', () => {
+    const deep = `{"v":1,"type":"logout","seq":1,"x":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+    const f = failure(parseClientFrame(deep));
+    expect(f.code).toBe(ProtocolErrorCode.InvalidFields);
+    expect(f.reason).toMatch(/nesting deeper than 16/);
+    const objs = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
+    expect(failure(parseClientFrame(objs)).code).toBe(ProtocolErrorCode.InvalidFields);
+    // Within the limit: depth 3 is fine (refused only for the unknown field).
+    expect(failure(parseClientFrame(json({ ...CLIENT_EXAMPLES.logout, x: [[1]] }))).reason).toContain('Unrecognized key');
+  });
+
+  it('caps the reason length', () => {
+    const f = failure(parseClientFrame(json({ ...CLIENT_EXAMPLES.logout, ['k'.repeat(2000)]: 1 })));
+    expect(f.reason.length).toBeLessThanOrEqual(512);
+  });
+});
+
+describe('gateway frames', () => {
+  it('has an example for every message type', () => {
+    expect(Object.keys(GATEWAY_EXAMPLES).sort()).toEqual(Object.keys(GATEWAY_MESSAGE_SCHEMAS).sort());
+  });
+
+  for (const [type, example] of Object.entries(GATEWAY_EXAMPLES)) {
+    describe(type, () => {
+      const schema = GATEWAY_MESSAGE_SCHEMAS[type as keyof typeof GATEWAY_MESSAGE_SCHEMAS];
+      const optional = (key: string) => type !== 'event' && isOptional(schema, key);
+
+      it('accepts the example', () => {
+        const r = parseGatewayFrame(json(example));
+        expect(r).toEqual({ ok: true, msg: example });
+        expect(GatewayMessageSchema.safeParse(example).success).toBe(true);
+      });
+
+      for (const key of Object.keys(example)) {
+        it(`without ${key}: ${optional(key) ? 'accepted' : `code ${expectedCode(key)}`}`, () => {
+          const r = parseGatewayFrame(json(without(example, key)));
+          if (optional(key)) expect(r.ok).toBe(true);
+          else expect(failure(r).code).toBe(expectedCode(key));
+        });
+        it(`with a wrong ${key}: code ${expectedCode(key, true)}`, () => {
+          for (const bad of wrongValues(type === 'event' ? z.never() : schema, key)) {
+            expect(failure(parseGatewayFrame(json({ ...example, [key]: bad }))).code).toBe(expectedCode(key, true));
+          }
+        });
+      }
+
+      it('ignores unknown fields (a newer gateway may add some)', () => {
+        const r = parseGatewayFrame(json({ ...example, addedInV1_3: { x: 1 } }));
+        expect(r).toEqual({ ok: true, msg: example });
+      });
+    });
+  }
+
+  it('validates every venue callback in event frames, and no other', () => {
+    VENUE_CALLBACKS.forEach((cb, i) => {
+      const frame = { v: 1, type: 'event', seq: i + 1, eventSeq: 100 + i, cb, ev: encodeEvent(cb, EVENT_EXAMPLES[cb] as never) };
+      expect(parseGatewayFrame(json(frame)), cb).toEqual({ ok: true, msg: frame });
+      const ev = frame.ev as Record<string, unknown>;
+      const f = failure(parseGatewayFrame(json({ ...frame, ev: { ...ev, exchange: 7 } })));
+      expect(f.code).toBe(ProtocolErrorCode.InvalidFields);
+      expect(f.reason).toContain('ev.exchange');
+    });
+    for (const cb of [...MD_CALLBACKS, 'onStart', 'onNothing']) {
+      const frame = { v: 1, type: 'event', seq: 1, eventSeq: 1, cb, ev: {} };
+      const f = failure(parseGatewayFrame(json(frame)));
+      expect(f.code).toBe(ProtocolErrorCode.InvalidFields);
+      expect(f.reason).toContain('cb');
+    }
+  });
+
+  it('reads md rows with fractional trade ticks and ignores extra columns', () => {
+    const r = parseGatewayFrame(json({ ...GATEWAY_EXAMPLES.md, events: [[5, 1, TS, TS, 1, 0, 100.5, 3, 0, 'later column']] }));
+    expect(r.ok).toBe(true);
+    for (const row of [[5, 1, TS, TS, 2, 0, 100, 3, 0], [5, 1, TS, TS, 1, 0, 100], [0, 1, TS, TS, 1, 0, 100, 3, 0], [5, 1, -1, TS, 1, 0, 100, 3, 0]]) {
+      expect(failure(parseGatewayFrame(json({ ...GATEWAY_EXAMPLES.md, events: [row] }))).code).toBe(ProtocolErrorCode.InvalidFields);
+    }
+  });
+
+  it('accepts error codes it does not know (a newer gateway may add some)', () => {
+    const r = parseGatewayFrame(json({ ...GATEWAY_EXAMPLES.error, code: 4050 }));
+    expect(r.ok && r.msg.type === 'error' && r.msg.code).toBe(4050);
+  });
+
+  it('refuses client-only types', () => {
+    expect(failure(parseGatewayFrame(json(CLIENT_EXAMPLES.new_order))).code).toBe(ProtocolErrorCode.UnknownType);
+  });
+
+  it('has a larger default frame limit than the gateway', () => {
+    const big = { ...GATEWAY_EXAMPLES.cmd, params: Array.from({ length: 64 }, () => 'p'.repeat(1024)) };
+    expect(json(big).length).toBeGreaterThan(DEFAULT_LIMITS.maxFrameBytes);
+    expect(parseGatewayFrame(json(big)).ok).toBe(true);
+  });
+});
+
+describe('frame helpers', () => {
+  it('serialises with the envelope first', () => {
+    const s = serializeFrame({ type: 'heartbeat', ts: TS }, 7);
+    expect(s).toBe(`{"v":1,"type":"heartbeat","seq":7,"ts":${TS}}`);
+    expect(parseClientFrame(s).ok).toBe(true);
+    expect(parseGatewayFrame(s).ok).toBe(true);
+  });
+
+  it('builds error bodies from failures, fatal only when it is', () => {
+    const f = failure(parseClientFrame(json({ v: 1, type: 'nope', seq: 3, reqId: 'a' })));
+    const body = errorBody(f);
+    expect(body).toEqual({ type: 'error', code: 4002, reason: f.reason, reqId: 'a', refSeq: 3 });
+    expect(errorBody({ code: ProtocolErrorCode.RateLimited, reason: 'flood' })).toEqual({ type: 'error', code: 4021, reason: 'flood', fatal: true });
+    const frame = serializeFrame(body, 12);
+    expect(parseGatewayFrame(frame)).toEqual({ ok: true, msg: { v: 1, seq: 12, ...body } });
+  });
+});
