@@ -51,6 +51,22 @@ export enum RejectCode {
   RateLimited = 1030,
   /** The operation is not supported for this venue or instrument. */
   Unsupported = 1040,
+  /** Trading control: the order's qty exceeds `maxOrderQty` of its instrument. */
+  MaxOrderQty = 1050,
+  /** Trading control: the order's notional (price × qty × multiplier; a market order at the mid) exceeds `maxOrderNotional`. */
+  MaxOrderNotional = 1051,
+  /** Trading control: the instrument already has `maxOpenOrders` open orders. */
+  MaxOpenOrders = 1052,
+  /** Trading control: filled, the order (with the open orders on its side) would take the position beyond `maxPosition`. */
+  MaxPosition = 1053,
+  /** Trading control: `maxOrdersPerSec` new orders and modifies in the last rolling second. */
+  MaxOrderRate = 1054,
+  /** Trading control: the limit price is farther from the mid than `priceBandBps`. */
+  PriceBand = 1055,
+  /** Trading control: the order would cross the strategy's own open order on the other side (`selfTradePrevention`). */
+  SelfTrade = 1056,
+  /** Trading is paused (kill switch, `/pause`, graceful stop or flatten in progress): only risk-reducing orders and cancels pass. */
+  TradingPaused = 1057,
 
   /** PostOnly order would have taken liquidity. */
   PostOnlyWouldTake = 2000,
@@ -105,6 +121,14 @@ export const REJECT_REASONS: Readonly<Record<RejectCode, string>> = {
   [RejectCode.OrderPendingNew]: 'order is not yet acknowledged',
   [RejectCode.RateLimited]: 'rate limited',
   [RejectCode.Unsupported]: 'operation not supported',
+  [RejectCode.MaxOrderQty]: 'order qty exceeds maxOrderQty',
+  [RejectCode.MaxOrderNotional]: 'order notional exceeds maxOrderNotional',
+  [RejectCode.MaxOpenOrders]: 'too many open orders (maxOpenOrders)',
+  [RejectCode.MaxPosition]: 'the order could take the position beyond maxPosition',
+  [RejectCode.MaxOrderRate]: 'too many orders per second (maxOrdersPerSec)',
+  [RejectCode.PriceBand]: 'price outside the band around the mid (priceBandBps)',
+  [RejectCode.SelfTrade]: "order would cross the strategy's own order (selfTradePrevention)",
+  [RejectCode.TradingPaused]: 'trading paused: only risk-reducing orders and cancels are accepted',
   [RejectCode.PostOnlyWouldTake]: 'post-only order would take liquidity',
   [RejectCode.ReduceOnlyWouldIncrease]: 'reduce-only order would increase the position',
   [RejectCode.InsufficientBalance]: 'insufficient balance',

@@ -13,6 +13,7 @@ import { L3Book } from '../book/l3-book.js';
 import { SimClock } from '../core/clock.js';
 import { StratEnv, type MarketDataHub } from '../core/env.js';
 import { Journal, type JournalMarketData, type JournalSink } from '../core/journal.js';
+import type { KillSwitchConfig, TradingControls } from '../core/risk.js';
 import type { MdEvent } from '../data/events.js';
 import { RECORDED_FORMAT_NAME } from '../data/recorded.js';
 import type { QueueModel } from '../sim/queue.js';
@@ -66,6 +67,21 @@ export function feedHub(feeds: ReadonlyMap<number, BookFeed>): MarketDataHub {
       feed.setSubscriptions(subs);
       if (!wasEmpty) feed.snapshot();
     },
+  };
+}
+
+/**
+ * Mid of an instrument from the books a feed maintains (the strategy's view), quote currency;
+ * NaN while a side is empty. The env's controls read it; backtest and replay share it so that
+ * both price them alike.
+ */
+export function feedMid(feeds: ReadonlyMap<number, BookFeed>): (exchange: string, instrumentId: number) => number {
+  return (_exchange, instrumentId) => {
+    const feed = feeds.get(instrumentId);
+    if (!feed) return Number.NaN;
+    const b = feed.book.l2.bestBidTick();
+    const a = feed.book.l2.bestAskTick();
+    return Number.isFinite(b) && Number.isFinite(a) ? ((a + b) / 2) * feed.instrument.tickSize.toNumber() : Number.NaN;
   };
 }
 
@@ -175,6 +191,12 @@ export interface BacktestOptions {
   stopTimeoutMs?: number;
   /** Commands injected at simulated times. */
   commands?: ScheduledCommand[];
+  /**
+   * Parameter changes at simulated times (µs), as from `/set` or an edited params file: each
+   * calls `env.updateParams(params)` (journaled; refused when the strategy's `paramsSchema`
+   * refuses it).
+   */
+  paramChanges?: Array<{ atUs: number; params: StratParams }>;
   /** Called every `yieldEvery` events so that a console can be served; also yields to the event loop. */
   onYield?: (env: StratEnv) => void;
   /** Called at every yield with the events replayed so far (progress display). */
@@ -185,6 +207,12 @@ export interface BacktestOptions {
   onEnv?: (env: StratEnv) => void;
   /** Collects the series and figures of the run (default: a new `Recorder()`); see `BacktestResult.recorder`. */
   recorder?: Recorder;
+  /** Trading controls (the config's `controls`; docs/controls.md). Default none. */
+  controls?: TradingControls;
+  /** Kill switch (the config's `killSwitch`), fed the equity after every mark. Default: no automatic trigger. */
+  killSwitch?: KillSwitchConfig;
+  /** Where kill-switch trips and pauses are reported (default: a warn log line). */
+  notify?: (msg: string) => void;
 }
 
 /** Outcome of a backtest. */
@@ -258,6 +286,10 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     timeZone: opts.timeZone,
     raiseErrors: opts.raiseErrors,
     marketData: feedHub(feeds),
+    controls: opts.controls,
+    killSwitch: opts.killSwitch,
+    mid: feedMid(feeds),
+    notify: opts.notify,
   });
   opts.onEnv?.(env);
   journal?.header({
@@ -267,6 +299,8 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     timeZone: opts.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
     data: source.data,
     startTs,
+    ...(opts.controls ? { controls: opts.controls } : {}),
+    ...(opts.killSwitch ? { killSwitch: opts.killSwitch } : {}),
   });
 
   const dd = new DrawdownTracker();
@@ -276,6 +310,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
       void env.runCommand(c.name, c.params).then((r) => c.reply?.(r));
     });
   }
+  for (const p of [...(opts.paramChanges ?? [])].sort((a, b) => a.atUs - b.atUs)) clock.at(p.atUs, () => void env.updateParams(p.params));
 
   /** Runs due scheduled actions one by one, letting async callbacks settle in between. */
   const runUntil = async (ts: number) => {
@@ -294,6 +329,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     const equity = netPnl(env.tracker);
     dd.update(equity);
     recorder.onEquity(clock.now(), equity);
+    env.equityCheck(equity);
   };
 
   const started = await env.connect();
@@ -302,7 +338,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     journal?.close();
     recorder.finish(clock.now(), 0);
     const summary = summarize({ strategy: env.strategyName ?? '?', tracker: env.tracker, names, startTs, endTs: clock.now(), events: 0, maxDrawdown: 0, callbackErrors: env.errorCount, stopAcked: false, stats: recorder.stats() });
-    return { summary, env, venue, recorder, ok: false, error: env.failed ? String(env.failure) : 'strategy did not log in' };
+    return { summary, env, venue, recorder, ok: false, error: env.failed ? String(env.failure) : (env.startError ?? 'strategy did not log in') };
   }
 
   // Serve console lines that arrived before the strategy was running.
@@ -386,6 +422,8 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     }
     if (env.busy) await env.idle();
     events++;
+    // What marking sets off (a kill-switch trip) comes after this event: a replay must apply it first.
+    if (journal) journal.dataPos = events;
     markAfter(ev.instrumentId);
     if (events % yieldEvery === 0) {
       opts.onYield?.(env);

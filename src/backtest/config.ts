@@ -11,6 +11,7 @@ import { L3FifoQueueModel } from '../sim/queue-l3.js';
 import { PowerProbQueueFunc, ProbabilisticQueueModel } from '../sim/queue-prob.js';
 import { RiskAverseQueueModel } from '../sim/queue.js';
 import type { BacktestSimOptions } from './backtest.js';
+import { KillSwitchConfigSchema, TradingControlsSchema } from '../core/risk.js';
 
 const decimalString = z.string().regex(/^[+-]?(\d+\.?\d*|\.\d+)$/, 'a decimal string such as "1000.5"');
 
@@ -122,6 +123,10 @@ export const RunnerConfigSchema = z
     /** Stop at the first callback error. */
     raiseErrors: z.boolean().optional(),
     sim: SimConfigSchema.optional(),
+    /** Trading controls, checked in the kernel before a request leaves (docs/controls.md). Unknown keys are refused. */
+    controls: TradingControlsSchema.optional(),
+    /** Kill switch: daily loss limit, max drawdown, action (docs/controls.md). Unknown keys are refused. */
+    killSwitch: KillSwitchConfigSchema.optional(),
   })
   .passthrough();
 

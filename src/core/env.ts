@@ -6,9 +6,9 @@
  * @module
  */
 import type { Logger } from 'pino';
-import { GatewayStatus, MDSub, RequestType } from '../api/enums.js';
+import { ExecInstr, GatewayStatus, MDSub, OrderStatus, OrderType, RequestType, Side, TimeInForce } from '../api/enums.js';
 import { RejectCode } from '../api/codes.js';
-import type { DecimalInput, Price, Qty } from '../api/decimal.js';
+import { Price, type DecimalInput, type Qty } from '../api/decimal.js';
 import type { Instrument, InstrumentSpec } from '../api/instrument.js';
 import type { EventCallbackName, StratParams, StrategyEventMap } from '../api/events.js';
 import type {
@@ -25,9 +25,25 @@ import type { Scheduler } from './clock.js';
 import { DailySchedule, defaultTimeZone, parseTimeOfDay } from './daily.js';
 import { Dispatcher, type DispatchItem } from './dispatcher.js';
 import type { InboundSource, Journal } from './journal.js';
-import { OrderTracker } from './order-tracker.js';
+import { OrderTracker, type TrackedOrder } from './order-tracker.js';
 import * as V from './validate.js';
-import type { Venue, VenueEvent, VenueRequest } from './venue.js';
+import type { Venue, VenueEvent, VenueNewOrder, VenueRequest } from './venue.js';
+import {
+  KillSwitch,
+  RequestWindow,
+  checkModify,
+  checkNewOrder,
+  hasLimits,
+  isRiskReducing,
+  resolveLimits,
+  type ControlRejection,
+  type ControlState,
+  type ControlledOrder,
+  type KillAction,
+  type KillSwitchConfig,
+  type ResolvedLimits,
+  type TradingControls,
+} from './risk.js';
 
 /** Where subscriptions go: the backtest's books or a live feed. */
 export interface MarketDataHub {
@@ -61,7 +77,38 @@ export interface StratEnvOptions {
    * `feed()` (replay); requests are validated and journaled but never sent.
    */
   replay?: boolean;
+  /** Trading controls checked after validation ([docs/controls.md](../../docs/controls.md)); default none. */
+  controls?: TradingControls;
+  /** Kill switch triggers and action; default: no automatic trigger, and a manual `kill()` pauses. */
+  killSwitch?: KillSwitchConfig;
+  /**
+   * Mid price of an instrument, quote currency, NaN when unknown (a side of the book empty).
+   * Read by the price band, the notional of market orders and the prices of a flatten.
+   * Default: always NaN (those checks pass, a flatten sends market orders).
+   */
+  mid?: (exchange: string, instrumentId: number) => number;
+  /**
+   * Tells the strategy's owner about kill-switch trips, pauses, resumes and flatten failures.
+   * Default: the `telegram` channel, else a `warn` log line.
+   */
+  notify?: (msg: string) => void;
 }
+
+/**
+ * A schema for strategy parameters: a zod schema (`z.object({...})`) or anything with a
+ * compatible `safeParse`. A strategy declares one as a `paramsSchema` property, static on
+ * its class or on the instance (the instance's wins); `updateParams` and the start check
+ * parameters against it.
+ */
+export interface ParamsSchema {
+  safeParse(v: unknown): { success: true; data: unknown } | { success: false; error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> } };
+}
+
+/** Outcome of `updateParams`: the parameters now in force, or why the new ones were refused (the old ones stay). */
+export type ParamsUpdateResult = { ok: true; params: StratParams } | { ok: false; reason: string };
+
+/** Most rounds of closing orders a flatten sends before it gives up (an IOC may fill partly, or find no liquidity). */
+export const FLATTEN_MAX_ROUNDS = 5;
 
 /** Maps a venue callback to the tracker update it implies. */
 type TrackerUpdate = (t: OrderTracker, ev: never) => unknown;
@@ -124,6 +171,20 @@ export class StratEnv implements IStratEnv {
   private errors = 0;
   /** Venue and market-data events that arrived before the strategy started; delivered after onStratParamsUpdate. */
   private held: Array<() => void> = [];
+  /** Trip state and equity figures of the kill switch (`equityCheck`, `kill`, `resume`). */
+  readonly killSwitch: KillSwitch;
+  /** Limits per instrument (`exchange|id`), only for instruments with at least one. */
+  private readonly limits = new Map<string, ResolvedLimits>();
+  /** Accepted new orders and modifies per instrument, for `maxOrdersPerSec`. */
+  private readonly windows = new Map<string, RequestWindow>();
+  /** Why trading is paused (pause / kill); undefined while not paused. */
+  private pauseReason: string | undefined;
+  /** A graceful stop is running: paused until the next start. */
+  private stoppingGracefully = false;
+  /** A flatten in progress: rounds of closing orders sent, and what runs once it is over. */
+  private flat: { rounds: number; done?: () => void } | undefined;
+  private nextKernelId = 0;
+  private _startError: string | undefined;
 
   constructor(private readonly opts: StratEnvOptions) {
     this.params = { ...(opts.params ?? {}) };
@@ -152,6 +213,17 @@ export class StratEnv implements IStratEnv {
     }
     this.instruments = Object.freeze(all);
     this.daily = new DailySchedule(opts.clock);
+    if (opts.controls) {
+      for (const i of all) {
+        const l = resolveLimits(opts.controls, i.name);
+        if (hasLimits(l)) this.limits.set(`${i.exchange}|${i.instrumentId}`, l);
+      }
+      // A misspelt instrument name would silently leave it without its limits.
+      for (const name of Object.keys(opts.controls.instruments ?? {})) {
+        if (!all.some((i) => i.name === name)) opts.logger.warn({ instrument: name }, `controls.instruments names an instrument no venue lists: '${name}'`);
+      }
+    }
+    this.killSwitch = new KillSwitch(opts.killSwitch ?? {}, { timeZone: opts.timeZone ?? defaultTimeZone(), startUs: opts.clock.now() });
   }
 
   /** Lifecycle state. */
@@ -177,6 +249,22 @@ export class StratEnv implements IStratEnv {
   /** Current strategy parameters. */
   get currentParams(): StratParams {
     return this.params;
+  }
+  /** Why the strategy did not start, besides a missing login (e.g. parameters refused by its `paramsSchema`). */
+  get startError(): string | undefined {
+    return this._startError;
+  }
+  /** True while trading is paused: kill switch tripped, `pause()`, or a graceful stop. Only risk-reducing orders and cancels pass. */
+  get paused(): boolean {
+    return this.pauseReason !== undefined || this.stoppingGracefully;
+  }
+  /** Why trading is paused, if it is. */
+  get pausedReason(): string | undefined {
+    return this.pauseReason ?? (this.stoppingGracefully ? 'graceful stop' : undefined);
+  }
+  /** True while a flatten runs (every new order and modify of the strategy is refused meanwhile). */
+  get flattening(): boolean {
+    return this.flat !== undefined;
   }
   /** Resolves when no callback runs and none waits. */
   idle(): Promise<void> {
@@ -221,6 +309,16 @@ export class StratEnv implements IStratEnv {
       this.held = [];
       return false;
     }
+    // Parameters the strategy's schema refuses never reach it: it does not start.
+    const p = this.checkParams(this.params);
+    if (!p.ok) {
+      this._state = 'failed';
+      this.held = [];
+      this._startError = `strategy parameters refused by its paramsSchema: ${p.reason}`;
+      this.opts.logger.error({ params: this.params }, `${this._startError}: it will not start and nothing trades`);
+      return false;
+    }
+    this.params = p.params;
     this.start();
     await this.dispatcher.idle();
     return (this._state as EnvState) === 'running';
@@ -228,6 +326,7 @@ export class StratEnv implements IStratEnv {
 
   private start(): void {
     this._state = 'running';
+    this.stoppingGracefully = false;
     this.dispatch('onStart', 'env', { params: this.params });
     this.dispatch('onInstruments', 'env', [...this.instruments]);
     this.dispatch('onStratParamsUpdate', 'env', this.params);
@@ -247,11 +346,34 @@ export class StratEnv implements IStratEnv {
    * the wait (a backtest by simulated time, live by wall time).
    */
   stop(): Promise<boolean> {
+    return this.beginStop(undefined);
+  }
+
+  /**
+   * `/stop`: cancels every open order, optionally flattens (waiting until the positions are
+   * closed, or the flatten gave up), then the stop path of `stop()`: onStop → the strategy's
+   * `sendStopAck()`. Meanwhile trading is paused (only risk-reducing orders pass). Resolves
+   * like `stop()`; journaled as a `stop` entry with `{ graceful: true, flatten }`.
+   */
+  gracefulStop(opts: { flatten?: boolean } = {}): Promise<boolean> {
+    return this.beginStop({ flatten: opts.flatten === true });
+  }
+
+  private beginStop(graceful: { flatten: boolean } | undefined): Promise<boolean> {
     if (this._state !== 'running') return Promise.resolve(this._state === 'stopped');
-    this.opts.journal?.ctl(this.now(), 'stop');
+    this.opts.journal?.ctl(this.now(), 'stop', graceful ? { graceful: true, flatten: graceful.flatten } : undefined);
     this._state = 'stopping';
     const acked = new Promise<boolean>((resolve) => (this.stopAckResolve = resolve));
-    this.dispatch('onStop', 'env', { params: this.params });
+    const onStop = () => this.dispatch('onStop', 'env', { params: this.params });
+    if (graceful) {
+      this.stoppingGracefully = true;
+      this.cancelOpenOrders();
+      if (graceful.flatten) {
+        this.startFlatten(onStop);
+        return acked;
+      }
+    }
+    onStop();
     return acked;
   }
 
@@ -276,11 +398,268 @@ export class StratEnv implements IStratEnv {
     this.dispatch('onFrameworkDisconnected', 'env', undefined);
   }
 
-  /** New strategy parameters (console, Telegram, params file): calls onStratParamsUpdate. */
-  updateParams(params: StratParams): void {
+  /**
+   * New strategy parameters (console, Telegram, params file). Journaled as a `params` entry,
+   * then checked against the strategy's `paramsSchema` if it declares one: refused → a
+   * `params-refused` entry with the reason, a warn log line, `{ ok: false, reason }`, and the
+   * old parameters stay (nothing is dispatched); accepted → the schema's output (defaults
+   * filled in) becomes the parameters and onStratParamsUpdate is called with it.
+   */
+  updateParams(params: StratParams): ParamsUpdateResult {
     this.opts.journal?.ctl(this.now(), 'params', params);
-    this.params = { ...params };
+    const r = this.checkParams(params);
+    if (!r.ok) {
+      this.opts.journal?.ctl(this.now(), 'params-refused', { reason: r.reason });
+      this.opts.logger.warn({ params, reason: r.reason }, `strategy parameters refused, the old ones stay: ${r.reason}`);
+      return r;
+    }
+    this.params = r.params;
     this.dispatch('onStratParamsUpdate', 'env', this.params);
+    return r;
+  }
+
+  /** The strategy's `paramsSchema`: the instance's property, else its class's static one. */
+  private paramsSchema(): ParamsSchema | undefined {
+    const s = this.opts.strategy as unknown as { paramsSchema?: unknown; constructor?: { paramsSchema?: unknown } };
+    const schema = s.paramsSchema ?? s.constructor?.paramsSchema;
+    return schema !== null && typeof schema === 'object' && typeof (schema as ParamsSchema).safeParse === 'function' ? (schema as ParamsSchema) : undefined;
+  }
+
+  private checkParams(params: StratParams): ParamsUpdateResult {
+    const schema = this.paramsSchema();
+    if (!schema) return { ok: true, params: { ...params } };
+    const r = schema.safeParse(params);
+    if (!r.success) {
+      return { ok: false, reason: r.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ') };
+    }
+    const data = r.data;
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) return { ok: false, reason: 'the paramsSchema must produce an object' };
+    return { ok: true, params: { ...(data as StratParams) } };
+  }
+
+  // ---------------------------------------------------------------- trading controls, kill switch
+
+  /**
+   * Pauses trading: cancels every open order and refuses new risk-increasing orders
+   * (`TradingPaused`) until `resume()`; risk-reducing orders and cancels still pass.
+   * Journaled (`pause`), and the owner is told.
+   */
+  pause(reason = 'paused by command'): void {
+    this.opts.journal?.ctl(this.now(), 'pause', { reason });
+    this.pauseReason = reason;
+    this.cancelOpenOrders();
+    this.opts.logger.warn({ reason }, 'trading paused');
+    this.notifyOwner(`${this.stratName ?? 'strategy'}: trading paused (${reason}); open orders cancelled, only risk-reducing orders accepted until /resume`);
+  }
+
+  /**
+   * Re-enables trading after `pause()` or a kill-switch trip, and re-arms the kill switch
+   * (equity now is its new peak and day-start reference). Ends a flatten in progress (the
+   * orders it sent run their course). Ignored during a graceful stop. Journaled (`resume`).
+   */
+  resume(): void {
+    this.opts.journal?.ctl(this.now(), 'resume');
+    if (this._state === 'stopping') {
+      this.opts.logger.warn('resume() during a stop ignored');
+      return;
+    }
+    const was = this.pausedReason;
+    this.pauseReason = undefined;
+    this.killSwitch.reset();
+    if (this.flat) this.endFlatten('resumed');
+    this.opts.logger.info({ was }, 'trading resumed');
+    this.notifyOwner(`${this.stratName ?? 'strategy'}: trading resumed${was ? ` (was: ${was})` : ''}`);
+  }
+
+  /**
+   * Trips the kill switch (a manual kill, or `equityCheck` on a limit): cancels every open
+   * order and pauses; with action `'flatten'` (default: the config's `action`, else
+   * `'pause'`) also closes every position. Journaled (`kill`, with reason and action), and
+   * the owner is told. `resume()` re-enables trading.
+   */
+  kill(reason: string, action: KillAction = this.killSwitch.action): void {
+    this.opts.journal?.ctl(this.now(), 'kill', { reason, action });
+    this.killSwitch.trip(reason);
+    this.pauseReason = `kill switch: ${reason}`;
+    this.cancelOpenOrders();
+    if (action === 'flatten') this.startFlatten();
+    this.opts.logger.error({ reason, action }, 'kill switch tripped');
+    this.notifyOwner(
+      `${this.stratName ?? 'strategy'}: KILL SWITCH tripped: ${reason}. Open orders cancelled${action === 'flatten' ? ', positions being flattened' : ''}; risk-increasing orders refused until /resume`,
+    );
+  }
+
+  /**
+   * Feeds the kill switch the run's equity (net PnL, quote currency: realised + unrealised −
+   * fees); the runner calls it after marking. Trips it (`kill`) when the daily loss or the
+   * drawdown reaches its limit. Only while running, and never in a replay (the journal's
+   * `kill` entries stand for the trips).
+   */
+  equityCheck(netPnl: number): void {
+    if (this.opts.replay || this._state !== 'running') return;
+    const reason = this.killSwitch.observe(netPnl, this.now());
+    if (reason !== undefined) this.kill(reason);
+  }
+
+  /**
+   * Closes every position: cancels every open order, waits until none is open, then sends one
+   * closing order per non-flat position (`ReduceOnly`, IOC; client id `<strat>-flat-<n>`): a
+   * limit at the edge of the instrument's price band around the mid when both are known,
+   * else a market order. Repeats while a position is left (a partial fill, no liquidity) up
+   * to `FLATTEN_MAX_ROUNDS` rounds, then gives up and tells the owner. Meanwhile every new
+   * order and modify of the strategy is refused (`TradingPaused`). It does not pause by
+   * itself: once flat, the strategy trades again. Journaled (`flatten`).
+   */
+  flatten(): void {
+    this.opts.journal?.ctl(this.now(), 'flatten');
+    this.startFlatten();
+  }
+
+  /** Sends a cancel for every open order without one in flight; returns how many. Journaled (`cancel-all`). */
+  cancelAllOpen(): number {
+    this.opts.journal?.ctl(this.now(), 'cancel-all');
+    return this.cancelOpenOrders();
+  }
+
+  private cancelOpenOrders(): number {
+    if (this._state !== 'running' && this._state !== 'stopping') return 0;
+    let n = 0;
+    for (const o of this.tracker.openOrders()) {
+      if (o.status === OrderStatus.PendingCancel) continue;
+      this.sendCancelOrder(o.exchange, o.instrumentId, o.clientId);
+      n++;
+    }
+    return n;
+  }
+
+  private startFlatten(done?: () => void): void {
+    if (this._state !== 'running' && this._state !== 'stopping') {
+      done?.();
+      return;
+    }
+    if (this.flat) {
+      // Already flattening: whoever asked last also waits for it.
+      const prev = this.flat.done;
+      this.flat.done = prev && done ? () => (prev(), done()) : (prev ?? done);
+    } else {
+      this.flat = { rounds: 0, done };
+    }
+    this.cancelOpenOrders();
+    this.stepFlatten();
+  }
+
+  /** Next step of a flatten, after each venue event: wait for no open order, then close what is left. */
+  private stepFlatten(): void {
+    const f = this.flat;
+    if (!f) return;
+    if (this._state !== 'running' && this._state !== 'stopping') return this.endFlatten('the strategy stopped');
+    if (this.tracker.openOrders().length > 0) return;
+    const open = this.tracker.positions().filter((p) => !p.position.isZero());
+    if (open.length === 0) return this.endFlatten(undefined);
+    if (f.rounds >= FLATTEN_MAX_ROUNDS) {
+      return this.endFlatten(`still not flat after ${FLATTEN_MAX_ROUNDS} rounds of closing orders (${open.map((p) => `${this.byId.get(`${p.exchange}|${p.instrumentId}`)?.name ?? p.instrumentId} ${p.position}`).join(', ')})`);
+    }
+    f.rounds++;
+    for (const p of open) this.sendFlattenOrder(p.exchange, p.instrumentId, p.position);
+  }
+
+  private endFlatten(problem: string | undefined): void {
+    const f = this.flat;
+    if (!f) return;
+    this.flat = undefined;
+    if (problem === undefined) this.opts.logger.info({ rounds: f.rounds }, 'flatten done: every position is flat');
+    else if (problem === 'resumed') this.opts.logger.info({ rounds: f.rounds }, 'flatten ended by resume()');
+    else {
+      this.opts.logger.error({ rounds: f.rounds }, `flatten ended: ${problem}`);
+      this.notifyOwner(`${this.stratName ?? 'strategy'}: flatten ended: ${problem}`);
+    }
+    f.done?.();
+  }
+
+  private sendFlattenOrder(exchange: string, instrumentId: number, position: Qty): void {
+    const inst = this.byId.get(`${exchange}|${instrumentId}`);
+    if (!inst) return;
+    const side = position.isPositive() ? Side.Sell : Side.Buy;
+    const mid = this.opts.mid?.(exchange, instrumentId) ?? Number.NaN;
+    const band = this.limits.get(`${exchange}|${instrumentId}`)?.priceBandBps;
+    let price: Price | undefined;
+    if (band !== undefined && Number.isFinite(mid) && mid > 0) {
+      // As far through the mid as the band allows, rounded back inside it.
+      const edge = side === Side.Buy ? mid * (1 + band / 10_000) : mid * (1 - band / 10_000);
+      const p = Price.fromNumber(edge, inst, side === Side.Buy ? 'down' : 'up');
+      if (p.isPositive()) price = p;
+    }
+    let clientId: string;
+    do clientId = `${this.stratName ?? 'strat'}-flat-${++this.nextKernelId}`;
+    while (this.tracker.has(clientId));
+    this.newOrder(
+      {
+        clientId,
+        exchange,
+        instrumentId,
+        side,
+        qty: position.abs(),
+        ...(price ? { price, ordType: OrderType.Limit } : { ordType: OrderType.Market }),
+        timeInForce: TimeInForce.IOC,
+        execInstr: [ExecInstr.ReduceOnly],
+      },
+      true,
+    );
+  }
+
+  private notifyOwner(msg: string): void {
+    if (this.opts.notify) this.opts.notify(msg);
+    else if (this.opts.telegram) this.opts.telegram(this.stratName ?? '', msg);
+    else this.opts.logger.warn({ notify: msg }, 'owner notification (no channel configured)');
+  }
+
+  /** The controls' view of one instrument: limits, position, open orders, mid, clock, rate window. */
+  private controlState(exchange: string, instrumentId: number, limits: ResolvedLimits, replacing?: TrackedOrder): ControlState {
+    const key = `${exchange}|${instrumentId}`;
+    const now = this.now();
+    return {
+      instrument: this.byId.get(key)!,
+      limits,
+      position: this.tracker.position(exchange, instrumentId).position,
+      openOrders: this.tracker.openOrders(exchange, instrumentId),
+      replacing,
+      mid: this.opts.mid?.(exchange, instrumentId) ?? Number.NaN,
+      nowUs: now,
+      recentRequests: this.windows.get(key)?.times(now) ?? [],
+    };
+  }
+
+  /** Pause and trading controls for a validated request; undefined when it may go. */
+  private control(exchange: string, instrumentId: number, order: ControlledOrder, replacing?: TrackedOrder): ControlRejection | undefined {
+    if (this.flat) return { ok: false, code: RejectCode.TradingPaused, reason: 'trading paused: a flatten is in progress, the kernel is closing the positions' };
+    const limits = this.limits.get(`${exchange}|${instrumentId}`);
+    const paused = this.paused;
+    if (!limits && !paused) return undefined;
+    const state = this.controlState(exchange, instrumentId, limits ?? resolveLimits(undefined, ''), replacing);
+    if (paused && !isRiskReducing(order, state)) {
+      return {
+        ok: false,
+        code: RejectCode.TradingPaused,
+        reason: `trading paused (${this.pausedReason}): only risk-reducing orders and cancels are accepted; ${order.side.toLowerCase()} ${order.leavesQty} does not reduce the position ${state.position} in ${state.instrument.name}`,
+      };
+    }
+    if (!limits) return undefined;
+    return replacing ? checkModify(order, state) : checkNewOrder(order, state);
+  }
+
+  /** True when a request may be refused by the pause, a flatten or a limit. */
+  private controlsActive(): boolean {
+    return this.flat !== undefined || this.paused || this.limits.size > 0;
+  }
+
+  /** Counts a request let through, for `maxOrdersPerSec`. */
+  private recordRequest(exchange: string, instrumentId: number): void {
+    if (this.limits.size === 0) return;
+    const key = `${exchange}|${instrumentId}`;
+    if (this.limits.get(key)?.maxOrdersPerSec === undefined) return;
+    let w = this.windows.get(key);
+    if (!w) this.windows.set(key, (w = new RequestWindow()));
+    w.record(this.now());
   }
 
   // ---------------------------------------------------------------- inbound
@@ -355,7 +734,11 @@ export class StratEnv implements IStratEnv {
     this.opts.journal?.in(this.now(), src, cb, ev);
     // Env-side events (lifecycle, and rejects of requests that never left) must not move
     // the tracker: a DuplicateClientId reject would otherwise "reject" the original order.
-    if (src !== 'env') this.beforeCallback(cb, ev);
+    if (src !== 'env') {
+      this.beforeCallback(cb, ev);
+      // A flatten moves on with the venue's answers: once nothing is open, it closes what is left.
+      if (this.flat && src === 'venue') this.stepFlatten();
+    }
     if (cb === 'onGatewayStatus' && !this.gatewayTransition(ev as StrategyEventMap['onGatewayStatus'])) return undefined;
     const fn = (this.opts.strategy as unknown as Record<string, (e: unknown) => unknown>)[cb];
     return typeof fn === 'function' ? fn.call(this.opts.strategy, ev) : undefined;
@@ -447,6 +830,11 @@ export class StratEnv implements IStratEnv {
   }
 
   sendNewOrder(req: NewOrderRequest): string {
+    return this.newOrder(req, false);
+  }
+
+  /** A new order of the strategy, or of the kernel (a flatten: journaled with `kernel: true`, exempt from the pause and the controls). */
+  private newOrder(req: NewOrderRequest, kernel: boolean): string {
     let clientId = req?.clientId;
     if (clientId === undefined) {
       do clientId = `${this.stratName ?? 'strat'}-${++this.nextClientId}`;
@@ -458,14 +846,21 @@ export class StratEnv implements IStratEnv {
       price: decimalArg(req?.price as DecimalInput),
       qty: decimalArg(req?.qty as DecimalInput),
     };
-    this.opts.journal?.out(this.now(), 'sendNewOrder', args);
+    this.opts.journal?.out(this.now(), 'sendNewOrder', kernel ? { ...args, kernel: true } : args);
     const r = V.validateNewOrder({ ...req, clientId }, this.ctx());
     const exchange = typeof req?.exchange === 'string' ? req.exchange : '';
     if (!r.ok) {
       this.reject('onNewOrderReject', { exchange, clientId: String(clientId), rejectCode: r.code, rejectReason: r.reason });
       return String(clientId);
     }
+    // Most runs have no controls and are not paused: no per-order work then.
+    const c = kernel || !this.controlsActive() ? undefined : this.control(exchange, r.request.instrumentId, controlled(r.request));
+    if (c) {
+      this.reject('onNewOrderReject', { exchange, clientId: r.request.clientId, rejectCode: c.code, rejectReason: c.reason });
+      return r.request.clientId;
+    }
     this.tracker.submit(r.request, this.now(), exchange);
+    if (!kernel) this.recordRequest(exchange, r.request.instrumentId);
     this.send(exchange, r.request);
     return r.request.clientId;
   }
@@ -477,6 +872,14 @@ export class StratEnv implements IStratEnv {
       this.reject('onModifyOrderReject', { exchange, clientId: clientOrdId, rejectCode: r.code, rejectReason: r.reason });
       return;
     }
+    const before = this.tracker.get(clientOrdId)!;
+    const m = r.request;
+    const c = !this.controlsActive() ? undefined : this.control(exchange, m.instrumentId, { side: before.side, orderType: before.orderType, price: m.newPrice, qty: m.newQty, leavesQty: m.newQty.sub(before.filledQty) }, before);
+    if (c) {
+      this.reject('onModifyOrderReject', { exchange, clientId: clientOrdId, rejectCode: c.code, rejectReason: c.reason });
+      return;
+    }
+    this.recordRequest(exchange, m.instrumentId);
     this.tracker.onModifyRequest(clientOrdId, r.request.newPrice, r.request.newQty);
     this.send(exchange, r.request);
   }
@@ -625,6 +1028,11 @@ export class StratEnv implements IStratEnv {
   getPosition(exchange: string, instrumentId: number): PositionView {
     return this.tracker.position(exchange, instrumentId);
   }
+}
+
+/** A validated new order as the controls see it. */
+function controlled(req: VenueNewOrder): ControlledOrder {
+  return { side: req.side, orderType: req.orderType, price: req.price, qty: req.qty, leavesQty: req.qty };
 }
 
 /** One queued strategy callback: a single allocation per event on the replay hot path. */

@@ -577,7 +577,7 @@ interface RejectCase {
   code: RejectCode;
   cb: RejectCb;
   /** The environment before the request: running (default), never logged in, stopped, or its gateway in Maintenance. */
-  world?: 'running' | 'noLogin' | 'stopped' | 'maintenance';
+  world?: 'running' | 'noLogin' | 'stopped' | 'maintenance' | 'controls';
   setup?: (h: Harness) => Promise<unknown>;
   act: (env: StratEnv) => void;
   /** Fields the reject event must carry. */
@@ -598,6 +598,11 @@ async function world(kind: RejectCase['world'] = 'running'): Promise<Harness> {
     }
     case 'maintenance':
       return running({ venue: new FakeVenue('SIM', [AMZN, BTC], GatewayStatus.Maintenance) });
+    case 'controls':
+      return running({
+        controls: { maxOrderQty: 200, maxOrderNotional: 50_000, maxOpenOrders: 3, maxPosition: 300, maxOrdersPerSec: 3, priceBandBps: 100, selfTradePrevention: 'reject' },
+        mid: () => 100,
+      });
     default:
       return running();
   }
@@ -627,6 +632,37 @@ const REJECTS: RejectCase[] = [
   { name: 'new order below min qty', code: RejectCode.QtyBelowMin, cb: 'onNewOrderReject', act: (e) => e.sendNewOrder(order({ clientId: 'n1', instrumentId: 2, price: '9226.5', qty: '0.005' })) },
   { name: 'new order off the lot grid', code: RejectCode.QtyOffLot, cb: 'onNewOrderReject', act: (e) => e.sendNewOrder(order({ clientId: 'n1', instrumentId: 2, price: '9226.5', qty: '0.0105' })) },
   { name: 'PostOnly market order', code: RejectCode.InvalidCombination, cb: 'onNewOrderReject', act: (e) => e.sendNewOrder(order({ clientId: 'n1', ordType: OrderType.Market, execInstr: ExecInstr.PostOnly })) },
+
+  // trading controls (docs/controls.md) → onNewOrderReject / onModifyOrderReject
+  { name: 'new order above maxOrderQty', code: RejectCode.MaxOrderQty, cb: 'onNewOrderReject', world: 'controls', act: (e) => e.sendNewOrder(order({ clientId: 'n1', qty: '500', price: '100' })), fields: { clientId: 'n1' } },
+  { name: 'new order above maxOrderNotional', code: RejectCode.MaxOrderNotional, cb: 'onNewOrderReject', world: 'controls', act: (e) => e.sendNewOrder(order({ clientId: 'n1', qty: '200', price: '300' })) },
+  {
+    name: 'new order beyond maxOpenOrders',
+    code: RejectCode.MaxOpenOrders,
+    cb: 'onNewOrderReject',
+    world: 'controls',
+    setup: async (h) => {
+      for (const id of ['a', 'b', 'c']) await placeAcked(h, { clientId: id, qty: '1', price: '99' });
+    },
+    act: (e) => e.sendNewOrder(order({ clientId: 'n1', qty: '1', price: '99' })),
+  },
+  { name: 'new order beyond maxPosition', code: RejectCode.MaxPosition, cb: 'onNewOrderReject', world: 'controls', setup: acked('c1', { qty: '200', price: '99' }), act: (e) => e.sendNewOrder(order({ clientId: 'n1', qty: '101', price: '99' })) },
+  {
+    name: 'new order beyond maxOrdersPerSec',
+    code: RejectCode.MaxOrderRate,
+    cb: 'onNewOrderReject',
+    world: 'controls',
+    setup: async (h) => {
+      for (const id of ['a', 'b', 'c']) await placeAcked(h, { clientId: id, qty: '1', price: '99' });
+      h.venue.emit('onOrderExecution', fillOf('c', Side.Buy, '99', '1', '0'));
+    },
+    act: (e) => e.sendNewOrder(order({ clientId: 'n1', qty: '1', price: '99' })),
+  },
+  { name: 'new order outside priceBandBps', code: RejectCode.PriceBand, cb: 'onNewOrderReject', world: 'controls', act: (e) => e.sendNewOrder(order({ clientId: 'n1', price: '101.5' })) },
+  { name: 'new order crossing its own order', code: RejectCode.SelfTrade, cb: 'onNewOrderReject', world: 'controls', setup: acked('s1', { side: Side.Sell, price: '100.5' }), act: (e) => e.sendNewOrder(order({ clientId: 'n1', price: '100.5' })) },
+  { name: 'risk-increasing order while paused', code: RejectCode.TradingPaused, cb: 'onNewOrderReject', setup: async (h) => h.env.pause('test'), act: (e) => e.sendNewOrder(order({ clientId: 'n1' })), fields: { clientId: 'n1' } },
+  { name: 'modify above maxOrderQty', code: RejectCode.MaxOrderQty, cb: 'onModifyOrderReject', world: 'controls', setup: acked('c1', { price: '100' }), act: (e) => e.sendModifyOrder('SIM', 'c1', undefined, '201'), fields: { clientId: 'c1' } },
+  { name: 'modify outside priceBandBps', code: RejectCode.PriceBand, cb: 'onModifyOrderReject', world: 'controls', setup: acked('c1', { price: '100' }), act: (e) => e.sendModifyOrder('SIM', 'c1', '98.9'), fields: { clientId: 'c1' } },
 
   // sendModifyOrder → onModifyOrderReject
   { name: 'modify before login', code: RejectCode.NotLoggedIn, cb: 'onModifyOrderReject', world: 'noLogin', act: (e) => e.sendModifyOrder('SIM', 'c1', '100.02'), fields: { clientId: 'c1' } },
