@@ -1,0 +1,110 @@
+/**
+ * Assembles a gateway from its configuration: the order store, one hosted venue per
+ * configured venue (replayed file or synthetic generator), and the server, on one
+ * `LiveClock`. `startGateway` is what `tradeloop gateway` runs.
+ * @module
+ */
+import type { Logger } from 'pino';
+import { LiveClock, type Scheduler } from '../core/clock.js';
+import { silentLogger } from '../core/logger.js';
+import { openMarketData } from '../data/open.js';
+import { generateMarket } from '../data/synthetic.js';
+import type { OrderStore } from '../store/order-store.js';
+import { SqliteOrderStore } from '../store/sqlite-store.js';
+import type { GatewayConfig, VenueConfig } from './config.js';
+import { GatewayServer } from './server.js';
+import { SimVenueHost } from './venue-host.js';
+
+/** A running (or ready to start) gateway and what it owns. */
+export interface Gateway {
+  readonly server: GatewayServer;
+  readonly store: OrderStore;
+  readonly venues: readonly SimVenueHost[];
+  readonly clock: Scheduler;
+  /** Closes the server (sessions, venues), then the store, then cancels the clock's timers. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options of `createGateway` / `startGateway`. */
+export interface GatewayAssemblyOptions {
+  /** The clock; default a new `LiveClock`. */
+  clock?: Scheduler;
+  logger?: Logger;
+  /** The store; default a `SqliteOrderStore` at `config.store.path`. */
+  store?: OrderStore;
+}
+
+/**
+ * Opens the market source of one venue and builds its host (not started).
+ * @throws Error (one line) when the data cannot be opened.
+ */
+export async function openVenueHost(cfg: VenueConfig, clock: Scheduler, logger: Logger): Promise<SimVenueHost> {
+  if (cfg.kind === 'replay') {
+    let issues = 0;
+    const source = await openMarketData(cfg.data, {
+      format: cfg.format,
+      exchange: cfg.exchange,
+      timeZone: cfg.timeZone,
+      onIssue: (i) => {
+        if (++issues <= 20) logger.warn({ exchange: cfg.exchange }, `${i.file}:${i.line}: ${i.message}`);
+      },
+    });
+    return new SimVenueHost({ exchange: cfg.exchange, source, clock, speed: cfg.speed, loop: cfg.loop, sim: cfg.sim, logger });
+  }
+  const source = generateMarket({ events: cfg.events, seed: cfg.seed, midPrice: cfg.midPrice, instrument: cfg.instrument, model: cfg.model });
+  return new SimVenueHost({ exchange: cfg.exchange, source, clock, speed: cfg.speed, loop: cfg.loop, sim: cfg.sim, logger });
+}
+
+/** Builds the store, the venues and the server of a configuration; nothing is started. */
+export async function createGateway(config: GatewayConfig, opts: GatewayAssemblyOptions = {}): Promise<Gateway> {
+  const clock = opts.clock ?? new LiveClock();
+  const logger = opts.logger ?? silentLogger();
+  const venues: SimVenueHost[] = [];
+  for (const v of config.venues) venues.push(await openVenueHost(v, clock, logger));
+  const store = opts.store ?? new SqliteOrderStore(config.store.path, { synchronous: config.store.synchronous });
+  const server = new GatewayServer({
+    host: config.listen.host,
+    port: config.listen.port,
+    path: config.listen.path,
+    tokens: config.tokens,
+    store,
+    venues,
+    clock,
+    logger,
+    limits: config.limits,
+    rateLimit: config.rateLimit,
+    sessionTakeover: config.sessionTakeover,
+    cmdTimeoutMs: config.cmdTimeoutMs,
+    shutdownGraceMs: config.shutdownGraceMs,
+    mdRowsPerFrame: config.mdRowsPerFrame,
+    maxBufferedBytes: config.maxBufferedBytes,
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    store,
+    venues,
+    clock,
+    close: () =>
+      (closing ??= (async () => {
+        try {
+          await server.close();
+        } finally {
+          await store.close();
+          if (clock instanceof LiveClock) clock.cancelAll();
+        }
+      })()),
+  };
+}
+
+/** `createGateway`, then `server.start()`; on a start failure everything is closed again. */
+export async function startGateway(config: GatewayConfig, opts: GatewayAssemblyOptions = {}): Promise<Gateway & { url: string }> {
+  const gw = await createGateway(config, opts);
+  try {
+    const { url } = await gw.server.start();
+    return Object.assign(gw, { url });
+  } catch (err) {
+    await gw.close().catch(() => undefined);
+    throw err;
+  }
+}

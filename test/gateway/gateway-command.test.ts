@@ -1,0 +1,80 @@
+/**
+ * `tradeloop gateway --config <file>` as a user runs it: from source, in a child process;
+ * it prints where it listens, serves a strategy, logs without tokens, and stops cleanly
+ * on SIGTERM. Bad configurations: one line, exit code 2.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers.js';
+import { RawClient } from './harness.js';
+
+const MAIN = join(ROOT, 'src/cli/main.ts');
+const dir = mkdtempSync(join(tmpdir(), 'tl-gwcmd-'));
+
+function config(extra: Record<string, unknown> = {}): string {
+  const file = join(dir, `gw-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      listen: { port: 0 },
+      tokens: { alpha: { tokenEnv: 'TL_TEST_ALPHA' } },
+      store: { path: 'orders.db', synchronous: 'NORMAL' },
+      venues: [{ kind: 'synthetic', exchange: 'SYN', events: 100_000, seed: 2, speed: 5 }],
+      ...extra,
+    }),
+  );
+  return file;
+}
+
+describe('tradeloop gateway', () => {
+  it('listens, serves a strategy, and shuts down cleanly on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'gateway', '--config', config()], {
+      cwd: ROOT,
+      env: { ...process.env, TL_TEST_ALPHA: 'alpha-token-xyz' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += String(d)));
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const t0 = Date.now();
+    while (!/listening on (ws:\S+)/.test(stdout)) {
+      if (Date.now() - t0 > 30_000 || child.exitCode !== null) throw new Error(`no listening line; stderr: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const url = /listening on (ws:\S+)/.exec(stdout)![1]!;
+    expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/v1$/);
+    const c = await RawClient.connect(url);
+    expect(await c.login('alpha', 'alpha-token-xyz')).toMatchObject({ type: 'login_ack', venues: [{ exchange: 'SYN' }] });
+    const bad = await RawClient.connect(url);
+    expect(await bad.login('alpha', 'wrong-token-abc')).toMatchObject({ type: 'error', code: 4011 });
+    child.kill('SIGTERM');
+    expect(await c.nextType('error')).toMatchObject({ code: 4040 });
+    expect((await c.closed).code).toBe(4040);
+    expect(await exited).toBe(0);
+    expect(stdout).toMatch(/gateway stopped/);
+    expect(stderr).toMatch(/"msg":"login"/);
+    expect(stderr).toMatch(/login refused: bad credentials/);
+    expect(stderr).not.toMatch(/alpha-token-xyz|wrong-token-abc/);
+  });
+
+  it('answers a bad configuration with one line and exit code 2', () => {
+    const run = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+    const cases: Array<[string[], RegExp, Record<string, string>?]> = [
+      [['gateway'], /required option '--config <file>'/],
+      [['gateway', '--config', join(dir, 'missing.json')], /config file not found/],
+      [['gateway', '--config', config()], /tokens\.alpha\.tokenEnv: environment variable TL_TEST_ALPHA is not set/],
+      [['gateway', '--config', config({ venues: [{ kind: 'synthetic', exchange: 'SYN', speed: -1 }] })], /venues\[0\]\.speed/, { TL_TEST_ALPHA: 'x' }],
+    ];
+    for (const [args, re, env] of cases) {
+      const r = run(args, env);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+});
