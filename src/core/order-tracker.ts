@@ -341,6 +341,55 @@ class PositionRecord implements PositionView {
   }
 }
 
+/** One open order as an authoritative source reports it (a gateway's `sync_result`), for {@link OrderTracker.restore}. */
+export interface RestoredOrder {
+  exchange: string;
+  instrumentId: number;
+  clientId: string;
+  /** Venue order id, when known. */
+  exchangeId?: string;
+  side: Side;
+  orderType: OrderType;
+  tif: TimeInForce;
+  execInstr: readonly ExecInstr[];
+  /** Limit price. */
+  price: Price;
+  /** Qty still working. */
+  leavesQty: Qty;
+  /** Current status; terminal ones are ignored. */
+  status: OrderStatus;
+}
+
+/** One non-zero position as an authoritative source reports it, for {@link OrderTracker.restore}. */
+export interface RestoredPosition {
+  exchange: string;
+  instrumentId: number;
+  /** Net position, positive long. */
+  position: Qty;
+  /** Average entry of the position when the source knows it (a `sync_result` does not carry it). */
+  avgEntryPrice?: Price;
+}
+
+/** Input of {@link OrderTracker.restore}. */
+export interface RestoreSnapshot {
+  /** Every open order. */
+  orders: readonly RestoredOrder[];
+  /** Every non-zero position (unlisted instruments are flat). */
+  positions: readonly RestoredPosition[];
+}
+
+/** What {@link OrderTracker.restore} changed. */
+export interface RestoreResult {
+  /** Client ids of orders the tracker did not know. */
+  added: string[];
+  /** Client ids of known orders whose status, price, leaves or exchange id changed. */
+  updated: string[];
+  /** Client ids of open orders the snapshot does not list, now `Cancelled` (outcome unknown). */
+  closed: string[];
+  /** Positions that changed. */
+  positions: Array<{ exchange: string; instrumentId: number; from: Qty; to: Qty }>;
+}
+
 /** Options of an `OrderTracker`. */
 export interface OrderTrackerOptions {
   /** Contract multiplier of an instrument (`Instrument.multiplier`); default 1 for every instrument. Asked once per position. */
@@ -584,6 +633,107 @@ export class OrderTracker {
   /** The order left the book (after a cancel ack, or unsolicited: IOC/FOK remainder, halt, session end). */
   onCancelled(ev: OrderCancelled): TrackerResult {
     return this.step(ev, OrderAction.Cancelled, () => {});
+  }
+
+  /**
+   * Reconciliation: makes the open orders and positions equal to an authoritative snapshot
+   * (a gateway's `sync_result` after a restart or a lost resume). It is not an event of the
+   * state machine: it states what *is*, so it may create, change or close orders directly.
+   *
+   * - An order in the snapshot that the tracker does not know is added, acknowledged
+   *   (unless its status is `PendingNew`) with the snapshot's status and price; its qty is
+   *   the snapshot's `leavesQty` and nothing is counted as filled (fills made before the
+   *   restart are in the position, not on the order).
+   * - A known order takes the snapshot's status, price and exchange id; its qty becomes
+   *   filled + `leavesQty`. A closed order the snapshot lists as open is reopened: the
+   *   snapshot wins.
+   * - An open order that the snapshot does not list has closed while the tracker was not
+   *   told how: it is marked `Cancelled` (outcome unknown) and reported in `closed`.
+   * - Orders whose client id is in `skip` are left exactly as they are, listed or not (the
+   *   caller is about to resend their request).
+   * - Every position takes the snapshot's value; instruments it does not list are flat.
+   *   A position that changes takes the snapshot's `avgEntryPrice` when given; else it keeps
+   *   its average entry when it stays on the same side (exact when it shrank, an estimate
+   *   when it grew), and a new or flipped position is entered at the last mark (zero when
+   *   never marked). Realised PnL, fees and volume of fills the tracker never saw are lost.
+   *
+   * Orders and positions of other snapshots' strategies are the caller's concern: the
+   * tracker holds one strategy. Nothing here throws on odd input; terminal statuses in the
+   * snapshot are ignored (a sync lists open orders only).
+   * @param snapshot the authoritative open orders and non-zero positions.
+   * @param ts time of the reconciliation, µs since the epoch (creation time of added orders).
+   * @param opts `skip`: client ids to leave untouched; `strategy`: login name put on added orders (default `''`).
+   * @returns what changed, for logging and for telling the strategy.
+   */
+  restore(snapshot: RestoreSnapshot, ts: number, opts: { skip?: ReadonlySet<string>; strategy?: string } = {}): RestoreResult {
+    const skip = opts.skip ?? new Set<string>();
+    const result: RestoreResult = { added: [], updated: [], closed: [], positions: [] };
+    const listed = new Set<string>();
+    for (const s of snapshot.orders) {
+      if (isTerminal(s.status)) continue;
+      listed.add(s.clientId);
+      if (skip.has(s.clientId)) continue;
+      let rec = this.orders_.get(s.clientId);
+      if (rec === undefined) {
+        const req: VenueNewOrder = {
+          type: 'NewOrder',
+          strategy: opts.strategy ?? '',
+          clientId: s.clientId,
+          instrumentId: s.instrumentId,
+          side: s.side,
+          orderType: s.orderType,
+          tif: s.tif,
+          execInstr: [...s.execInstr],
+          price: s.price,
+          priceTick: Number.NaN,
+          qty: s.leavesQty,
+          qtyLots: Number.NaN,
+        };
+        rec = new OrderRecord(req, ts, s.exchange);
+        this.orders_.set(rec.clientId, rec);
+        result.added.push(s.clientId);
+      } else {
+        const changed =
+          rec.status !== s.status || !rec.price.eq(s.price) || !rec.leavesQty.eq(s.leavesQty) || (s.exchangeId !== undefined && rec.exchangeId !== s.exchangeId);
+        if (changed) result.updated.push(s.clientId);
+        rec.qty = rec.filledQty.add(s.leavesQty);
+        rec.price = s.price;
+      }
+      rec.status = s.status;
+      rec.acked = s.status !== OrderStatus.PendingNew;
+      if (s.exchangeId !== undefined) rec.exchangeId = s.exchangeId;
+      // The values of a modify in flight are not in a snapshot; its ack will carry them.
+      rec.pendingModify = s.status === OrderStatus.PendingModify ? (rec.pendingModify ?? { price: rec.price, qty: rec.qty }) : undefined;
+      this.open_.set(rec.clientId, rec);
+    }
+    for (const [id, rec] of [...this.open_]) {
+      if (listed.has(id) || skip.has(id)) continue;
+      rec.status = OrderStatus.Cancelled;
+      rec.pendingModify = undefined;
+      this.open_.delete(id);
+      result.closed.push(id);
+    }
+    const target = new Map<string, RestoredPosition>();
+    for (const p of snapshot.positions) target.set(`${p.exchange}|${p.instrumentId}`, p);
+    for (const p of this.positions()) {
+      if (!target.has(`${p.exchange}|${p.instrumentId}`) && !p.position.isZero()) target.set(`${p.exchange}|${p.instrumentId}`, { exchange: p.exchange, instrumentId: p.instrumentId, position: Qty.ZERO });
+    }
+    for (const t of target.values()) {
+      const rec = this.positionRecord(t.exchange, t.instrumentId);
+      const from = rec.position;
+      if (from.eq(t.position)) continue;
+      const to = t.position;
+      const sameSide = !from.isZero() && !to.isZero() && from.isPositive() === to.isPositive();
+      if (to.isZero()) rec.avgEntry = new Decimal(0);
+      else if (t.avgEntryPrice !== undefined) rec.avgEntry = t.avgEntryPrice.d;
+      // Unknown entry: the old one still holds for what remains of the same side (exact
+      // when it shrank); a new or flipped position is entered at the last mark, if any.
+      else if (!sameSide) rec.avgEntry = rec.markPrice !== undefined ? new Decimal(rec.markPrice) : new Decimal(0);
+      rec.position = to;
+      this.nonFlat_ += Number(from.isZero()) - Number(to.isZero());
+      result.positions.push({ exchange: t.exchange, instrumentId: t.instrumentId, from, to });
+    }
+    return result;
   }
 
   private positionRecord(exchange: string, instrumentId: number): PositionRecord {

@@ -1,0 +1,348 @@
+/**
+ * `tradeloop run`: a strategy live against a gateway (`--gateway`), or in paper mode on a
+ * recorded market played at the wall clock's pace (`--paper --data`). Same kernel, same
+ * journal format, same console commands as `tradeloop backtest`. See docs/runner.md.
+ * @module
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { parseRunnerConfig, simOptions, type RunnerConfig } from '../backtest/config.js';
+import { formatSummary, summarize, summaryRows } from '../backtest/summary.js';
+import { LiveClock, type Clock } from '../core/clock.js';
+import { FileJournalSink, Journal } from '../core/journal.js';
+import { createLogger } from '../core/logger.js';
+import { ConsoleChannel } from '../control/console.js';
+import { DATA_FORMATS, openMarketData, type DataFormat } from '../data/open.js';
+import { GatewayClient } from '../gateway/client.js';
+import { runPaper } from '../gateway/paper.js';
+import { RemoteEnv } from '../gateway/remote-env.js';
+import { loadStrategyClass } from './load-strategy.js';
+
+/** A bad invocation of `tradeloop run`: printed as one line, exit code 2. */
+export class RunUsageError extends Error {}
+
+/** Environment variable holding the gateway token when neither `--token` nor `--token-file` is given. */
+export const TOKEN_ENV_VAR = 'TRADELOOP_TOKEN';
+
+/** Options of `tradeloop run` as commander parses them. */
+export interface RunCliOptions {
+  strategy: string;
+  /** Gateway URL (`ws://` or `wss://`). */
+  gateway?: string;
+  /** Login name at the gateway. */
+  name?: string;
+  /** The token itself (visible in the process list: prefer a file or the environment). */
+  token?: string;
+  /** File whose content (trimmed) is the token. */
+  tokenFile?: string;
+  config?: string;
+  journal?: string;
+  logLevel: string;
+  raiseErrors?: boolean;
+  /** Read console commands from stdin (default true; `--no-console`). */
+  console: boolean;
+  /** Paper mode. */
+  paper?: boolean;
+  /** Market data of paper mode. */
+  data?: string;
+  format?: DataFormat;
+  /** Paper mode: data seconds per wall second. Default 1. */
+  speed: number;
+  /** Wall ms to wait for `sendStopAck` after onStop. Default 10 000. */
+  stopTimeoutMs: number;
+}
+
+/** Where `runCommand` reads and writes (tests replace them). */
+export interface RunIo {
+  stdin: NodeJS.ReadableStream;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Process environment (the token variable). */
+  env: NodeJS.ProcessEnv;
+  /** Aborting stops the run gracefully, like SIGINT. */
+  signal?: AbortSignal;
+  /** Install SIGINT/SIGTERM handlers (default true for the CLI). */
+  handleSignals?: boolean;
+}
+
+/**
+ * The gateway token, from (first found): `--token`, `--token-file`, the `TRADELOOP_TOKEN`
+ * environment variable. A file's content is trimmed (a trailing newline is not part of the
+ * token). The token is never logged or echoed; a token file readable by group or others
+ * gives a warning (like ssh's keys).
+ * @throws RunUsageError when none is given, the file is missing or empty.
+ */
+export function resolveToken(o: { token?: string; tokenFile?: string }, env: NodeJS.ProcessEnv, warn: (msg: string) => void): string {
+  if (o.token !== undefined) {
+    if (o.token.trim() === '') throw new RunUsageError('--token is empty');
+    warn('--token puts the token in the process list and shell history; prefer --token-file or TRADELOOP_TOKEN');
+    return o.token.trim();
+  }
+  if (o.tokenFile !== undefined) {
+    if (!existsSync(o.tokenFile)) throw new RunUsageError(`token file not found: ${o.tokenFile}`);
+    const mode = statSync(o.tokenFile).mode;
+    if (process.platform !== 'win32' && (mode & 0o077) !== 0) warn(`token file ${o.tokenFile} is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
+    const t = readFileSync(o.tokenFile, 'utf8').trim();
+    if (t === '') throw new RunUsageError(`token file ${o.tokenFile} is empty`);
+    return t;
+  }
+  const v = env[TOKEN_ENV_VAR];
+  if (v !== undefined && v.trim() !== '') return v.trim();
+  throw new RunUsageError(`no gateway token: give --token-file <file> or set ${TOKEN_ENV_VAR}`);
+}
+
+function readConfig(file: string | undefined): Record<string, unknown> {
+  if (!file) return {};
+  if (!existsSync(file)) throw new RunUsageError(`config file not found: ${file}`);
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new RunUsageError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new RunUsageError(`config file ${file} must hold a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+function runnerConfig(config: Record<string, unknown>, file?: string): RunnerConfig {
+  try {
+    return parseRunnerConfig(config, file);
+  } catch (err) {
+    throw new RunUsageError((err as Error).message);
+  }
+}
+
+function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
+  return n;
+}
+
+/** Checks the mode options before anything is loaded. */
+function checkModes(o: RunCliOptions): void {
+  if (o.paper && o.gateway) throw new RunUsageError('give either --gateway (live) or --paper, not both');
+  if (!o.paper && !o.gateway) throw new RunUsageError('give --gateway <url> (live) or --paper --data <file>');
+  if (o.paper) {
+    if (!o.data) throw new RunUsageError('--paper needs --data <file>');
+    if (o.name || o.token || o.tokenFile) throw new RunUsageError('--name and tokens are for --gateway, not --paper');
+    return;
+  }
+  if (!/^wss?:\/\/[^\s/]+/.test(o.gateway!)) throw new RunUsageError(`--gateway must be a ws:// or wss:// URL, got '${o.gateway}'`);
+  if (!o.name) throw new RunUsageError('--gateway needs --name <strategy login name>');
+  if (!/^[\w.:-]{1,64}$/.test(o.name)) throw new RunUsageError(`--name '${o.name}' is not a strategy name (1-64 letters, digits, _ . : -)`);
+}
+
+/** Installs graceful-stop signal handlers; a second signal exits at once. Returns the uninstaller. */
+function onSignals(stop: () => void, stderr: (t: string) => void, what: string): () => void {
+  let seen = 0;
+  const handler = (sig: NodeJS.Signals) => {
+    seen++;
+    if (seen === 1) {
+      stderr(`tradeloop: ${sig}: stopping (${what}); ${sig} again to exit at once\n`);
+      stop();
+    } else process.exit(130);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
+
+/**
+ * Runs `tradeloop run`; resolves with the exit code (0 after a graceful stop, 1 when the
+ * strategy failed or the gateway ended the session, 2 for usage errors, thrown as
+ * `RunUsageError`).
+ */
+export async function runCommand(o: RunCliOptions, io: RunIo): Promise<number> {
+  checkModes(o);
+  const config = readConfig(o.config);
+  const rc = runnerConfig(config, o.config);
+  const Strategy = await loadStrategyClass(o.strategy).catch((e: Error) => {
+    throw new RunUsageError(e.message);
+  });
+  return o.paper ? paperMode(o, io, config, rc, Strategy) : gatewayMode(o, io, config, rc, Strategy);
+}
+
+async function gatewayMode(o: RunCliOptions, io: RunIo, config: Record<string, unknown>, rc: RunnerConfig, Strategy: Awaited<ReturnType<typeof loadStrategyClass>>): Promise<number> {
+  const clock = new LiveClock();
+  const logger = createLogger({ clock, level: o.logLevel });
+  const token = resolveToken(o, io.env, (m) => logger.warn(m));
+  const url = o.gateway!;
+  if (url.startsWith('ws://') && !/^ws:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(url)) {
+    logger.warn({ gateway: url }, 'ws:// to another host sends the token in clear: use wss://');
+  }
+  const journal = o.journal ? new Journal(new FileJournalSink(o.journal), { marketData: 'value' }) : undefined;
+  const consoleCh = o.console ? new ConsoleChannel(io.stdin, (t) => io.stdout(t + '\n')) : undefined;
+  const client = new GatewayClient({ url, strategy: o.name!, token, clock, logger });
+  const remote = new RemoteEnv({
+    strategy: new Strategy(config),
+    client,
+    clock,
+    logger,
+    journal,
+    params: rc.params ?? {},
+    timeZone: rc.timeZone,
+    raiseErrors: o.raiseErrors ?? rc.raiseErrors === true,
+    controls: rc.controls,
+    killSwitch: rc.killSwitch,
+    onEnv: (env) => consoleCh?.attach(env),
+  });
+  let code = 0;
+  /** A stop asked for by the user (signal, abort): exit 0 whatever the phase. */
+  let userStop = false;
+  let stopping: Promise<unknown> | undefined;
+  const stop = () => (stopping ??= remote.stop({ timeoutMs: o.stopTimeoutMs }));
+  const userStopNow = () => {
+    userStop = true;
+    void stop();
+  };
+  const unhook = io.handleSignals === false ? () => {} : onSignals(userStopNow, io.stderr, 'onStop, then logout');
+  const onAbort = userStopNow;
+  const startTs = clock.now();
+  if (io.signal?.aborted) onAbort();
+  io.signal?.addEventListener('abort', onAbort, { once: true });
+  remote.on('ready', () => consoleCh?.flush());
+  remote.on('fatal', (info) => {
+    io.stderr(`tradeloop: the gateway ended the session: ${info.reason} (${info.code})\n`);
+    code = 1;
+    void stop();
+  });
+  try {
+    const started = await remote.start();
+    if (!started) {
+      if (!userStop) code = 1;
+      await stop();
+    } else {
+      consoleCh?.flush();
+      const env = remote.env!;
+      if (env.strategyName !== o.name) logger.info({ gatewayName: o.name, strategyName: env.strategyName }, 'the strategy logged in locally under another name than --name; the gateway knows it as --name');
+      // Runs until a signal, an abort, a fatal end, or a raiseErrors failure.
+      await new Promise<void>((resolve) => {
+        remote.on('phase', (p) => {
+          if (p === 'stopped') resolve();
+        });
+        if (remote.phase === 'stopped') resolve();
+        const watch = () => {
+          if (env.failed) {
+            code = 1;
+            void stop();
+          } else if (remote.phase !== 'stopped') clock.at(clock.now() + 200_000, watch);
+        };
+        watch();
+      });
+      await stopping;
+    }
+  } finally {
+    unhook();
+    io.signal?.removeEventListener('abort', onAbort);
+    consoleCh?.close();
+    journal?.close();
+    clock.cancelAll();
+  }
+  const env = remote.env;
+  if (env && env.state !== 'created' && env.state !== 'failed') {
+    const names = new Map(env.instruments.map((i) => [`${i.exchange}|${i.instrumentId}`, i.name]));
+    const summary = summarize({ strategy: env.strategyName ?? o.name!, tracker: env.tracker, names, startTs, endTs: clock.now(), events: remote.mdEvents, maxDrawdown: 0, callbackErrors: env.errorCount, stopAcked: env.state === 'stopped' });
+    // Only what the tracker knows: the recorder's figures (latency, inventory, Sharpe) are a backtest's and paper run's.
+    const rows = summaryRows(summary).filter(([k]) => !/^(maker|taker|sharpe|max \|position\||avg \|position\||time flat|order→|max drawdown)/.test(k));
+    const w = Math.max(...rows.map(([k]) => k.length));
+    io.stdout(['── live session summary (this process) ──', ...rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`)].join('\n') + '\n');
+  }
+  if (o.journal) io.stdout(`journal written to ${o.journal}\n`);
+  return code;
+}
+
+async function paperMode(o: RunCliOptions, io: RunIo, config: Record<string, unknown>, rc: RunnerConfig, Strategy: Awaited<ReturnType<typeof loadStrategyClass>>): Promise<number> {
+  const logClock: Clock = { now: () => 0 };
+  const logger = createLogger({ clock: { now: () => logClock.now() }, level: o.logLevel });
+  let issues = 0;
+  const source = await openMarketData(o.data!, {
+    format: o.format,
+    exchange: rc.exchange,
+    onIssue: (i) => {
+      issues++;
+      if (issues <= 20) logger.warn(`${i.file}:${i.line}: ${i.message}`);
+    },
+  }).catch((e: Error) => {
+    throw new RunUsageError(e.message);
+  });
+  const consoleCh = o.console ? new ConsoleChannel(io.stdin, (t) => io.stdout(t + '\n')) : undefined;
+  const ac = new AbortController();
+  const unhook = io.handleSignals === false ? () => {} : onSignals(() => ac.abort(), io.stderr, 'onStop, then the session ends');
+  const onAbort = () => ac.abort();
+  if (io.signal?.aborted) ac.abort();
+  io.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const r = await runPaper({
+      strategy: new Strategy(config),
+      source,
+      logger,
+      params: rc.params ?? {},
+      sim: simOptions(rc.sim),
+      timeZone: rc.timeZone,
+      raiseErrors: o.raiseErrors ?? rc.raiseErrors === true,
+      controls: rc.controls,
+      killSwitch: rc.killSwitch,
+      journal: o.journal ? new FileJournalSink(o.journal) : undefined,
+      speed: o.speed,
+      signal: ac.signal,
+      stopTimeoutMs: o.stopTimeoutMs,
+      onEnv: (env, clock) => {
+        // Log lines carry the paced (data) time, like a backtest's.
+        Object.assign(logClock, { now: () => clock.now() });
+        consoleCh?.attach(env);
+      },
+      onYield: () => consoleCh?.flush(),
+    });
+    if (issues > 20) logger.warn(`${issues} malformed records in total`);
+    io.stdout(formatSummary(r.summary).replace('── backtest summary ──', '── paper summary ──') + '\n');
+    if (o.journal) io.stdout(`journal written to ${o.journal}\n`);
+    if (!r.ok) {
+      io.stderr(`paper run failed: ${r.error}\n`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    unhook();
+    io.signal?.removeEventListener('abort', onAbort);
+    consoleCh?.close();
+  }
+}
+
+/** Registers `tradeloop run` on the program (the only lines `main.ts` needs). */
+export function addRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('run a strategy live against a gateway (--gateway), or paper-trade a recorded market at wall-clock pace (--paper --data)')
+    .requiredOption('--strategy <file>', 'strategy module (.ts or .js); its default export is the strategy class')
+    .option('--gateway <url>', 'gateway WebSocket URL, e.g. ws://127.0.0.1:7070/v1 (wss:// across hosts)')
+    .option('--name <name>', 'login name of the strategy at the gateway')
+    .option('--token-file <file>', `file holding the gateway token (else $${TOKEN_ENV_VAR})`)
+    .option('--token <token>', 'the gateway token itself (visible in the process list: prefer --token-file)')
+    .option('--paper', 'paper mode: simulated venue on a recorded market, played at wall-clock pace')
+    .option('--data <file>', 'paper mode: market data file (as for backtest)')
+    .addOption(new Option('--format <format>', 'paper mode: data format (default: from the file name)').choices([...DATA_FORMATS]))
+    .option('--speed <n>', 'paper mode: data seconds per wall second', (v) => positiveNumber(v), 1)
+    .option('--config <file>', 'JSON config: passed to the constructor; its "params" go to onStratParamsUpdate, "sim" to the paper venue')
+    .option('--journal <file>', 'write the journal (JSON lines, market data by value) here')
+    .option('--log-level <level>', 'log level: trace, debug, info, warn, error, silent', 'info')
+    .option('--raise-errors', 'stop at the first callback error')
+    .option('--stop-timeout-ms <ms>', 'wall ms to wait for sendStopAck after onStop', (v) => positiveNumber(v), 10_000)
+    .option('--no-console', 'do not read commands from stdin')
+    .action(async (o: RunCliOptions) => {
+      try {
+        process.exitCode = await runCommand(o, { stdin: process.stdin, stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), env: process.env });
+        // stdin keeps the process alive once read from.
+        if (o.console) process.stdin.destroy();
+      } catch (err) {
+        if (err instanceof RunUsageError) {
+          process.stderr.write(`tradeloop: ${err.message}\n`);
+          process.exitCode = 2;
+          return;
+        }
+        throw err;
+      }
+    });
+}
