@@ -9,6 +9,8 @@
 export * from './api/index.js';
 
 export { StratEnv, type StratEnvOptions, type MarketDataHub, type EnvState } from './core/env.js';
+export { FLATTEN_MAX_ROUNDS, type ParamsSchema, type ParamsUpdateResult } from './core/env.js';
+export * from './core/risk.js';
 export * from './core/clock.js';
 export * from './core/daily.js';
 export * from './core/journal.js';
@@ -158,3 +160,108 @@ export {
 } from './gateway/codec.js';
 export { FrameGuard, type GuardClose, type GuardVerdict, type SeqVerdict, type TimerAction } from './gateway/frame-guard.js';
 export { TokenVerifier, constantTimeEqual } from './gateway/constant-time.js';
+
+// Gateway server (docs/gateway.md): config, hosted venues, sessions, the server, assembly.
+export {
+  GatewayConfigSchema,
+  GatewayConfigError,
+  parseGatewayConfig,
+  loadGatewayConfig,
+  rateLimitOf,
+  type GatewayConfig,
+  type GatewayConfigInput,
+  type GatewayRateLimit,
+  type VenueConfig,
+  type ReplayVenueConfig,
+  type SyntheticVenueConfig,
+  type ParseGatewayConfigOptions,
+} from './gateway/config.js';
+export { SimVenueHost, type HostedVenue, type VenueHostListener, type SimVenueHostOptions } from './gateway/venue-host.js';
+export { GatewaySession, type SessionHandler, type SessionDeps, type SessionState, type ErrorRef } from './gateway/session.js';
+export { GatewayServer, CommandError, type GatewayServerOptions } from './gateway/server.js';
+export { createGateway, startGateway, openVenueHost, type Gateway, type GatewayAssemblyOptions } from './gateway/gateway.js';
+
+// Strategy side of the gateway (docs/runner.md): transport, remote environment, paper mode.
+export {
+  GatewayClient,
+  backoffDelayMs,
+  DEFAULT_BACKOFF,
+  NO_RECONNECT_CODES,
+  type GatewayClientOptions,
+  type GatewayClientEvents,
+  type BackoffOptions,
+  type ResolvedBackoff,
+  type ResumeSpec,
+  type DisconnectInfo,
+} from './gateway/client.js';
+export {
+  RemoteEnv,
+  RemoteVenue,
+  rejectCodeOfProtocolError,
+  NOT_READY_REASON,
+  type RemoteEnvOptions,
+  type RemoteEnvEvents,
+  type RemotePhase,
+  type RemoteLink,
+  type InFlightRequest,
+  type ReadyInfo,
+} from './gateway/remote-env.js';
+export { runPaper, PacedClock, type PaperOptions, type PaperResult } from './gateway/paper.js';
+export { LiveStepClock } from './gateway/live-step-clock.js';
+
+// Control channels (docs/control.md): built-in commands, targets, Telegram, ctl.
+export {
+  ControlCommands,
+  BUILTIN_COMMANDS,
+  ROLES,
+  DEFAULT_CONFIRM_TTL_MS,
+  builtinCommand,
+  isDangerousCommand,
+  roleAllows,
+  parseCommandLine,
+  type Role,
+  type Caller,
+  type CommandSpec,
+  type ControlReply,
+  type ControlCommandsOptions,
+} from './control/commands.js';
+export {
+  envControlTarget,
+  remoteControlTarget,
+  serveControlOp,
+  gatewayControlTargets,
+  coerceParamValue,
+  CONTROL_HOOK,
+  CONTROL_OPS,
+  MAX_LISTED,
+  type ControlTarget,
+  type ControlResult,
+  type SetParamResult,
+  type ControlOp,
+  type ControlCall,
+  type CommandServer,
+  type EnvControlTargetOptions,
+} from './control/target.js';
+export { CONSOLE_CALLER, type ConsoleChannelOptions } from './control/console.js';
+export {
+  TelegramControl,
+  RateLimitedSender,
+  TelegramConfigSchema,
+  TelegramConfigError,
+  parseTelegramConfig,
+  startTelegramFromConfig,
+  resolveTelegramToken,
+  redactSecret,
+  DEFAULT_TOKEN_ENV,
+  DEFAULT_PUBLISH_LIMITS,
+  MAX_MESSAGE_CHARS,
+  type TelegramControlOptions,
+  type TelegramUser,
+  type TelegramState,
+  type TelegramConfig,
+  type PublishLimits,
+  type RateLimitedSenderOptions,
+  type StartTelegramOptions,
+  type TokenSource,
+} from './control/telegram.js';
+export { ctlCommand, runCtlCommand, connectControl, CtlUsageError, CTL_TOKEN_ENV, CTL_CALLER, type CtlCliOptions, type CtlIo, type CtlLink, type ConnectControlOptions } from './cli/ctl-command.js';

@@ -29,6 +29,8 @@ import { RECORDED_FORMAT_NAME } from '../data/recorded.js';
 import { loadStrategyClass } from './load-strategy.js';
 import { catCommand, DataUsageError, generateCommand, importCommand } from './data-commands.js';
 import { ORDER_STATUS_CHOICES, ordersCommand, ordersLimitArg, type OrdersCliOptions } from './orders-command.js';
+import { addRunCommand } from './run-command.js';
+import { gatewayCommand, type GatewayCliOptions } from './gateway-command.js';
 
 /** A usage error: printed as one line, exit code 2. */
 export class UsageError extends Error {}
@@ -113,6 +115,8 @@ async function backtestCommand(o: BacktestCliOptions): Promise<number> {
     logger,
     params,
     sim: simOptions(rc.sim),
+    controls: rc.controls,
+    killSwitch: rc.killSwitch,
     timeZone: rc.timeZone,
     raiseErrors: o.raiseErrors ?? rc.raiseErrors === true,
     journal: o.journal ? new FileJournalSink(o.journal) : undefined,
@@ -259,6 +263,17 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'at most n orders: the newest, listed oldest first', ordersLimitArg)
     .action(async (o: OrdersCliOptions) => {
       process.exitCode = await ordersCommand(o, (t) => process.stdout.write(t), (t) => process.stderr.write(`tradeloop: ${t}\n`));
+    });
+
+  addRunCommand(program);
+
+  program
+    .command('gateway')
+    .description('run the trading gateway: hosts the configured venues; strategies connect over WebSocket (see docs/gateway.md)')
+    .requiredOption('--config <file>', 'gateway configuration (JSON): listen, tokens, store, venues, limits')
+    .option('--log-level <level>', 'log level: trace, debug, info, warn, error, silent', 'info')
+    .action(async (o: GatewayCliOptions) => {
+      process.exitCode = await gatewayCommand(o, { out: (t) => process.stdout.write(t) });
     });
   return program;
 }
