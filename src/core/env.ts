@@ -92,6 +92,13 @@ export interface StratEnvOptions {
    * Default: the `telegram` channel, else a `warn` log line.
    */
   notify?: (msg: string) => void;
+  /**
+   * A tag put in the client ids the env makes up: `<login>.<tag>-1`, `<login>.<tag>-2`, …;
+   * default none (`<login>-1`). A process that restarts against a gateway's order store must
+   * not reuse the ids of its previous life: the live runner passes a tag unique to the
+   * process start.
+   */
+  clientIdSession?: string;
 }
 
 /**
@@ -837,7 +844,7 @@ export class StratEnv implements IStratEnv {
   private newOrder(req: NewOrderRequest, kernel: boolean): string {
     let clientId = req?.clientId;
     if (clientId === undefined) {
-      do clientId = `${this.stratName ?? 'strat'}-${++this.nextClientId}`;
+      do clientId = `${this.stratName ?? 'strat'}${this.opts.clientIdSession === undefined ? '' : `.${this.opts.clientIdSession}`}-${++this.nextClientId}`;
       while (this.tracker.has(clientId));
     }
     const args = {

@@ -34,6 +34,8 @@ export interface JournalHeader {
   md?: JournalMarketData;
   /** Clock time when the run started, µs. */
   startTs: number;
+  /** The tag in generated client ids (`StratEnvOptions.clientIdSession`), when there is one. */
+  clientIdSession?: string;
   /** Trading controls of the run, when it had any (a replay enforces the same). */
   controls?: TradingControls;
   /** Kill switch of the run, when it had one. */

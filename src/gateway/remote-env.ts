@@ -344,6 +344,12 @@ export type RemotePhase = 'idle' | 'connecting' | 'syncing' | 'ready' | 'disconn
 /** Options of a `RemoteEnv`. */
 export interface RemoteEnvOptions {
   strategy: IStrategy;
+  /**
+   * Tag of generated client ids (`<login>.<tag>-<n>`). Default the process start in seconds
+   * since the epoch, base 36: a restarted process never reuses the ids of its previous life,
+   * which the gateway's store would refuse (1022) as duplicates.
+   */
+  clientIdSession?: string;
   /** The transport, not started (`RemoteEnv.start` starts it and sets its `resume`). */
   client: GatewayClient;
   /**
@@ -415,6 +421,7 @@ function statusRow(instrumentId: number, ts: number, status: number): MdEvent {
  */
 export class RemoteEnv extends EventEmitter<RemoteEnvEvents> {
   private readonly opts: RemoteEnvOptions;
+  private readonly clientIdSession: string;
   private readonly client: GatewayClient;
   /** The runner's clock: session timers (sync timeout, stop bounds). */
   private readonly clock: Scheduler;
@@ -459,6 +466,7 @@ export class RemoteEnv extends EventEmitter<RemoteEnvEvents> {
     this.clock = opts.clock;
     this.envClock = opts.clock instanceof LiveClock ? new LiveStepClock(opts.clock) : opts.clock;
     this.logger = opts.logger;
+    this.clientIdSession = opts.clientIdSession ?? Math.floor(opts.clock.now() / 1e6).toString(36);
     this.firstReady = new Promise((resolve) => (this.firstReadyResolve = resolve));
     const self = this;
     this.link = {
@@ -620,6 +628,7 @@ export class RemoteEnv extends EventEmitter<RemoteEnvEvents> {
       controls: this.opts.controls,
       killSwitch: this.opts.killSwitch,
       mid: (exchange, instrumentId) => this.midOf(exchange, instrumentId),
+      clientIdSession: this.clientIdSession,
     });
     this._env = env;
     if (this.envClock instanceof LiveStepClock) this.envClock.setFrozen(() => env.busy);
@@ -630,6 +639,7 @@ export class RemoteEnv extends EventEmitter<RemoteEnvEvents> {
       params: this.opts.params ?? {},
       timeZone: this.opts.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
       startTs: this.envClock.now(),
+      clientIdSession: this.clientIdSession,
       ...(this.opts.controls ? { controls: this.opts.controls } : {}),
       ...(this.opts.killSwitch ? { killSwitch: this.opts.killSwitch } : {}),
     });

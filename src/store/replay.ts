@@ -110,6 +110,7 @@ export async function replayJournal(opts: ReplayOptions): Promise<ReplayResult> 
     clock,
     venues,
     marketData: source ? feedHub(feeds) : undefined,
+    clientIdSession: header.clientIdSession,
     journal,
     logger: opts.logger,
     params: opts.params ?? header.params,

@@ -154,14 +154,16 @@ describe('tradeloop run --gateway', () => {
       await until(() => stdout.includes('[echo] echo from console'), 10_000, 'console reply');
       expect(await gw.cmd('mm', 'echo', ['from', 'gateway'])).toEqual({ ok: true, text: 'echo from gateway' });
       const bought = await gw.cmd('mm', 'buy', []);
-      expect(bought.text).toBe('live-test-1');
-      await until(() => gw.orders.get('mm')?.get('live-test-1') !== undefined, 5_000, 'order at the gateway');
+      // Generated ids carry the process start, so a restart never reuses them.
+      expect(bought.text).toMatch(/^live-test\.[0-9a-z]+-1$/);
+      const cid = bought.text;
+      await until(() => gw.orders.get('mm')?.get(cid) !== undefined, 5_000, 'order at the gateway');
       child.kill('SIGINT');
       expect(await exited).toBe(0);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
-    expect(gw.orders.get('mm')!.get('live-test-1')!.status).toBe(OrderStatus.Cancelled); // onStop's cancel went through before logout
+    expect([...gw.orders.get('mm')!.values()][0]!.status).toBe(OrderStatus.Cancelled); // onStop's cancel went through before logout
     expect(gw.sent('mm', 'logout')).toHaveLength(1);
     expect(stderr).toMatch(/SIGINT: stopping/);
     expect(stderr + stdout).not.toContain(TOKEN);

@@ -139,10 +139,10 @@ describe('RemoteEnv', () => {
     const gw = await gateway();
     const { env, strategy } = await remoteFor(gw);
     const cid = env.sendNewOrder({ exchange: 'SIM', instrumentId: 1, side: Side.Buy, price: '100.2', qty: '10' });
-    expect(cid).toBe('rec-1');
+    expect(cid).toMatch(/^rec\.[0-9a-z]+-1$/);
     await until(() => strategy.of('onNewOrderAck').length === 1, 3_000, 'ack');
     expect(env.getOrder(cid)!.status).toBe(OrderStatus.Open);
-    expect(gw.sent('mm', 'new_order')[0]).toMatchObject({ clientId: 'rec-1', side: 'Buy', price: '100.2', qty: '10', orderType: 'Limit', tif: 'GTC' });
+    expect(gw.sent('mm', 'new_order')[0]).toMatchObject({ clientId: cid, side: 'Buy', price: '100.2', qty: '10', orderType: 'Limit', tif: 'GTC' });
     gw.fill('mm', cid, '4');
     await until(() => strategy.of('onOrderExecution').length === 1, 3_000, 'fill');
     expect(env.getOrder(cid)!.status).toBe(OrderStatus.PartiallyFilled);
@@ -400,7 +400,7 @@ describe('RemoteEnv', () => {
     await until(() => strategy.of('onOrderExecution').length === 1);
     gw.cut('mm');
     await until(() => strategy.of('onFrameworkDisconnected').length === 1);
-    expect(await env.runCommand('buy', [])).toMatch(/^rec-/); // from the console, refused: GtwNotReady
+    expect(await env.runCommand('buy', [])).toMatch(/^rec\.[0-9a-z]+-/); // from the console, refused: GtwNotReady
     gw.fill('mm', cid, '2');
     await until(() => strategy.of('onOrderExecution').length === 2 && remote.phase === 'ready', 5_000, 'resumed');
     expect(await gw.cmd('mm', 'echo', ['x'])).toEqual({ ok: true, text: 'echo x' });
