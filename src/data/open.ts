@@ -61,17 +61,19 @@ export async function openMarketData(path: string, opts: OpenOptions = {}): Prom
         exchange: src.instrument.exchange,
         instruments: [src.instrument],
         events: () => src.events(),
+        // The batch path: a backtest awaits once per batch, not once per event.
+        batches: () => src.batches(),
         data: { path, sha256: await sha256Files([path, book]), format },
       };
     }
     case 'binance': {
       const http = findBinanceHttp(path);
       const src = await openBinance(path, { exchange: opts.exchange, onIssue: opts.onIssue });
-      return { exchange: src.exchange, instruments: [...src.instruments], events: () => src.events(), data: { path, sha256: await sha256Files(http ? [path, http] : [path]), format } };
+      return { exchange: src.exchange, instruments: [...src.instruments], events: () => src.events(), batches: () => src.batches(), data: { path, sha256: await sha256Files(http ? [path, http] : [path]), format } };
     }
     case 'coinbase': {
       const src = await openCoinbase(path, { exchange: opts.exchange, onIssue: opts.onIssue });
-      return { exchange: src.exchange, instruments: [...src.instruments], events: () => src.events(), data: { path, sha256: await sha256Files([path]), format } };
+      return { exchange: src.exchange, instruments: [...src.instruments], events: () => src.events(), batches: () => src.batches(), data: { path, sha256: await sha256Files([path]), format } };
     }
     case 'recorded': {
       const rec = await openRecorded(path, { onIssue: opts.onIssue ? (i) => opts.onIssue!({ file: path, line: 0, message: String((i as { message?: string }).message ?? i) }) : undefined });

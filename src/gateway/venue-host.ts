@@ -353,6 +353,8 @@ export class SimVenueHost implements HostedVenue {
     if (!first || this.stopped) return false;
     this.passes++;
     this.anchorData = first.localTs;
+    // Batch sources reuse one event object: keep the first timestamp, not the object.
+    const firstTs = first.localTs;
     this.anchorWall = Math.max(this.clock.now(), this.lastTs + 1);
     const startTs = this.anchorWall;
     for (const inst of this.instruments) {
@@ -369,7 +371,7 @@ export class SimVenueHost implements HostedVenue {
     let ev: MdEvent | undefined = first;
     while (ev) {
       if (!isBookBuilding(ev)) break;
-      if (sawStart ? open === 0 : ev.localTs !== first.localTs && ev.type !== MdType.Status) break;
+      if (sawStart ? open === 0 : ev.localTs !== firstTs && ev.type !== MdType.Status) break;
       if (ev.type === MdType.Status) {
         if (ev.status === MdStatus.SnapshotStart) {
           open++;

@@ -8,9 +8,15 @@
  * first diff only when `U <= lastUpdateId + 1 <= u`, then require each diff's `U` to be the
  * previous `u + 1`; a break is a gap, after which the book waits for the next snapshot of
  * that symbol in the capture.
+ *
+ * Speed: a well-formed line is read in place in the chunk of the file, its JSON scanned for
+ * the needed fields without building objects (`parseWsLineFast`, `parseHttpLineFast`, with
+ * `JsonFields`). Any other line goes through `JSON.parse` and the general parsers
+ * (`parseWsLine`, `parseHttpLine`), which decide and name any problem.
  * @module
  */
-import { openLines, type LineReader as Lines } from '../lines.js';
+import type { EventBatch } from '../../backtest/backtest.js';
+import { EventBuffer, JsonFields, LineChunkReader, detachedString, isBlankSpan, jsonLineOk, passBatches, passEvents, type EventPass } from '../lines.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InstrumentType } from '../../api/enums.js';
@@ -161,9 +167,17 @@ export interface BinanceImport {
   readonly httpPath: string | undefined;
   /** The stream URL named by the capture's first line, when it has one. */
   readonly url: string | undefined;
-  /** The flat event stream a backtest replays, in non-decreasing `localTs`. */
+  /** The flat event stream a backtest replays, in non-decreasing `localTs`; each event is a new object. */
   events(): AsyncIterable<MdEvent>;
-  /** Counters of the current or last pass. */
+  /**
+   * The same events in batches (a backtest's `MarketSource.batches`): no await and no object
+   * per event. A batch is valid until the next one is requested.
+   */
+  batches(): AsyncIterable<EventBatch>;
+  /**
+   * Counters of the current or last pass. A pass converts input a batch ahead of what
+   * `events()`/`batches()` have handed out, so mid-pass they may count up to one batch more.
+   */
   readonly stats: BinanceStats;
   /** Issues of the current or last pass (empty when `onIssue` was given). */
   readonly issues: MdParseIssue[];
@@ -177,19 +191,20 @@ const DEC_OFF_GRID = -2;
 const DEC_TOO_LARGE = -3;
 
 /**
- * Decimal places a non-negative decimal string needs (up to its last non-zero fraction
- * digit): `'0.35130000'` → 4, `'6195.00000000'` → 0. −1 when it is not `digits[.digits]`.
+ * Decimal places a non-negative decimal string (`s`, or its part `[from, to)`) needs (up to
+ * its last non-zero fraction digit): `'0.35130000'` → 4, `'6195.00000000'` → 0. −1 when it is
+ * not `digits[.digits]`.
  */
-function decimalsNeeded(s: string): number {
-  const n = s.length;
-  let i = 0;
+function decimalsNeeded(s: string, from = 0, to = s.length): number {
+  const n = to;
+  let i = from;
   while (i < n) {
     const c = s.charCodeAt(i);
     if (c === 46) break;
     if (c < 48 || c > 57) return DEC_MALFORMED;
     i++;
   }
-  if (i === 0) return DEC_MALFORMED;
+  if (i === from) return DEC_MALFORMED;
   if (i === n) return 0;
   if (i === n - 1) return DEC_MALFORMED;
   let need = 0;
@@ -201,9 +216,36 @@ function decimalsNeeded(s: string): number {
   return need;
 }
 
-/** Whether a well-formed decimal string is zero. */
-function isZeroDecimal(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
+/** `decimalsOrZero` of a well-formed zero. */
+const DEC_ZERO = -4;
+
+/**
+ * `decimalsNeeded` and `isZeroDecimal` in one pass: the decimals a non-zero decimal string
+ * (or its part `[from, to)`) needs, `DEC_ZERO` for zero, `DEC_MALFORMED`.
+ */
+function decimalsOrZero(s: string, from: number, to: number): number {
+  let i = from;
+  let nonZero = false;
+  while (i < to) {
+    const c = s.charCodeAt(i);
+    if (c === 46) break;
+    if (c < 48 || c > 57) return DEC_MALFORMED;
+    if (c !== 48) nonZero = true;
+    i++;
+  }
+  if (i === from || i === to - 1) return DEC_MALFORMED;
+  let need = 0;
+  for (let k = i + 1; k < to; k++) {
+    const c = s.charCodeAt(k);
+    if (c < 48 || c > 57) return DEC_MALFORMED;
+    if (c !== 48) need = k - i;
+  }
+  return need > 0 ? need : nonZero ? 0 : DEC_ZERO;
+}
+
+/** Whether a well-formed decimal string (or its part `[from, to)`) is zero. */
+function isZeroDecimal(s: string, from = 0, to = s.length): boolean {
+  for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
     if (c !== 48 && c !== 46) return false;
   }
@@ -211,14 +253,15 @@ function isZeroDecimal(s: string): boolean {
 }
 
 /**
- * The value of a decimal string as an integer count of `10^-scale` units, digit by digit (no
- * float multiplication): `('0.35130000', 4)` → 3513. Negative codes: `DEC_MALFORMED`,
- * `DEC_OFF_GRID` (a non-zero digit beyond `scale`), `DEC_TOO_LARGE` (not a safe integer).
+ * The value of a decimal string (`s`, or its part `[from, to)`) as an integer count of
+ * `10^-scale` units, digit by digit (no float multiplication): `('0.35130000', 4)` → 3513.
+ * Negative codes: `DEC_MALFORMED`, `DEC_OFF_GRID` (a non-zero digit beyond `scale`),
+ * `DEC_TOO_LARGE` (not a safe integer).
  */
-function decimalUnits(s: string, scale: number): number {
-  const n = s.length;
+function decimalUnits(s: string, scale: number, from = 0, to = s.length): number {
+  const n = to;
   let v = 0;
-  let i = 0;
+  let i = from;
   for (; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c === 46) break;
@@ -226,7 +269,7 @@ function decimalUnits(s: string, scale: number): number {
     if (d < 0 || d > 9) return DEC_MALFORMED;
     v = v * 10 + d;
   }
-  if (i === 0) return DEC_MALFORMED;
+  if (i === from) return DEC_MALFORMED;
   let k = 0;
   if (i < n) {
     if (i === n - 1) return DEC_MALFORMED;
@@ -257,9 +300,9 @@ class Grid {
     this.units = decimalUnits(step, this.scale);
   }
 
-  /** Integer steps in a decimal string, or a negative `DEC_*` code. */
-  steps(s: string): number {
-    const v = decimalUnits(s, this.scale);
+  /** Integer steps in a decimal string (or its part `[from, to)`), or a negative `DEC_*` code. */
+  steps(s: string, from = 0, to = s.length): number {
+    const v = decimalUnits(s, this.scale, from, to);
     if (v < 0) return v;
     if (this.units === 1) return v;
     return v % this.units === 0 ? v / this.units : DEC_OFF_GRID;
@@ -314,6 +357,82 @@ function secondsToUsRounded(s: string): number {
 
 type Level = [string, string];
 
+/**
+ * The `[price, qty]` strings of a message's levels as offsets into `text` (no string per
+ * level), 4 per level: level `i` of `bids` has its price at `text.slice(bids[4i], bids[4i + 1])`
+ * and its qty at `text.slice(bids[4i + 2], bids[4i + 3])`; the same for `asks`.
+ *
+ * From the fast parser, `text` is the line's JSON (a view into the chunk of the file) and the
+ * offset arrays belong to the parser's `JsonFields`: valid until it parses its next line. A
+ * record kept longer is copied (`ownLevels`).
+ */
+interface LevelSpans {
+  text: string;
+  bids: number[];
+  nb: number;
+  asks: number[];
+  na: number;
+  /** `text` and the offsets belong to the record (not to a chunk and a parser). */
+  own: boolean;
+  /** Decimals the non-zero prices need at most (−1: none is non-zero); for the pre-scan. */
+  priceDecimals: number;
+  /** The same for the qtys. */
+  qtyDecimals: number;
+}
+
+/** Sets `lv`'s decimals from its strings; false when one is not a decimal. */
+function measureDecimals(lv: LevelSpans): boolean {
+  const text = lv.text;
+  let pd = -1;
+  let qd = -1;
+  for (let side = 0; side < 2; side++) {
+    const at = side === 0 ? lv.bids : lv.asks;
+    const n = side === 0 ? lv.nb : lv.na;
+    for (let i = 0; i < 4 * n; i += 4) {
+      const p = decimalsOrZero(text, at[i]!, at[i + 1]!);
+      const q = decimalsOrZero(text, at[i + 2]!, at[i + 3]!);
+      if (p === DEC_MALFORMED || q === DEC_MALFORMED) return false;
+      if (p > pd) pd = p;
+      if (q > qd) qd = q;
+    }
+  }
+  lv.priceDecimals = pd;
+  lv.qtyDecimals = qd;
+  return true;
+}
+
+/** `LevelSpans` over one new string holding just the level strings: for parsed lines, and copies that must outlive their line. */
+function spansOfLevels(bids: readonly Level[], asks: readonly Level[]): LevelSpans {
+  const parts: string[] = [];
+  let pos = 0;
+  const spans = (levels: readonly Level[]): number[] => {
+    const at: number[] = [];
+    for (const [p, q] of levels) {
+      at.push(pos, pos + p.length, pos + p.length, pos + p.length + q.length);
+      parts.push(p, q);
+      pos += p.length + q.length;
+    }
+    return at;
+  };
+  const b = spans(bids);
+  const a = spans(asks);
+  const lv: LevelSpans = { text: parts.join(''), bids: b, nb: bids.length, asks: a, na: asks.length, own: true, priceDecimals: -1, qtyDecimals: -1 };
+  measureDecimals(lv);
+  return lv;
+}
+
+/** The levels of one side of `lv` as string pairs. */
+function levelStrings(text: string, at: number[], n: number): Level[] {
+  const out: Level[] = [];
+  for (let i = 0; i < 4 * n; i += 4) out.push([text.slice(at[i]!, at[i + 1]!), text.slice(at[i + 2]!, at[i + 3]!)]);
+  return out;
+}
+
+/** `lv` as the record's own copy (it keeps neither the chunk nor the parser's arrays). */
+function ownLevels(lv: LevelSpans): LevelSpans {
+  return lv.own ? lv : spansOfLevels(levelStrings(lv.text, lv.bids, lv.nb), levelStrings(lv.text, lv.asks, lv.na));
+}
+
 interface DepthRec {
   kind: 'depth';
   line: number;
@@ -322,8 +441,8 @@ interface DepthRec {
   exchUs: number;
   U: number;
   u: number;
-  b: Level[];
-  a: Level[];
+  /** Bids (`b`) then asks (`a`). */
+  lv: LevelSpans;
 }
 
 interface TradeRec {
@@ -357,8 +476,8 @@ interface SnapshotRec {
   localUs: number;
   symbol: string;
   lastUpdateId: number;
-  bids: Level[];
-  asks: Level[];
+  /** Bids then asks. */
+  lv: LevelSpans;
 }
 
 /** The levels of a JSON array of `[price, qty]` string pairs, or the reason they are not. */
@@ -436,7 +555,7 @@ function parseWsLine(text: string, line: number): WsRec | string {
     if (typeof b === 'string') return `depth update: ${b}`;
     const a = levels(d.a, 'a');
     if (typeof a === 'string') return `depth update: ${a}`;
-    return { kind: 'depth', line, localUs, symbol: d.s.toUpperCase(), exchUs: d.E * 1000, U, u, b, a };
+    return { kind: 'depth', line, localUs, symbol: d.s.toUpperCase(), exchUs: d.E * 1000, U, u, lv: spansOfLevels(b, a) };
   }
   if (kind === 'aggTrade') {
     if (typeof d.s !== 'string' || d.s === '') return "aggTrade: 's' (symbol) is missing";
@@ -466,7 +585,138 @@ function parseHttpLine(text: string, line: number): SnapshotRec | string {
   if (typeof bids === 'string') return `snapshot: ${bids}`;
   const asks = levels(j.asks, 'asks');
   if (typeof asks === 'string') return `snapshot: ${asks}`;
-  return { line, localUs: tj.localUs, symbol: sym[1]!.toUpperCase(), lastUpdateId: j.lastUpdateId as number, bids, asks };
+  return { line, localUs: tj.localUs, symbol: sym[1]!.toUpperCase(), lastUpdateId: j.lastUpdateId as number, lv: spansOfLevels(bids, asks) };
+}
+
+// ---------------------------------------------------------------------------------------
+// The fast path of the line parsers: the JSON scanned in place (see `scanJsonObject`). It
+// returns what the parsers above return for lines it fully understands, and `undefined` for
+// anything else (header line, escapes, other shapes, any check failing); the caller then runs
+// the parsers above, which also name the problem.
+
+const K_STREAM = 0;
+const K_DATA = 1;
+const K_EVENT = 2;
+const K_EVENT_TIME = 3;
+const K_SYMBOL = 4;
+const K_FIRST_ID = 5;
+const K_LAST_ID = 6;
+const K_BIDS = 7;
+const K_ASKS = 8;
+const K_TRADE_TIME = 9;
+const K_PRICE = 10;
+const K_QTY = 11;
+const K_MAKER = 12;
+/** Fields of a ws message (the top level of a raw stream, or `data` of a combined one); `b` and `a` are read as `[price, qty]` pairs. */
+const WS_KEYS = ['stream', 'data', 'e', 'E', 's', 'U', 'u', 'b', 'a', 'T', 'p', 'q', 'm'];
+const WS_ARITY = [0, 0, 0, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0];
+/**
+ * The scanners of one reader of one pass (or pre-scan). Records point into their offset
+ * arrays, so each stream of records has its own, and a record is used up before the next
+ * line of its file is parsed.
+ */
+interface WsFields {
+  top: JsonFields;
+  data: JsonFields;
+}
+
+function wsFields(): WsFields {
+  return { top: new JsonFields(WS_KEYS, WS_ARITY), data: new JsonFields(WS_KEYS, WS_ARITY) };
+}
+
+function httpFields(): JsonFields {
+  return new JsonFields(['lastUpdateId', 'bids', 'asks'], [0, 2, 2]);
+}
+
+/**
+ * `<time>: <json>` at `r.text[from, to)`, the time read as `timeAndJson` reads it (into
+ * `out`); returns where the JSON starts, or −1 when the fast path cannot take the line.
+ */
+function splitTimeFast(r: LineChunkReader, from: number, to: number, out: { localUs: number }): number {
+  const text = r.text;
+  const sep = text.indexOf(': ', from);
+  if (sep < 0 || sep >= to) return -1;
+  const localUs = secondsToUsRounded(text.slice(from, sep).trim());
+  if (Number.isNaN(localUs)) return -1;
+  out.localUs = localUs;
+  return jsonLineOk(r, sep + 2, to) ? sep + 2 : -1;
+}
+
+const timeOut = { localUs: 0 };
+
+/** The `[price, qty]` pairs of fields `kb` (bids) and `ka` (asks), all decimal strings; undefined otherwise. */
+function levelSpansField(json: string, f: JsonFields, kb: number, ka: number): LevelSpans | undefined {
+  const nb = f.tupleCount[kb]!;
+  const na = f.tupleCount[ka]!;
+  if (nb < 0 || na < 0) return undefined;
+  const lv: LevelSpans = { text: json, bids: f.tuples[kb]!, nb, asks: f.tuples[ka]!, na, own: false, priceDecimals: -1, qtyDecimals: -1 };
+  return measureDecimals(lv) ? lv : undefined;
+}
+
+/** `parseWsLine` for the current line of `r` when it is plain and well-formed; undefined for anything else. */
+function parseWsLineFast(r: LineChunkReader, line: number, f: WsFields): Exclude<WsRec, HeaderRec> | undefined {
+  if (line === 1) return undefined;
+  const wsTop = f.top;
+  const wsData = f.data;
+  // Read in place: `json` is the chunk's text and offsets are into it.
+  const json = r.text;
+  const to = r.end;
+  const start = splitTimeFast(r, r.start, to, timeOut);
+  if (start < 0 || !wsTop.scan(json, start, to)) return undefined;
+  const localUs = timeOut.localUs;
+  let kind: string;
+  let d: JsonFields;
+  if (wsTop.from[K_STREAM]! >= 0) {
+    // Combined stream: {"stream": "<sym>@<kind>", "data": {...}}.
+    const stream = wsTop.string(json, K_STREAM);
+    if (stream === undefined || !wsData.scanNested(json, wsTop.from[K_DATA]!, to)) return undefined;
+    const at = stream.indexOf('@');
+    kind = at < 0 ? stream : stream.slice(at + 1);
+    d = wsData;
+  } else {
+    const e = wsTop.string(json, K_EVENT);
+    if (e === undefined) return undefined;
+    kind = e === 'depthUpdate' ? 'depth' : e;
+    d = wsTop;
+  }
+  if (DEPTH_STREAM_RE.test(kind)) {
+    const symbol = d.string(json, K_SYMBOL);
+    const E = d.number(json, K_EVENT_TIME);
+    const U = d.number(json, K_FIRST_ID);
+    const u = d.number(json, K_LAST_ID);
+    if (symbol === undefined || symbol === '' || !isMs(E) || !Number.isSafeInteger(U) || !Number.isSafeInteger(u) || U > u) return undefined;
+    const lv = levelSpansField(json, d, K_BIDS, K_ASKS);
+    if (lv === undefined) return undefined;
+    return { kind: 'depth', line, localUs, symbol: symbol.toUpperCase(), exchUs: E * 1000, U, u, lv };
+  }
+  if (kind === 'aggTrade') {
+    const symbol = d.string(json, K_SYMBOL);
+    const T = d.number(json, K_TRADE_TIME);
+    const p = d.string(json, K_PRICE);
+    const q = d.string(json, K_QTY);
+    const m = d.boolean(json, K_MAKER);
+    if (symbol === undefined || symbol === '' || !isMs(T) || p === undefined || q === undefined || m < 0) return undefined;
+    if (decimalsNeeded(p) < 0 || decimalsNeeded(q) < 0) return undefined;
+    return { kind: 'trade', line, localUs, symbol: symbol.toUpperCase(), exchUs: T * 1000, p, q, m: m === 1 };
+  }
+  return { kind: 'ignored', line, localUs, stream: kind };
+}
+
+/** `parseHttpLine` for the current line of `r` when it is plain and well-formed; undefined for anything else. */
+function parseHttpLineFast(r: LineChunkReader, line: number, httpFields: JsonFields): SnapshotRec | undefined {
+  const json = r.text;
+  const to = r.end;
+  const arrow = json.indexOf(' -> ', r.start);
+  if (arrow < 0 || arrow >= to) return undefined;
+  const sym = SYMBOL_RE.exec(json.slice(r.start, arrow));
+  if (sym === null) return undefined;
+  const start = splitTimeFast(r, arrow + 4, to, timeOut);
+  if (start < 0 || !httpFields.scan(json, start, to)) return undefined;
+  const lastUpdateId = httpFields.number(json, 0);
+  if (!Number.isSafeInteger(lastUpdateId) || lastUpdateId < 0) return undefined;
+  const lv = levelSpansField(json, httpFields, 1, 2);
+  if (lv === undefined) return undefined;
+  return { line, localUs: timeOut.localUs, symbol: sym[1]!.toUpperCase(), lastUpdateId, lv };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -489,11 +739,15 @@ interface SymbolScan {
   snapshots: { line: number; lastUpdateId: number }[];
 }
 
-function needDecimals(scan: SymbolScan, ls: Level[]): void {
-  for (const [p, q] of ls) {
-    if (!isZeroDecimal(p)) scan.priceDecimals = Math.max(scan.priceDecimals, decimalsNeeded(p));
-    if (!isZeroDecimal(q)) scan.qtyDecimals = Math.max(scan.qtyDecimals, decimalsNeeded(q));
-  }
+/** Raises the symbol's decimals to what the non-zero prices and qtys of `lv` need. */
+function needDecimals(scan: SymbolScan, lv: LevelSpans): void {
+  scan.priceDecimals = Math.max(scan.priceDecimals, lv.priceDecimals);
+  scan.qtyDecimals = Math.max(scan.qtyDecimals, lv.qtyDecimals);
+}
+
+function needTradeDecimals(scan: SymbolScan, p: string, q: string): void {
+  if (!isZeroDecimal(p)) scan.priceDecimals = Math.max(scan.priceDecimals, decimalsNeeded(p));
+  if (!isZeroDecimal(q)) scan.qtyDecimals = Math.max(scan.qtyDecimals, decimalsNeeded(q));
 }
 
 interface Prescan {
@@ -508,48 +762,47 @@ async function prescan(wsPath: string, httpPath: string | undefined): Promise<Pr
   const get = (m: Map<string, SymbolScan>, symbol: string, file: string, line: number): SymbolScan => {
     let s = m.get(symbol);
     if (s === undefined) {
-      s = { symbol, priceDecimals: -1, qtyDecimals: -1, file, line, snapshots: [] };
+      // Kept for the import's life: copied off the chunk it was read from.
+      s = { symbol: detachedString(symbol), priceDecimals: -1, qtyDecimals: -1, file, line, snapshots: [] };
       m.set(symbol, s);
     }
     return s;
   };
-  const ws = openLines(wsPath);
+  // Both files are opened at once so that their first reads overlap.
+  const ws = new LineChunkReader(wsPath);
+  const http = httpPath !== undefined && existsSync(httpPath) ? new LineChunkReader(httpPath) : undefined;
+  const wsf = wsFields();
+  const httpf = httpFields();
   try {
     let n = 0;
-    for (let text = await ws.next(); text !== undefined; text = await ws.next()) {
-      n++;
-      if (text.trim() === '') continue;
-      const r = parseWsLine(text, n);
-      if (typeof r === 'string') continue;
-      if (r.kind === 'header') url = r.url;
-      else if (r.kind === 'depth') {
-        const s = get(wsSymbols, r.symbol, wsPath, n);
-        needDecimals(s, r.b);
-        needDecimals(s, r.a);
-      } else if (r.kind === 'trade') {
-        needDecimals(get(wsSymbols, r.symbol, wsPath, n), [[r.p, r.q]]);
+    do {
+      while (ws.next()) {
+        n++;
+        if (isBlankSpan(ws.text, ws.start, ws.end)) continue;
+        const r = parseWsLineFast(ws, n, wsf) ?? parseWsLine(ws.line(), n);
+        if (typeof r === 'string') continue;
+        if (r.kind === 'header') url = detachedString(r.url);
+        else if (r.kind === 'depth') needDecimals(get(wsSymbols, r.symbol, wsPath, n), r.lv);
+        else if (r.kind === 'trade') needTradeDecimals(get(wsSymbols, r.symbol, wsPath, n), r.p, r.q);
       }
+    } while (await ws.fill());
+    if (http !== undefined) {
+      n = 0;
+      do {
+        while (http.next()) {
+          n++;
+          if (isBlankSpan(http.text, http.start, http.end)) continue;
+          const r = parseHttpLineFast(http, n, httpf) ?? parseHttpLine(http.line(), n);
+          if (typeof r === 'string') continue;
+          const s = wsSymbols.get(r.symbol) ?? get(httpSymbols, r.symbol, httpPath!, n);
+          needDecimals(s, r.lv);
+          s.snapshots.push({ line: n, lastUpdateId: r.lastUpdateId });
+        }
+      } while (await http.fill());
     }
   } finally {
     ws.close();
-  }
-  if (httpPath !== undefined && existsSync(httpPath)) {
-    const http = openLines(httpPath);
-    try {
-      let n = 0;
-      for (let text = await http.next(); text !== undefined; text = await http.next()) {
-        n++;
-        if (text.trim() === '') continue;
-        const r = parseHttpLine(text, n);
-        if (typeof r === 'string') continue;
-        const s = wsSymbols.get(r.symbol) ?? get(httpSymbols, r.symbol, httpPath, n);
-        needDecimals(s, r.bids);
-        needDecimals(s, r.asks);
-        s.snapshots.push({ line: n, lastUpdateId: r.lastUpdateId });
-      }
-    } finally {
-      http.close();
-    }
+    http?.close();
   }
   for (const [k, v] of httpSymbols) wsSymbols.set(k, v);
   return { url, symbols: wsSymbols };
@@ -707,7 +960,8 @@ export async function openBinance(wsPath: string, opts: BinanceOptions = {}): Pr
     url: scan.url,
     stats,
     issues,
-    events: () => ({ [Symbol.asyncIterator]: () => runPass(ctx) }),
+    events: () => passEvents(() => new BinancePass(ctx)),
+    batches: () => passBatches(() => new BinancePass(ctx)),
   };
 }
 
@@ -728,73 +982,133 @@ interface BookState {
   buffer: DepthRec[];
 }
 
-async function* runPass(ctx: PassContext): AsyncGenerator<MdEvent> {
-  const stats = ctx.stats;
-  Object.assign(stats, { wsLines: 0, httpLines: 0, events: 0, ignored: 0, ignoredByStream: {}, timeRegressions: 0, issues: 0, symbols: ctx.ordered.map(emptySymbolStats) });
-  ctx.issues.length = 0;
-  const conv = new Converter(ctx);
-  for (const i of ctx.openIssues) conv.issue(i.file, i.line, i.message);
-  if (ctx.httpMissing) {
-    conv.issue(ctx.httpPath ?? join(dirname(ctx.wsPath), 'BINANCE.http.*'), 0, 'http snapshot file not found: no book can be synced; only trades are imported');
+/** What `BinancePass.run` stopped for. */
+const NEED_WS = 1;
+const NEED_HTTP = 2;
+const PAUSE = 3;
+const DONE = 4;
+/** A record slot whose next record is still to be read. */
+const PENDING = null;
+
+/**
+ * One pass over both files, merged by local time. `run` converts synchronously from the
+ * readers' current chunks and stops when a reader needs its next chunk (`fill` awaits it and
+ * goes on) or when the output holds enough events.
+ */
+class BinancePass implements EventPass {
+  private readonly conv: Converter;
+  private readonly ws: LineChunkReader;
+  private readonly http: LineChunkReader | undefined;
+  private readonly wsf = wsFields();
+  private readonly httpf = httpFields();
+  private wsLine = 0;
+  private httpLine = 0;
+  /** The next ws / http record: `PENDING` until read, `undefined` at the end of its file. */
+  private w: Exclude<WsRec, HeaderRec> | undefined | typeof PENDING = PENDING;
+  private h: SnapshotRec | undefined | typeof PENDING = PENDING;
+  private done = false;
+  private closed = false;
+
+  constructor(private readonly ctx: PassContext) {
+    const stats = ctx.stats;
+    Object.assign(stats, { wsLines: 0, httpLines: 0, events: 0, ignored: 0, ignoredByStream: {}, timeRegressions: 0, issues: 0, symbols: ctx.ordered.map(emptySymbolStats) });
+    ctx.issues.length = 0;
+    this.conv = new Converter(ctx);
+    for (const i of ctx.openIssues) this.conv.issue(i.file, i.line, i.message);
+    if (ctx.httpMissing) {
+      this.conv.issue(ctx.httpPath ?? join(dirname(ctx.wsPath), 'BINANCE.http.*'), 0, 'http snapshot file not found: no book can be synced; only trades are imported');
+    }
+    this.ws = new LineChunkReader(ctx.wsPath);
+    this.http = ctx.httpMissing ? undefined : new LineChunkReader(ctx.httpPath!);
   }
-  const ws = openLines(ctx.wsPath);
-  const http = ctx.httpMissing ? undefined : openLines(ctx.httpPath!);
-  const out = conv.out;
-  try {
-    let wsLine = 0;
-    let httpLine = 0;
-    const nextWs = async (): Promise<Exclude<WsRec, HeaderRec> | undefined> => {
-      for (;;) {
-        const text = await ws.next();
-        if (text === undefined) return undefined;
-        wsLine++;
-        stats.wsLines++;
-        if (text.trim() === '') continue;
-        const r = parseWsLine(text, wsLine);
-        if (typeof r === 'string') conv.issue(ctx.wsPath, wsLine, r);
-        else if (r.kind === 'header') continue;
-        else return r;
+
+  async fill(out: EventBuffer, min: number): Promise<void> {
+    this.conv.out = out;
+    while (!this.closed) {
+      const r = this.run(out, min);
+      if (r === NEED_WS) await this.ws.fill();
+      else if (r === NEED_HTTP) await this.http!.fill();
+      else return;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.ws.close();
+    this.http?.close();
+  }
+
+  private run(out: EventBuffer, min: number): number {
+    const conv = this.conv;
+    while (!this.done) {
+      // The ws record is read before the http one, as issues are reported in that order.
+      if (this.w === PENDING) {
+        const r = this.nextWs();
+        if (r === NEED_WS) return NEED_WS;
+        this.w = r;
       }
-    };
-    const nextHttp = async (): Promise<SnapshotRec | undefined> => {
-      if (http === undefined) return undefined;
-      for (;;) {
-        const text = await http.next();
-        if (text === undefined) return undefined;
-        httpLine++;
-        stats.httpLines++;
-        if (text.trim() === '') continue;
-        const r = parseHttpLine(text, httpLine);
-        if (typeof r === 'string') conv.issue(ctx.httpPath!, httpLine, r);
-        else return r;
+      if (this.h === PENDING) {
+        const r = this.nextHttp();
+        if (r === NEED_HTTP) return NEED_HTTP;
+        this.h = r;
       }
-    };
-    let w = await nextWs();
-    let h = await nextHttp();
-    while (w !== undefined || h !== undefined) {
+      const w = this.w;
+      const h = this.h;
+      if (w === undefined && h === undefined) {
+        conv.finish();
+        this.done = true;
+        this.ws.close();
+        this.http?.close();
+        break;
+      }
       if (h !== undefined && (w === undefined || h.localUs < w.localUs)) {
         conv.snapshot(h);
-        h = await nextHttp();
+        this.h = PENDING;
       } else {
         conv.ws(w!);
-        w = await nextWs();
+        this.w = PENDING;
       }
-      if (out.length > 0) {
-        for (let i = 0; i < out.length; i++) yield out[i]!;
-        out.length = 0;
-      }
+      if (out.length >= min) return PAUSE;
     }
-    conv.finish();
-  } finally {
-    ws.close();
-    http?.close();
+    return DONE;
+  }
+
+  /** The next usable ws record, `undefined` at the end, or `NEED_WS` when the chunk is used up. */
+  private nextWs(): Exclude<WsRec, HeaderRec> | undefined | typeof NEED_WS {
+    const ws = this.ws;
+    const ctx = this.ctx;
+    for (;;) {
+      if (!ws.next()) return ws.ended ? undefined : NEED_WS;
+      this.wsLine++;
+      ctx.stats.wsLines++;
+      if (isBlankSpan(ws.text, ws.start, ws.end)) continue;
+      const r = parseWsLineFast(ws, this.wsLine, this.wsf) ?? parseWsLine(ws.line(), this.wsLine);
+      if (typeof r === 'string') this.conv.issue(ctx.wsPath, this.wsLine, r);
+      else if (r.kind !== 'header') return r;
+    }
+  }
+
+  /** The next usable snapshot, `undefined` at the end (or without an http file), or `NEED_HTTP`. */
+  private nextHttp(): SnapshotRec | undefined | typeof NEED_HTTP {
+    const http = this.http;
+    if (http === undefined) return undefined;
+    const ctx = this.ctx;
+    for (;;) {
+      if (!http.next()) return http.ended ? undefined : NEED_HTTP;
+      this.httpLine++;
+      ctx.stats.httpLines++;
+      if (isBlankSpan(http.text, http.start, http.end)) continue;
+      const r = parseHttpLineFast(http, this.httpLine, this.httpf) ?? parseHttpLine(http.line(), this.httpLine);
+      if (typeof r === 'string') this.conv.issue(ctx.httpPath!, this.httpLine, r);
+      else return r;
+    }
   }
 }
 
 /** The per-pass state: the books' sync states and the output of the current line. */
 class Converter {
-  /** Events of the line being handled; emptied by the pass after yielding them. */
-  readonly out: MdEvent[] = [];
+  /** Where events go; set by the pass before each `fill`. */
+  out: EventBuffer = new EventBuffer(1);
   private readonly books = new Map<string, BookState>();
   private ts = Number.NEGATIVE_INFINITY;
   private readonly tmpSide: SideCode[] = [];
@@ -809,7 +1123,8 @@ class Converter {
 
   issue(file: string, line: number, message: string): void {
     this.ctx.stats.issues++;
-    const issue: MdParseIssue = { file, line, message };
+    // The message may quote a value cut from a chunk: copied, so as not to keep the chunk.
+    const issue: MdParseIssue = { file, line, message: detachedString(message) };
     if (this.ctx.onIssue) this.ctx.onIssue(issue);
     else this.ctx.issues.push(issue);
   }
@@ -825,7 +1140,7 @@ class Converter {
   }
 
   private emit(type: MdType, instrumentId: number, exchTs: number, localTs: number, side: SideCode, priceTick: number, qty: number, status: number): void {
-    this.out.push({ type, instrumentId, exchTs, localTs, side, orderId: 0, priceTick, qty, status });
+    this.out.push(type, instrumentId, exchTs, localTs, side, 0, priceTick, qty, status);
     this.ctx.stats.events++;
   }
 
@@ -894,7 +1209,8 @@ class Converter {
     } else if (r.u <= next.lastUpdateId) {
       b.st.stale++;
     } else {
-      b.buffer.push(r);
+      // Kept past its line: copied off the chunk it was read from, which it would keep alive.
+      b.buffer.push(r.lv.own ? r : { ...r, symbol: b.sym.symbol, lv: ownLevels(r.lv) });
       if (b.buffer.length > b.st.maxBuffered) b.st.maxBuffered = b.buffer.length;
     }
   }
@@ -904,13 +1220,12 @@ class Converter {
     const sides = this.tmpSide;
     const ticks = this.tmpTick;
     const lots = this.tmpLot;
-    sides.length = ticks.length = lots.length = 0;
-    this.convertLevels(sym, r.b, BID, this.ctx.wsPath, r.line, sides, ticks, lots);
-    this.convertLevels(sym, r.a, ASK, this.ctx.wsPath, r.line, sides, ticks, lots);
+    let n = this.convertLevels(sym, r.lv.text, r.lv.bids, r.lv.nb, BID, this.ctx.wsPath, r.line, 0);
+    n = this.convertLevels(sym, r.lv.text, r.lv.asks, r.lv.na, ASK, this.ctx.wsPath, r.line, n);
     const iid = sym.instrumentId;
     // Deletions first, then the rest: the final book is the same (a price appears once a side).
     for (let pass = 0; pass < 2; pass++) {
-      for (let i = 0; i < sides.length; i++) {
+      for (let i = 0; i < n; i++) {
         if ((lots[i] === 0) !== (pass === 0)) continue;
         this.emit(MdType.LevelSet, iid, r.exchUs, localTs, sides[i]!, ticks[i]!, lots[i]!, 0);
       }
@@ -918,22 +1233,34 @@ class Converter {
     b.lastU = r.u;
     b.first = false;
     b.st.applied++;
-    b.st.levelUpdates += sides.length;
+    b.st.levelUpdates += n;
   }
 
-  private convertLevels(sym: SymbolCtx, ls: Level[], side: SideCode, file: string, line: number, sides: SideCode[], ticks: number[], lots: number[]): void {
-    for (const [p, q] of ls) {
-      const t = sym.price.steps(p);
-      const l = sym.qty.steps(q);
+  /**
+   * Converts `count` levels (offsets `at` into `text`, see `LevelSpans`) of one side to ticks
+   * and lots, written to `tmpSide/tmpTick/tmpLot` from index `n` on (by index: no array is
+   * resized); returns the new count.
+   */
+  private convertLevels(sym: SymbolCtx, text: string, at: number[], count: number, side: SideCode, file: string, line: number, n: number): number {
+    const sides = this.tmpSide;
+    const ticks = this.tmpTick;
+    const lots = this.tmpLot;
+    for (let i = 0; i < count; i++) {
+      const t = sym.price.steps(text, at[4 * i]!, at[4 * i + 1]!);
+      const l = sym.qty.steps(text, at[4 * i + 2]!, at[4 * i + 3]!);
       if (t < 0 || l < 0) {
+        const p = text.slice(at[4 * i]!, at[4 * i + 1]!);
+        const q = text.slice(at[4 * i + 2]!, at[4 * i + 3]!);
         const what = t < 0 ? `price ${p} is ${t === DEC_OFF_GRID ? 'off the tick grid' : 'too large'}` : `qty ${q} is ${l === DEC_OFF_GRID ? 'off the lot grid' : 'too large'}`;
         this.issue(file, line, `${side === BID ? 'bid' : 'ask'} level [${p}, ${q}] of ${sym.symbol}: ${what}; level skipped`);
         continue;
       }
-      sides.push(side);
-      ticks.push(t);
-      lots.push(l);
+      sides[n] = side;
+      ticks[n] = t;
+      lots[n] = l;
+      n++;
     }
+    return n;
   }
 
   snapshot(s: SnapshotRec): void {
@@ -966,10 +1293,9 @@ class Converter {
     const sides = this.tmpSide;
     const ticks = this.tmpTick;
     const lots = this.tmpLot;
-    sides.length = ticks.length = lots.length = 0;
-    this.convertLevels(b.sym, s.bids, BID, this.ctx.httpPath!, s.line, sides, ticks, lots);
-    this.convertLevels(b.sym, s.asks, ASK, this.ctx.httpPath!, s.line, sides, ticks, lots);
-    for (let i = 0; i < sides.length; i++) {
+    let n = this.convertLevels(b.sym, s.lv.text, s.lv.bids, s.lv.nb, BID, this.ctx.httpPath!, s.line, 0);
+    n = this.convertLevels(b.sym, s.lv.text, s.lv.asks, s.lv.na, ASK, this.ctx.httpPath!, s.line, n);
+    for (let i = 0; i < n; i++) {
       if (lots[i] === 0) continue;
       this.emit(MdType.LevelSet, iid, localTs, localTs, sides[i]!, ticks[i]!, lots[i]!, 0);
       st.snapshotLevels++;

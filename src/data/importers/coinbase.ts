@@ -8,9 +8,15 @@
  * - `<url> <- <local unix time>: <json>`: a message the client sent (subscriptions);
  * - `<local unix time>: <json>`: a message received.
  * Local unix times are seconds with a fraction; venue times are the messages' ISO-8601 `time`.
+ *
+ * Speed: a well-formed received message is read in place in the chunk of the file, its JSON
+ * scanned for the needed fields without building objects (`Converter.stepFast`, with
+ * `JsonFields`). Any other line goes through `JSON.parse` and the general code (`step`),
+ * which decides and names any problem.
  * @module
  */
-import { openLines, type LineReader as Lines } from '../lines.js';
+import type { EventBatch } from '../../backtest/backtest.js';
+import { EventBuffer, JsonFields, LineChunkReader, detachedString, isBlankSpan, jsonFastPathOk, jsonLineOk, passBatches, passEvents, type EventPass } from '../lines.js';
 import { InstrumentType } from '../../api/enums.js';
 import { makeInstrument, type Instrument } from '../../api/instrument.js';
 import { ASK, BID, MdStatus, MdType, type MdEvent, type MdParseIssue, type SideCode } from '../events.js';
@@ -132,9 +138,17 @@ export interface CoinbaseImport {
   readonly instruments: Instrument[];
   /** The products, in the same order as `instruments`. */
   readonly products: CoinbaseProduct[];
-  /** The event stream of all products, in non-decreasing `localTs` order. */
+  /** The event stream of all products, in non-decreasing `localTs` order; each event is a new object. */
   events(): AsyncIterable<MdEvent>;
-  /** Counters of the current or last pass. */
+  /**
+   * The same events in batches (a backtest's `MarketSource.batches`): no await and no object
+   * per event. A batch is valid until the next one is requested.
+   */
+  batches(): AsyncIterable<EventBatch>;
+  /**
+   * Counters of the current or last pass. A pass converts input a batch ahead of what
+   * `events()`/`batches()` have handed out, so mid-pass they may count up to one batch more.
+   */
   readonly stats: CoinbaseStats;
   /** Issues of the current or last pass (empty when `onIssue` was given). */
   readonly issues: MdParseIssue[];
@@ -160,14 +174,14 @@ function isDigit(c: number): boolean {
 }
 
 /**
- * Checks `s` is `digits[.digits]` and returns the index of its dot (`s.length` when none),
- * or −1 when it is not such a string.
+ * Checks `s` (or its part `[from, to)`) is `digits[.digits]` and returns the index of its dot
+ * (`to` when none), or −1 when it is not such a string.
  */
-function plainDecimalDot(s: string): number {
-  const n = s.length;
-  let i = 0;
+function plainDecimalDot(s: string, from = 0, to = s.length): number {
+  const n = to;
+  let i = from;
   while (i < n && isDigit(s.charCodeAt(i))) i++;
-  if (i === 0) return -1;
+  if (i === from) return -1;
   if (i === n) return n;
   if (s.charCodeAt(i) !== 46) return -1;
   const dot = i;
@@ -178,47 +192,85 @@ function plainDecimalDot(s: string): number {
 }
 
 /**
- * `s / (unit.mant × 10^unit.exp)` computed digit by digit: the integer number of units, or
- * `MALFORMED` (NaN) when `s` is not a plain non-negative decimal, or `OFF_GRID` (−1) when it
- * is not a whole number of units or exceeds `Number.MAX_SAFE_INTEGER` units.
+ * `s / (unit.mant × 10^unit.exp)` computed digit by digit (`s`, or its part `[from, to)`):
+ * the integer number of units, or `MALFORMED` (NaN) when `s` is not a plain non-negative
+ * decimal, or `OFF_GRID` (−1) when it is not a whole number of units or exceeds
+ * `Number.MAX_SAFE_INTEGER` units.
  */
-function toUnits(s: string, unit: Unit): number {
-  const dot = plainDecimalDot(s);
+function toUnits(s: string, unit: Unit, from = 0, to = s.length): number {
+  if (unit.exp > 0) return toUnitsCoarse(s, unit, from, to);
+  // A unit of 10^exp with exp <= 0 (every inferred grid): every integer digit counts and the
+  // first -exp fraction digits do, so one pass reads the value while checking the form.
+  const scale = -unit.exp;
+  let i = from;
+  let v = 0;
+  for (; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    v = v * 10 + d;
+  }
+  if (i === from) return MALFORMED;
+  let k = 0;
+  if (i < to) {
+    if (s.charCodeAt(i) !== 46 || i + 1 === to) return MALFORMED;
+    // Off the grid is only known once the whole string is known to be a decimal.
+    let offGrid = false;
+    for (i++; i < to; i++) {
+      const d = s.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return MALFORMED;
+      if (k < scale) {
+        v = v * 10 + d;
+        k++;
+      } else if (d !== 0) offGrid = true;
+    }
+    if (offGrid) return OFF_GRID;
+  }
+  for (; k < scale; k++) v *= 10;
+  // Exact up to 2^53; past it the value is inexact but never comes back below, so one check
+  // at the end finds any count beyond `Number.MAX_SAFE_INTEGER`.
+  if (v > Number.MAX_SAFE_INTEGER) return OFF_GRID;
+  if (unit.mant === 1) return v;
+  return v % unit.mant === 0 ? v / unit.mant : OFF_GRID;
+}
+
+/** `toUnits` for a unit coarser than 1 (an override such as `'10'`): low integer digits must be zero. */
+function toUnitsCoarse(s: string, unit: Unit, from: number, to: number): number {
+  const dot = plainDecimalDot(s, from, to);
   if (dot < 0) return MALFORMED;
-  const n = s.length;
   // Digit positions: integer digit at index i has decimal exponent (dot - 1 - i); fraction
   // digit at index i has exponent (dot - i). Digits with exponent >= unit.exp form the value
   // in units of 10^exp; any non-zero digit below it is off the grid.
+  const exp = unit.exp;
   let v = 0;
-  for (let i = 0; i < n; i++) {
-    if (i === dot) continue;
-    const e = i < dot ? dot - 1 - i : dot - i;
+  for (let i = from; i < dot; i++) {
     const d = s.charCodeAt(i) - 48;
-    if (e < unit.exp) {
-      if (d !== 0) return OFF_GRID;
-      continue;
-    }
-    if (v > (Number.MAX_SAFE_INTEGER - d) / 10) return OFF_GRID;
-    v = v * 10 + d;
+    if (dot - 1 - i >= exp) v = v * 10 + d;
+    else if (d !== 0) return OFF_GRID;
+  }
+  for (let i = dot + 1; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (dot - i >= exp) v = v * 10 + d;
+    else if (d !== 0) return OFF_GRID;
   }
   // A unit coarser than the string's last digit: append the missing zeros.
-  const lastExp = dot < n ? dot - (n - 1) : 0;
-  for (let e = unit.exp; e < lastExp; e++) {
-    if (v > Number.MAX_SAFE_INTEGER / 10) return OFF_GRID;
-    v *= 10;
-  }
+  const lastExp = dot < to ? dot - (to - 1) : 0;
+  for (let e = exp; e < lastExp; e++) v *= 10;
+  // Exact up to 2^53; past it the value is inexact but never comes back below, so one check
+  // at the end finds any count beyond `Number.MAX_SAFE_INTEGER`.
+  if (v > Number.MAX_SAFE_INTEGER) return OFF_GRID;
   if (unit.mant === 1) return v;
   return v % unit.mant === 0 ? v / unit.mant : OFF_GRID;
 }
 
 /**
- * Decimal exponent of the least significant non-zero digit of a plain decimal string
- * (`'14.9280'` → −3, `'1000'` → 3); +∞ for zero, NaN when `s` is not a plain decimal.
+ * Decimal exponent of the least significant non-zero digit of a plain decimal string (`s`, or
+ * its part `[from, to)`) (`'14.9280'` → −3, `'1000'` → 3); +∞ for zero, NaN when `s` is not a
+ * plain decimal.
  */
-function gridExponent(s: string): number {
-  const dot = plainDecimalDot(s);
+function gridExponent(s: string, from = 0, to = s.length): number {
+  const dot = plainDecimalDot(s, from, to);
   if (dot < 0) return Number.NaN;
-  for (let i = s.length - 1; i >= 0; i--) {
+  for (let i = to - 1; i >= from; i--) {
     if (i === dot) continue;
     if (s.charCodeAt(i) !== 48) return i < dot ? dot - 1 - i : dot - i;
   }
@@ -283,19 +335,24 @@ const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[
  * truncated. NaN when the string is not such a timestamp or names an impossible date.
  */
 export function coinbaseIsoToUs(s: string): number {
+  return isoToUsAt(s, 0, s.length);
+}
+
+/** `coinbaseIsoToUs` of `s[from, to)` (no substring for the usual form). */
+function isoToUsAt(s: string, from: number, to: number): number {
   // Fast path for the usual UTC form: the minute prefix changes rarely, so its value is cached
   // and only `SS[.ffffff]Z` is parsed here.
-  const n = s.length;
-  if (n >= 20 && s.charCodeAt(n - 1) === 90 && s.charCodeAt(16) === 58) {
-    if (s.startsWith(isoCachePrefix) && isoCachePrefix !== '') {
-      const s1 = s.charCodeAt(17) - 48;
-      const s2 = s.charCodeAt(18) - 48;
+  const n = to - from;
+  if (n >= 20 && s.charCodeAt(to - 1) === 90 && s.charCodeAt(from + 16) === 58) {
+    if (isoCachePrefix !== '' && hasPrefixAt(s, from, isoCachePrefix)) {
+      const s1 = s.charCodeAt(from + 17) - 48;
+      const s2 = s.charCodeAt(from + 18) - 48;
       if (s1 >= 0 && s1 <= 5 && s2 >= 0 && s2 <= 9) {
         let frac = 0;
         let ok = true;
         if (n > 20) {
-          ok = s.charCodeAt(19) === 46 && n > 21;
-          for (let i = 20, scale = 100_000; ok && i < n - 1; i++, scale /= 10) {
+          ok = s.charCodeAt(from + 19) === 46 && n > 21;
+          for (let i = from + 20, scale = 100_000; ok && i < to - 1; i++, scale /= 10) {
             const d = s.charCodeAt(i) - 48;
             if (d < 0 || d > 9) ok = false;
             else if (scale >= 1) frac += d * scale;
@@ -304,16 +361,22 @@ export function coinbaseIsoToUs(s: string): number {
         if (ok) return isoCacheUs + (s1 * 10 + s2) * 1_000_000 + frac;
       }
     } else {
-      const prefix = s.slice(0, 16);
+      const prefix = s.slice(from, from + 16);
       const v = isoToUsSlow(prefix + ':00Z');
       if (!Number.isNaN(v)) {
         isoCachePrefix = prefix;
         isoCacheUs = v;
-        return coinbaseIsoToUs(s);
+        return isoToUsAt(s, from, to);
       }
     }
   }
-  return isoToUsSlow(s);
+  return isoToUsSlow(s.slice(from, to));
+}
+
+/** Whether `s` has `prefix` at `from` (char by char: cheaper than `startsWith` here). */
+function hasPrefixAt(s: string, from: number, prefix: string): boolean {
+  for (let k = 0; k < prefix.length; k++) if (s.charCodeAt(from + k) !== prefix.charCodeAt(k)) return false;
+  return true;
 }
 
 /** Minute prefix (`YYYY-MM-DDTHH:MM`) of the last UTC timestamp parsed, and its µs. */
@@ -349,10 +412,35 @@ function isoToUsSlow(s: string): number {
 
 /** A capture's local unix time (`1618677817.0618958`) → µs since the epoch, exactly (digits beyond µs truncated); NaN when malformed. */
 function unixSecondsToUs(s: string): number {
-  const dot = plainDecimalDot(s);
-  if (dot < 0 || dot > 11) return Number.NaN;
-  const sec = Number(s.slice(0, dot));
-  const frac = dot === s.length ? 0 : Number((s.slice(dot + 1) + '00000').slice(0, 6));
+  return unixSecondsToUsAt(s, 0, s.length);
+}
+
+/**
+ * `unixSecondsToUs` of `s[from, to)` in one pass, digit by digit: `digits[.digits]` with at
+ * most 11 integer digits (exact), the fraction truncated to µs; NaN otherwise.
+ */
+function unixSecondsToUsAt(s: string, from: number, to: number): number {
+  let i = from;
+  let sec = 0;
+  for (; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    sec = sec * 10 + d;
+  }
+  if (i === from || i - from > 11) return Number.NaN;
+  if (i === to) return sec * 1_000_000;
+  if (s.charCodeAt(i) !== 46 || i + 1 === to) return Number.NaN;
+  let frac = 0;
+  let k = 0;
+  for (i++; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return Number.NaN;
+    if (k < 6) {
+      frac = frac * 10 + d;
+      k++;
+    }
+  }
+  for (; k < 6; k++) frac *= 10;
   return sec * 1_000_000 + frac;
 }
 
@@ -451,15 +539,19 @@ async function scan(path: string, overrides: Map<string, CoinbaseGridOverride>):
     const o = overrides.get(p.productId.toUpperCase());
     return p.hasSnapshot || (o?.tickSize !== undefined && o.lotSize !== undefined);
   };
-  const file = openLines(path);
+  const file = new LineChunkReader(path);
+  const scanFields = productFields();
   try {
     let line = 0;
+    // One line per iteration: `next` within the chunk, `fill` at its end.
     for (;;) {
-      const r = await file.it.next();
-      if (r.done) break;
+      if (!file.next()) {
+        if (!(await file.fill())) break;
+        continue;
+      }
       line++;
-      const text = r.value;
-      if (text.trim() === '') continue;
+      if (isBlankSpan(file.text, file.start, file.end)) continue;
+      const text = file.line();
       const cap = splitLine(text);
       if (typeof cap === 'string' || cap.kind === 'connect') continue;
       if (cap.kind === 'sent') {
@@ -479,13 +571,19 @@ async function scan(path: string, overrides: Map<string, CoinbaseGridOverride>):
       }
       const known = products.get(key[1]!);
       if (known !== undefined && known.hasSnapshot) continue;
+      const fast = scanFast(cap.json, line, products, scanFields);
+      if (fast === SCAN_SKIPPED) continue;
+      if (fast === SCAN_APPLIED) {
+        if (subscribed.size > 0 && [...subscribed].every((s) => products.has(s) && done(products.get(s)!))) break;
+        continue;
+      }
       const msg = parseObject(cap.json);
       if (typeof msg === 'string' || typeof msg.type !== 'string' || typeof msg.product_id !== 'string') continue;
       const id = msg.product_id;
       if (!PRODUCT_RE.test(id)) continue;
       let p = products.get(id);
       if (p === undefined) {
-        p = { productId: id, firstLine: line, snapTick: Infinity, snapLot: Infinity, hasSnapshot: false, msgTick: Infinity, msgLot: Infinity };
+        p = { productId: detachedString(id), firstLine: line, snapTick: Infinity, snapLot: Infinity, hasSnapshot: false, msgTick: Infinity, msgLot: Infinity };
         products.set(id, p);
       }
       if (msg.type === 'snapshot') {
@@ -519,6 +617,93 @@ async function scan(path: string, overrides: Map<string, CoinbaseGridOverride>):
     file.close();
   }
   return [...products.values()];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fast path: received messages scanned in place (see `JsonFields`), for the scan and the
+// pass. It handles the well-formed messages it knows and leaves everything else (returning
+// false, having changed nothing) to the code above and below, which also names the problems.
+
+const F_TYPE = 0;
+const F_PRODUCT = 1;
+const F_BIDS = 2;
+const F_ASKS = 3;
+const F_CHANGES = 4;
+const F_PRICE = 5;
+const F_SIZE = 6;
+const F_TIME = 7;
+const F_SIDE = 8;
+const F_SEQUENCE = 9;
+
+/** Fields of the messages the importer reads; snapshot sides are `[price, size]` pairs, changes `[side, price, size]` triples. */
+function productFields(): JsonFields {
+  return new JsonFields(['type', 'product_id', 'bids', 'asks', 'changes', 'price', 'size', 'time', 'side', 'sequence'], [0, 0, 2, 2, 3, 0, 0, 0, 0, 0]);
+}
+
+/** `BID` for the text `buy` at `s[from, to)`, `ASK` for `sell`, 0 otherwise. */
+function sideOf(s: string, from: number, to: number): SideCode {
+  if (to - from === 3 && s.startsWith('buy', from)) return BID;
+  if (to - from === 4 && s.startsWith('sell', from)) return ASK;
+  return 0;
+}
+
+/** Lowers `cur` to the grid exponent of the string `s[from, to)` when that is finer (as `finer`). */
+function finerSpan(cur: number, s: string, from: number, to: number): number {
+  const e = gridExponent(s, from, to);
+  return e < cur ? e : cur;
+}
+
+/** `scanFast` could not judge the message: the scan parses it. */
+const SCAN_SLOW = 0;
+/** The scan skips the message. */
+const SCAN_SKIPPED = 1;
+/** The message updated its product. */
+const SCAN_APPLIED = 2;
+
+/**
+ * The scan's handling of one received message naming a product (`scan`, from `parseObject`
+ * on) when the fields scanner accepts it: `SCAN_SKIPPED` or `SCAN_APPLIED` as the code in
+ * `scan` would, or `SCAN_SLOW` (nothing changed) for the scan to parse it.
+ */
+function scanFast(json: string, line: number, products: Map<string, ScannedProduct>, f: JsonFields): number {
+  if (!jsonFastPathOk(json) || !f.scan(json)) return SCAN_SLOW;
+  const type = f.string(json, F_TYPE);
+  const id = f.string(json, F_PRODUCT);
+  if (type === undefined || id === undefined) return SCAN_SKIPPED;
+  const snapshot = type === 'snapshot';
+  // Sides that are arrays of something other than string pairs: the general code decides.
+  if (snapshot && ((f.from[F_BIDS]! >= 0 && f.tupleCount[F_BIDS]! < 0) || (f.from[F_ASKS]! >= 0 && f.tupleCount[F_ASKS]! < 0))) return SCAN_SLOW;
+  if (type === 'l2update' && f.from[F_CHANGES]! >= 0 && f.tupleCount[F_CHANGES]! < 0) return SCAN_SLOW;
+  if (!PRODUCT_RE.test(id)) return SCAN_SKIPPED;
+  let p = products.get(id);
+  if (p === undefined) {
+    p = { productId: detachedString(id), firstLine: line, snapTick: Infinity, snapLot: Infinity, hasSnapshot: false, msgTick: Infinity, msgLot: Infinity };
+    products.set(id, p);
+  }
+  if (snapshot) {
+    let tick = Infinity;
+    let lot = Infinity;
+    for (const k of [F_BIDS, F_ASKS]) {
+      const at = f.tuples[k]!;
+      for (let i = 0; i < 4 * Math.max(0, f.tupleCount[k]!); i += 4) {
+        tick = finerSpan(tick, json, at[i]!, at[i + 1]!);
+        lot = finerSpan(lot, json, at[i + 2]!, at[i + 3]!);
+      }
+    }
+    p.snapTick = tick;
+    p.snapLot = lot;
+    p.hasSnapshot = true;
+  } else if (type === 'l2update' && f.tupleCount[F_CHANGES]! >= 0) {
+    const at = f.tuples[F_CHANGES]!;
+    for (let i = 0; i < 6 * f.tupleCount[F_CHANGES]!; i += 6) {
+      p.msgTick = finerSpan(p.msgTick, json, at[i + 2]!, at[i + 3]!);
+      p.msgLot = finerSpan(p.msgLot, json, at[i + 4]!, at[i + 5]!);
+    }
+  } else if (type === 'match' || type === 'last_match') {
+    p.msgTick = finer(p.msgTick, f.string(json, F_PRICE));
+    p.msgLot = finer(p.msgLot, f.string(json, F_SIZE));
+  }
+  return SCAN_APPLIED;
 }
 
 /** Adds the level2 product ids of a `subscribe` request or a `subscriptions` reply. */
@@ -612,8 +797,17 @@ class Converter {
   private readonly products = new Map<string, ProductState>();
   /** Products not in the instrument list already reported (once each). */
   private readonly unknownReported = new Set<string>();
-  /** Events of the current line. */
-  out: MdEvent[] = [];
+  /** Where events go; set by the pass before each `fill`. */
+  out: EventBuffer = new EventBuffer(1);
+  private readonly fields = productFields();
+  /** Ticks and lots of the message being converted (reused; written by index). */
+  private readonly tmpSide: SideCode[] = [];
+  private readonly tmpTick: number[] = [];
+  private readonly tmpQty: number[] = [];
+  private readonly snapBidT: number[] = [];
+  private readonly snapBidQ: number[] = [];
+  private readonly snapAskT: number[] = [];
+  private readonly snapAskQ: number[] = [];
   private lastLocalUs = Number.NEGATIVE_INFINITY;
   private localUs = 0;
   private line = 0;
@@ -635,14 +829,15 @@ class Converter {
 
   issue(line: number, message: string): void {
     this.ctx.stats.issues++;
-    const issue: MdParseIssue = { file: this.ctx.path, line, message };
+    // The message may quote a value cut from a chunk: copied, so as not to keep the chunk.
+    const issue: MdParseIssue = { file: this.ctx.path, line, message: detachedString(message) };
     if (this.ctx.onIssue) this.ctx.onIssue(issue);
     else this.ctx.issues.push(issue);
   }
 
-  /** Converts one line; its events are left in `out`. */
+  /** Converts one line; its events are appended to `out`. */
   step(line: number, text: string): void {
-    this.out = [];
+    const before = this.out.length;
     this.line = line;
     const stats = this.ctx.stats;
     const cap = splitLine(text);
@@ -687,14 +882,171 @@ class Converter {
         if (type === 'snapshot') this.snapshot(p, msg);
         else if (type === 'l2update') this.update(p, msg);
         else this.match(p, msg, type === 'last_match');
-        p.stats.events += this.out.length;
-        stats.events += this.out.length;
+        p.stats.events += this.out.length - before;
+        stats.events += this.out.length - before;
         return;
       }
       default:
         stats.messages++;
         stats.ignored[type] = (stats.ignored[type] ?? 0) + 1;
     }
+  }
+
+  /**
+   * `step` for a well-formed received message (a known product's snapshot, l2update or
+   * match, or a message of another type), with the JSON scanned in place: the same effects.
+   * Returns false, having changed nothing, for any other line; `step` then converts it and
+   * names its problems.
+   */
+  stepFast(line: number, r: LineChunkReader): boolean {
+    // The line is read in place: `json` is the chunk's text and offsets are into it.
+    const json = r.text;
+    const from = r.start;
+    const to = r.end;
+    if (!isDigit(json.charCodeAt(from))) return false;
+    const sep = json.indexOf(': ', from);
+    if (sep < 0 || sep >= to) return false;
+    const lineUs = unixSecondsToUsAt(json, from, sep);
+    if (Number.isNaN(lineUs)) return false;
+    const f = this.fields;
+    if (!jsonLineOk(r, sep + 2, to) || !f.scan(json, sep + 2, to)) return false;
+    const type = f.string(json, F_TYPE);
+    if (type === undefined) return false;
+    const ticks = this.tmpTick;
+    const qtys = this.tmpQty;
+    const sides = this.tmpSide;
+    let p: ProductState | undefined;
+    let exchTs = 0;
+    let count = 0;
+    let sequence: number | undefined;
+    // Check (and convert) everything before any effect.
+    switch (type) {
+      case 'snapshot': {
+        p = this.knownProduct(json);
+        const nb = f.tupleCount[F_BIDS]!;
+        const na = f.tupleCount[F_ASKS]!;
+        if (p === undefined || nb < 0 || na < 0) return false;
+        for (const k of [F_BIDS, F_ASKS]) {
+          const at = f.tuples[k]!;
+          for (let i = 0; i < 4 * f.tupleCount[k]!; i += 4) {
+            const t = toUnits(json, p.tick, at[i]!, at[i + 1]!);
+            const q = toUnits(json, p.lot, at[i + 2]!, at[i + 3]!);
+            if (Number.isNaN(t) || Number.isNaN(q)) return false;
+            ticks[count] = t;
+            qtys[count++] = q;
+          }
+        }
+        break;
+      }
+      case 'l2update': {
+        p = this.knownProduct(json);
+        const n = f.tupleCount[F_CHANGES]!;
+        if (p === undefined || n < 0 || !f.isString(json, F_TIME)) return false;
+        exchTs = isoToUsAt(json, f.from[F_TIME]! + 1, f.to[F_TIME]! - 1);
+        if (Number.isNaN(exchTs)) return false;
+        const at = f.tuples[F_CHANGES]!;
+        for (let i = 0; i < 6 * n; i += 6) {
+          const side = sideOf(json, at[i]!, at[i + 1]!);
+          const t = toUnits(json, p.tick, at[i + 2]!, at[i + 3]!);
+          const q = toUnits(json, p.lot, at[i + 4]!, at[i + 5]!);
+          if (side === 0 || Number.isNaN(t) || Number.isNaN(q)) return false;
+          sides[count] = side;
+          ticks[count] = t;
+          qtys[count++] = q;
+        }
+        break;
+      }
+      case 'match':
+      case 'last_match': {
+        p = this.knownProduct(json);
+        const side = f.isString(json, F_SIDE) ? sideOf(json, f.from[F_SIDE]! + 1, f.to[F_SIDE]! - 1) : 0;
+        const time = f.string(json, F_TIME);
+        if (p === undefined || side === 0 || !f.isString(json, F_PRICE) || !f.isString(json, F_SIZE) || time === undefined) return false;
+        ticks[0] = toUnits(json, p.tick, f.from[F_PRICE]! + 1, f.to[F_PRICE]! - 1);
+        qtys[0] = toUnits(json, p.lot, f.from[F_SIZE]! + 1, f.to[F_SIZE]! - 1);
+        exchTs = coinbaseIsoToUs(time);
+        if (Number.isNaN(ticks[0]) || Number.isNaN(qtys[0]) || Number.isNaN(exchTs)) return false;
+        if (f.from[F_SEQUENCE]! >= 0) {
+          sequence = f.number(json, F_SEQUENCE);
+          if (!Number.isSafeInteger(sequence) || sequence < 0) return false;
+        }
+        // Coinbase's side is the maker's: a resting sell filled means the taker bought.
+        sides[0] = side === ASK ? BID : ASK;
+        break;
+      }
+    }
+
+    // The effects, as `step` has them.
+    const before = this.out.length;
+    this.line = line;
+    const stats = this.ctx.stats;
+    let localUs = lineUs;
+    if (localUs < this.lastLocalUs) {
+      localUs = this.lastLocalUs;
+      stats.localTsClamped++;
+    }
+    this.lastLocalUs = localUs;
+    this.localUs = localUs;
+    stats.messages++;
+    if (p === undefined) {
+      stats.ignored[type] = (stats.ignored[type] ?? 0) + 1;
+      return true;
+    }
+    if (type === 'snapshot') this.snapshotFast(p, json);
+    else if (type === 'l2update') {
+      const at = f.tuples[F_CHANGES]!;
+      this.applyUpdate(p, exchTs, sides, ticks, qtys, count, (i, k) => json.slice(at[6 * i + 2 * k]!, at[6 * i + 2 * k + 1]!));
+    } else {
+      const price = json.slice(f.from[F_PRICE]! + 1, f.to[F_PRICE]! - 1);
+      const size = json.slice(f.from[F_SIZE]! + 1, f.to[F_SIZE]! - 1);
+      this.applyMatch(p, type === 'last_match', sides[0]!, ticks[0]!, qtys[0]!, exchTs, sequence, price, size);
+    }
+    p.stats.events += this.out.length - before;
+    stats.events += this.out.length - before;
+    return true;
+  }
+
+  /** `snapshot` for `stepFast`: its levels are converted in `tmpTick`/`tmpQty` (bids, then asks). */
+  private snapshotFast(p: ProductState, json: string): void {
+    const f = this.fields;
+    const bidT = this.snapBidT;
+    const bidQ = this.snapBidQ;
+    const askT = this.snapAskT;
+    const askQ = this.snapAskQ;
+    let nb = 0;
+    let na = 0;
+    let j = 0;
+    for (const k of [F_BIDS, F_ASKS]) {
+      const name = k === F_BIDS ? 'bids' : 'asks';
+      const at = f.tuples[k]!;
+      for (let i = 0; i < f.tupleCount[k]!; i++, j++) {
+        const t = this.tmpTick[j]!;
+        const q = this.tmpQty[j]!;
+        if (t < 0) {
+          this.offGrid(p, `snapshot ${name}[${i}] price`, json.slice(at[4 * i]!, at[4 * i + 1]!), p.tick);
+          continue;
+        }
+        if (q < 0) {
+          this.offGrid(p, `snapshot ${name}[${i}] size`, json.slice(at[4 * i + 2]!, at[4 * i + 3]!), p.lot);
+          continue;
+        }
+        if (q === 0) continue;
+        if (k === F_BIDS) {
+          bidT[nb] = t;
+          bidQ[nb++] = q;
+        } else {
+          askT[na] = t;
+          askQ[na++] = q;
+        }
+      }
+    }
+    this.emitSnapshot(p, bidT, bidQ, nb, askT, askQ, na);
+  }
+
+  /** The product named by the scanned message, when it is one of the instruments; undefined otherwise (`step` reports it). */
+  private knownProduct(json: string): ProductState | undefined {
+    const id = this.fields.string(json, F_PRODUCT);
+    return id === undefined ? undefined : this.products.get(id);
   }
 
   /** The product a book or trade message is about; undefined (and reported) when unusable. */
@@ -715,7 +1067,7 @@ class Converter {
   }
 
   private emit(p: ProductState, type: MdType, exchTs: number, side: SideCode, priceTick: number, qty: number, status = 0): void {
-    this.out.push({ type, instrumentId: p.instrumentId, exchTs, localTs: this.localUs, side, orderId: 0, priceTick, qty, status });
+    this.out.push(type, p.instrumentId, exchTs, this.localUs, side, 0, priceTick, qty, status);
   }
 
   /** A new connection: every book is stale until its next snapshot. */
@@ -776,15 +1128,20 @@ class Converter {
       this.issue(this.line, `${p.productId}: ${err}; snapshot skipped`);
       return;
     }
+    this.emitSnapshot(p, bidT, bidQ, bidT.length, askT, askQ, askT.length);
+  }
+
+  /** The events of a snapshot whose levels (non-zero, on the grid) are converted. */
+  private emitSnapshot(p: ProductState, bidT: number[], bidQ: number[], nb: number, askT: number[], askQ: number[], na: number): void {
     // A snapshot carries no venue time: its events take the local time.
     const ts = this.localUs;
     this.emit(p, MdType.Status, ts, 0, 0, 0, MdStatus.SnapshotStart);
     this.emit(p, MdType.Clear, ts, 0, 0, 0);
-    for (let i = 0; i < bidT.length; i++) this.emit(p, MdType.LevelSet, ts, BID, bidT[i]!, bidQ[i]!);
-    for (let i = 0; i < askT.length; i++) this.emit(p, MdType.LevelSet, ts, ASK, askT[i]!, askQ[i]!);
+    for (let i = 0; i < nb; i++) this.emit(p, MdType.LevelSet, ts, BID, bidT[i]!, bidQ[i]!);
+    for (let i = 0; i < na; i++) this.emit(p, MdType.LevelSet, ts, ASK, askT[i]!, askQ[i]!);
     this.emit(p, MdType.Status, ts, 0, 0, 0, MdStatus.SnapshotEnd);
     p.booked = true;
-    const n = bidT.length + askT.length;
+    const n = nb + na;
     p.stats.snapshots++;
     p.stats.snapshotLevels += n;
     this.ctx.stats.snapshots++;
@@ -828,21 +1185,30 @@ class Converter {
       ticks.push(t);
       qtys.push(q);
     }
+    this.applyUpdate(p, exchTs, sides, ticks, qtys, sides.length, (i, k) => (changes[i] as string[])[k]!);
+  }
+
+  /**
+   * An l2update whose `count` changes are valid (side, and price and size in units, −1 when
+   * off the grid): its LevelSets, or its counts when the product has no book. `raw(i, k)` is
+   * element `k` (1 price, 2 size) of change `i` as written, for the off-grid issues.
+   */
+  private applyUpdate(p: ProductState, exchTs: number, sides: SideCode[], ticks: number[], qtys: number[], count: number, raw: (i: number, k: 1 | 2) => string): void {
     if (!p.booked) {
       p.stats.droppedUpdates++;
-      p.stats.droppedChanges += changes.length;
+      p.stats.droppedChanges += count;
       this.ctx.stats.droppedUpdates++;
-      this.ctx.stats.droppedChanges += changes.length;
+      this.ctx.stats.droppedChanges += count;
       return;
     }
     let n = 0;
-    for (let i = 0; i < sides.length; i++) {
+    for (let i = 0; i < count; i++) {
       if (ticks[i]! < 0) {
-        this.offGrid(p, `l2update changes[${i}] price`, (changes[i] as string[])[1]!, p.tick);
+        this.offGrid(p, `l2update changes[${i}] price`, raw(i, 1), p.tick);
         continue;
       }
       if (qtys[i]! < 0) {
-        this.offGrid(p, `l2update changes[${i}] size`, (changes[i] as string[])[2]!, p.lot);
+        this.offGrid(p, `l2update changes[${i}] size`, raw(i, 2), p.lot);
         continue;
       }
       this.emit(p, MdType.LevelSet, exchTs, sides[i]!, ticks[i]!, qtys[i]!);
@@ -881,6 +1247,16 @@ class Converter {
       this.issue(this.line, `${p.productId}: ${kind} 'sequence' is not a non-negative integer: ${JSON.stringify(sequence)}; skipped`);
       return;
     }
+    this.applyMatch(p, last, side === 'sell' ? BID : ASK, t, q, exchTs, sequence as number | undefined, price, size);
+  }
+
+  /**
+   * A valid match or last_match: `takerSide` from Coinbase's maker side, price and size in
+   * units (−1 when off the grid; `price`/`size` as written, for the issue), `sequence` when it
+   * has one.
+   */
+  private applyMatch(p: ProductState, last: boolean, takerSide: SideCode, t: number, q: number, exchTs: number, sequence: number | undefined, price: string, size: string): void {
+    const kind = last ? 'last_match' : 'match';
     if (typeof sequence === 'number') {
       // Matches are a subset of the product's sequenced messages: gaps are expected, and no
       // book depends on them (level2 carries absolute sizes). Counted for information.
@@ -909,33 +1285,50 @@ class Converter {
       return;
     }
     // Coinbase's side is the maker's: a resting sell filled means the taker bought.
-    this.emit(p, MdType.Trade, exchTs, side === 'sell' ? BID : ASK, t, q);
+    this.emit(p, MdType.Trade, exchTs, takerSide, t, q);
     p.stats.trades++;
     this.ctx.stats.trades++;
   }
 }
 
-async function* runPass(ctx: PassContext): AsyncGenerator<MdEvent> {
-  resetStats(ctx.stats, ctx.products);
-  ctx.issues.length = 0;
-  const conv = new Converter(ctx);
-  for (const i of ctx.scanIssues) conv.issue(i.line, i.message);
-  const file = openLines(ctx.path);
-  try {
-    let line = 0;
-    for (;;) {
-      const r = await file.it.next();
-      if (r.done) break;
-      line++;
-      ctx.stats.lines++;
-      const text = r.value;
-      if (text.trim() === '') continue;
-      conv.step(line, text);
-      const out = conv.out;
-      for (let i = 0; i < out.length; i++) yield out[i]!;
+/**
+ * One pass over the capture: lines are converted synchronously from the reader's current
+ * chunk until the output holds enough events; `fill` awaits only for the next chunk.
+ */
+class CoinbasePass implements EventPass {
+  private readonly conv: Converter;
+  private readonly file: LineChunkReader;
+  private line = 0;
+  private closed = false;
+
+  constructor(private readonly ctx: PassContext) {
+    resetStats(ctx.stats, ctx.products);
+    ctx.issues.length = 0;
+    this.conv = new Converter(ctx);
+    for (const i of ctx.scanIssues) this.conv.issue(i.line, i.message);
+    this.file = new LineChunkReader(ctx.path);
+  }
+
+  async fill(out: EventBuffer, min: number): Promise<void> {
+    const conv = this.conv;
+    const file = this.file;
+    const stats = this.ctx.stats;
+    conv.out = out;
+    while (!this.closed) {
+      while (file.next()) {
+        this.line++;
+        stats.lines++;
+        if (isBlankSpan(file.text, file.start, file.end)) continue;
+        if (!conv.stepFast(this.line, file)) conv.step(this.line, file.line());
+        if (out.length >= min) return;
+      }
+      if (!(await file.fill())) return;
     }
-  } finally {
-    file.close();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.file.close();
   }
 }
 
@@ -1043,6 +1436,7 @@ export async function openCoinbase(path: string, opts: CoinbaseOptions = {}): Pr
     products,
     stats,
     issues,
-    events: () => ({ [Symbol.asyncIterator]: () => runPass(ctx) }),
+    events: () => passEvents(() => new CoinbasePass(ctx)),
+    batches: () => passBatches(() => new CoinbasePass(ctx)),
   };
 }

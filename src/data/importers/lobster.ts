@@ -6,9 +6,15 @@
  * it starts and everything that happens deeper than level N. The importer keeps an L3 mirror
  * of what it emitted and, after each message, reconciles the mirror's top N levels with the
  * orderbook row through synthetic orders (negative ids): the replayed book equals the file.
+ *
+ * Speed: both files are parsed straight from their bytes, a chunk at a time, with no string
+ * per line (`parseMessageBytes`, `readIntsBytes`). A line that is not in the plain form those
+ * read goes through the string parsers (`parseMessage`, `parseRow`), which decide and name
+ * any problem, so malformed input is handled exactly as by the string parsers alone.
  * @module
  */
-import { openLines } from '../lines.js';
+import type { EventBatch } from '../../backtest/backtest.js';
+import { ByteLineReader, EventBuffer, importerFastPaths, passBatches, passEvents, type EventPass } from '../lines.js';
 import { zonedTimeToUtcMs } from '../../core/daily.js';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -113,11 +119,19 @@ export interface LobsterImport {
   readonly messagePath: string;
   /** The orderbook file, `undefined` when it does not exist (no snapshot, no reconciliation). */
   readonly orderbookPath: string | undefined;
-  /** The flat event stream a backtest replays, snapshot first. */
+  /** The flat event stream a backtest replays, snapshot first; each event is a new object. */
   events(): AsyncIterable<MdEvent>;
+  /**
+   * The same events in batches (a backtest's `MarketSource.batches`): no await and no object
+   * per event. A batch is valid until the next one is requested.
+   */
+  batches(): AsyncIterable<EventBatch>;
   /** The same events grouped per message, with the parsed message and orderbook row. */
   messages(): AsyncIterable<LobsterMessageStep>;
-  /** Counters of the current or last pass. */
+  /**
+   * Counters of the current or last pass. A pass converts input a batch ahead of what
+   * `events()`/`batches()` have handed out, so mid-pass they may count up to one batch more.
+   */
   readonly stats: LobsterStats;
   /** Issues of the current or last pass (empty when `onIssue` was given). */
   readonly issues: MdParseIssue[];
@@ -168,6 +182,20 @@ export function findLobsterOrderbook(messagePath: string): string | undefined {
  * a DST switch (those happen at night, on weekends).
  */
 export function zoneMidnightMs(date: string, timeZone: string): number {
+  // Remembered: working out a zone's offset (Intl formatting) costs more than a small import.
+  const key = `${date} ${timeZone}`;
+  let ms = midnightCache.get(key);
+  if (ms === undefined) {
+    ms = zoneMidnightMsUncached(date, timeZone);
+    if (midnightCache.size >= 1024) midnightCache.clear();
+    midnightCache.set(key, ms);
+  }
+  return ms;
+}
+
+const midnightCache = new Map<string, number>();
+
+function zoneMidnightMsUncached(date: string, timeZone: string): number {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
   if (m === null) throw new RangeError(`not a YYYY-MM-DD date: '${date}'`);
   const y = Number(m[1]);
@@ -265,18 +293,22 @@ function parseRow(line: string, levels: number): number[] | string {
   return row;
 }
 
-/** Occupied levels of one side of a row, best first, in ticks and lots. */
-function rowLevels(row: number[], side: SideCode, levels: number, ticks: number[], qtys: number[]): void {
-  ticks.length = 0;
-  qtys.length = 0;
+/**
+ * Occupied levels of one side of a row, best first, in ticks and lots: written to
+ * `ticks[0, k)` and `qtys[0, k)` (by index: no array is resized); returns `k`.
+ */
+function rowLevels(row: ArrayLike<number>, side: SideCode, levels: number, ticks: number[], qtys: number[]): number {
   const base = side === -1 ? 0 : 2;
+  let k = 0;
   for (let i = 0; i < levels; i++) {
     const p = row[4 * i + base]!;
     const q = row[4 * i + base + 1]!;
     if (Math.abs(p) >= LOBSTER_EMPTY_PRICE || q <= 0) break;
-    ticks.push(p / RAW_PER_TICK);
-    qtys.push(q);
+    ticks[k] = p / RAW_PER_TICK;
+    qtys[k] = q;
+    k++;
   }
+  return k;
 }
 
 
@@ -345,12 +377,9 @@ export function openLobster(messagePath: string, opts: LobsterOptions = {}): Lob
     orderbookPath,
     stats,
     issues,
-    messages: () => ({ [Symbol.asyncIterator]: () => runPass(ctx) }),
-    events: () => ({
-      async *[Symbol.asyncIterator]() {
-        for await (const step of runPass(ctx)) yield* step.events;
-      },
-    }),
+    messages: () => ({ [Symbol.asyncIterator]: () => messageSteps(ctx) }),
+    events: () => passEvents(() => new LobsterPass(ctx, false)),
+    batches: () => passBatches(() => new LobsterPass(ctx, false)),
   };
 }
 
@@ -365,88 +394,355 @@ interface PassContext {
   onIssue: ((issue: MdParseIssue) => void) | undefined;
 }
 
-async function* runPass(ctx: PassContext): AsyncGenerator<LobsterMessageStep> {
-  Object.assign(ctx.stats, emptyStats());
-  ctx.issues.length = 0;
-  const conv = new Converter(ctx);
-  const msgFile = openLines(ctx.messagePath);
-  let bookFile: ReturnType<typeof openLines> | undefined;
+/** `messages()`: one pass in step mode, each step's events copied out as objects. */
+async function* messageSteps(ctx: PassContext): AsyncGenerator<LobsterMessageStep> {
+  const pass = new LobsterPass(ctx, true);
+  const out = new EventBuffer(64);
   try {
-    if (ctx.orderbookPath === undefined) {
-      conv.issue(lobsterOrderbookPath(ctx.messagePath), 0, 'orderbook file not found: no snapshot and no reconciliation of hidden depth');
-    } else if (!existsSync(ctx.orderbookPath)) {
-      conv.issue(ctx.orderbookPath, 0, 'orderbook file not found: no snapshot and no reconciliation of hidden depth');
-    } else {
-      bookFile = openLines(ctx.orderbookPath);
-    }
-    let mLine = 0;
-    let oLine = 0;
-    let bookEnded = bookFile === undefined;
     for (;;) {
-      const m = await msgFile.it.next();
-      if (m.done) break;
-      mLine++;
-      const text = m.value;
-      if (mLine === 1 && isHeader(text)) continue;
-      // Blank lines (a trailing newline too many) carry nothing and take no row.
-      if (text.trim() === '') continue;
-
-      // The row after this message: the next data line of the orderbook file.
-      let rowText: string | undefined;
-      while (!bookEnded) {
-        const o = await bookFile!.it.next();
-        if (o.done) {
-          bookEnded = true;
-          conv.issue(ctx.orderbookPath!, oLine + 1, `orderbook file ends before the message file (message line ${mLine}): no reconciliation from here on`);
-          break;
-        }
-        oLine++;
-        if ((oLine === 1 && isHeader(o.value)) || o.value.trim() === '') continue;
-        rowText = o.value;
-        break;
-      }
-
-      const parsed = parseMessage(text);
-      if (typeof parsed === 'string') {
-        conv.issue(ctx.messagePath, mLine, parsed);
-        continue;
-      }
-      let row: number[] = [];
-      if (rowText !== undefined) {
-        const r = parseRow(rowText, ctx.levels);
-        if (typeof r === 'string') conv.issue(ctx.orderbookPath!, oLine, r);
-        else row = r;
-      }
-      const step = conv.step(mLine, parsed, row, oLine);
-      if (step !== undefined) yield step;
-    }
-    if (!bookEnded) {
-      for (;;) {
-        const o = await bookFile!.it.next();
-        if (o.done) break;
-        oLine++;
-        if (o.value.trim() === '') continue;
-        conv.issue(ctx.orderbookPath!, oLine, 'orderbook file has more rows than the message file; the rest is ignored');
-        break;
-      }
+      out.length = 0;
+      await pass.fill(out, 1);
+      const step = pass.lastStep;
+      if (step === undefined) return;
+      pass.lastStep = undefined;
+      yield { ...step, events: out.toEvents() };
     }
   } finally {
-    msgFile.close();
-    bookFile?.close();
+    pass.close();
   }
+}
+
+/** Synthetic order ids at one price level, oldest first; `ids[0, head)` are known to be gone. */
+interface SyntheticQueue {
+  ids: number[];
+  head: number;
+  /** Ids resting at the last compaction (sets when the next one is due). */
+  live: number;
+}
+
+/** The row of a message whose orderbook row is missing or malformed. */
+const NO_ROW: readonly number[] = [];
+
+/** What `LobsterPass.run` stopped for. */
+const NEED_MESSAGES = 1;
+const NEED_ORDERBOOK = 2;
+const PAUSE = 3;
+const DONE = 4;
+
+/**
+ * One pass over the two files. `run` converts synchronously, straight from the bytes of the
+ * readers' current chunks, and stops when a reader needs its next chunk (`fill` awaits it and
+ * goes on), when the output holds enough events, or after one message in step mode.
+ */
+class LobsterPass implements EventPass {
+  /** The step just converted, without its events (step mode only; taken by `messageSteps`). */
+  lastStep: Omit<LobsterMessageStep, 'events'> | undefined;
+  private readonly conv: Converter;
+  private readonly msgs: ByteLineReader;
+  private readonly book: ByteLineReader | undefined;
+  private mLine = 0;
+  private oLine = 0;
+  private bookEnded: boolean;
+  private closed = false;
+  /** A message line starts at `msgs.pos` and its orderbook row is still being read. */
+  private haveMsg = false;
+  /** That message's row starts at `book.pos`. */
+  private haveRow = false;
+  private done = false;
+  /** The current message (reused: step mode copies it). */
+  private readonly msg: LobsterMessage = { timeSec: 0, type: 0, orderId: 0, size: 0, price: 0, direction: 0 };
+  /** Where the fast parser stopped. */
+  private readonly at: ParseCursor = { end: 0, timeEnd: 0 };
+  /** The current orderbook row, `4 · levels` columns (reused: step mode copies it). */
+  private readonly row: number[];
+
+  constructor(
+    private readonly ctx: PassContext,
+    private readonly stepMode: boolean,
+  ) {
+    Object.assign(ctx.stats, emptyStats());
+    ctx.issues.length = 0;
+    this.conv = new Converter(ctx);
+    this.msgs = new ByteLineReader(ctx.messagePath);
+    if (ctx.orderbookPath === undefined) {
+      this.conv.issue(lobsterOrderbookPath(ctx.messagePath), 0, 'orderbook file not found: no snapshot and no reconciliation of hidden depth');
+    } else if (!existsSync(ctx.orderbookPath)) {
+      this.conv.issue(ctx.orderbookPath, 0, 'orderbook file not found: no snapshot and no reconciliation of hidden depth');
+    } else {
+      this.book = new ByteLineReader(ctx.orderbookPath);
+    }
+    this.bookEnded = this.book === undefined;
+    this.row = new Array<number>(4 * ctx.levels).fill(0);
+  }
+
+  async fill(out: EventBuffer, min: number): Promise<void> {
+    this.conv.out = out;
+    while (!this.closed) {
+      const r = this.run(out, min);
+      if (r === NEED_MESSAGES) await this.msgs.fill();
+      else if (r === NEED_ORDERBOOK) await this.book!.fill();
+      else return;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.msgs.close();
+    this.book?.close();
+  }
+
+  private run(out: EventBuffer, min: number): number {
+    if (this.done) return DONE;
+    const ctx = this.ctx;
+    const conv = this.conv;
+    const msgs = this.msgs;
+    const book = this.book;
+    const msg = this.msg;
+    const row = this.row;
+    const at = this.at;
+    const fast = importerFastPaths.enabled;
+    for (;;) {
+      if (!this.haveMsg) {
+        const start = msgs.pos;
+        if (start >= msgs.length) return msgs.ended ? this.tail() : NEED_MESSAGES;
+        this.mLine++;
+        // A line starting with a digit is not blank; only line 1 can be a header.
+        if (this.mLine === 1 || !isDigitByte(msgs.bytes[start]!)) {
+          const end = msgs.lineEnd(start);
+          // Blank lines (a trailing newline too many) carry nothing and take no row.
+          if ((this.mLine === 1 && isHeader(msgs.str(start, end))) || msgs.isBlank(start, end)) {
+            msgs.pos = msgs.after(end);
+            continue;
+          }
+        }
+        this.haveMsg = true;
+        this.haveRow = false;
+      }
+
+      // The row after this message: the next data line of the orderbook file.
+      while (!this.bookEnded && !this.haveRow) {
+        const start = book!.pos;
+        if (start >= book!.length) {
+          if (!book!.ended) return NEED_ORDERBOOK;
+          this.bookEnded = true;
+          conv.issue(ctx.orderbookPath!, this.oLine + 1, `orderbook file ends before the message file (message line ${this.mLine}): no reconciliation from here on`);
+          break;
+        }
+        this.oLine++;
+        if (this.oLine === 1 || !isDigitByte(book!.bytes[start]!)) {
+          const end = book!.lineEnd(start);
+          if ((this.oLine === 1 && isHeader(book!.str(start, end))) || book!.isBlank(start, end)) {
+            book!.pos = book!.after(end);
+            continue;
+          }
+        }
+        this.haveRow = true;
+      }
+      this.haveMsg = false;
+
+      // The message: the fast parser, else the full one (which names the problem).
+      const mStart = msgs.pos;
+      let tsUs = fast ? parseMessageBytes(msgs.bytes, mStart, msgs.length, msg, at) : -1;
+      let timeSec: number | undefined;
+      if (tsUs >= 0) {
+        if (this.stepMode) timeSec = Number(msgs.str(mStart, at.timeEnd));
+        msgs.pos = msgs.after(at.end);
+      } else {
+        const mEnd = msgs.lineEnd(mStart);
+        const parsed = parseMessage(msgs.str(mStart, mEnd));
+        msgs.pos = msgs.after(mEnd);
+        if (typeof parsed === 'string') {
+          // Its row goes with it: the files stay aligned.
+          if (this.haveRow) book!.pos = book!.after(book!.lineEnd(book!.pos));
+          conv.issue(ctx.messagePath, this.mLine, parsed);
+          continue;
+        }
+        Object.assign(msg, parsed.msg);
+        tsUs = parsed.tsUs;
+        timeSec = parsed.msg.timeSec;
+      }
+
+      let hasRow = false;
+      if (this.haveRow) {
+        const rStart = book!.pos;
+        let rEnd = fast ? readIntsBytes(book!.bytes, rStart, book!.length, row, 4 * ctx.levels) : -1;
+        if (rEnd >= 0) hasRow = true;
+        else {
+          rEnd = book!.lineEnd(rStart);
+          const r = parseRow(book!.str(rStart, rEnd), ctx.levels);
+          if (typeof r === 'string') conv.issue(ctx.orderbookPath!, this.oLine, r);
+          else {
+            for (let k = 0; k < r.length; k++) row[k] = r[k]!;
+            hasRow = true;
+          }
+        }
+        book!.pos = book!.after(rEnd);
+      }
+
+      if (!conv.step(this.mLine, msg, tsUs, hasRow ? row : NO_ROW, this.oLine)) continue;
+      if (this.stepMode) {
+        this.lastStep = { line: this.mLine, msg: { ...msg, timeSec: timeSec! }, row: hasRow ? row.slice() : [], snapshotCount: conv.snapshotCount, reconcileCount: conv.reconcileCount };
+        return PAUSE;
+      }
+      if (out.length >= min) return PAUSE;
+    }
+  }
+
+  /** After the last message: rows left in the orderbook file are reported once. */
+  private tail(): number {
+    const book = this.book;
+    while (!this.bookEnded) {
+      const start = book!.pos;
+      if (start >= book!.length) {
+        if (!book!.ended) return NEED_ORDERBOOK;
+        this.bookEnded = true;
+        break;
+      }
+      this.oLine++;
+      const end = book!.lineEnd(start);
+      book!.pos = book!.after(end);
+      if (book!.isBlank(start, end)) continue;
+      this.conv.issue(this.ctx.orderbookPath!, this.oLine, 'orderbook file has more rows than the message file; the rest is ignored');
+      this.bookEnded = true;
+    }
+    this.done = true;
+    this.close();
+    return DONE;
+  }
+}
+
+/** Where `parseMessageBytes` stopped: the line end and the end of the time column. */
+interface ParseCursor {
+  end: number;
+  timeEnd: number;
+}
+
+function isDigitByte(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/**
+ * The fast path of `parseMessage`: reads the message line starting at `b[from]` (the chunk
+ * holds whole lines up to `limit`) into `msg` (all but `timeSec`), straight from the bytes.
+ * Returns its time in µs after midnight and sets `at.end` to the line end, or returns −1 when
+ * the line is not in the plain form read here (then `parseMessage` decides and names the
+ * problem). Plain: a `digits[.digits]` time and five `-?digits` integers, comma-separated with
+ * no spaces, passing every check of `parseMessage`.
+ */
+function parseMessageBytes(b: Uint8Array, from: number, limit: number, msg: LobsterMessage, at: ParseCursor): number {
+  // Time: seconds (at most 15 digits, exact) and up to 6 fraction digits (µs), the rest truncated.
+  let i = from;
+  let sec = 0;
+  while (i < limit) {
+    const d = b[i]! - 48;
+    if (d < 0 || d > 9) break;
+    sec = sec * 10 + d;
+    i++;
+  }
+  if (i === from || i - from > 15) return -1;
+  let us = 0;
+  if (b[i] === 46) {
+    i++;
+    const fracFrom = i;
+    while (i < limit) {
+      const d = b[i]! - 48;
+      if (d < 0 || d > 9) break;
+      if (i - fracFrom < 6) us = us * 10 + d;
+      i++;
+    }
+    if (i === fracFrom) return -1;
+    for (let k = i - fracFrom; k < 6; k++) us *= 10;
+  }
+  if (i >= limit || b[i] !== 44) return -1;
+  at.timeEnd = i;
+  // Five integer columns: type, order id, size, price, direction.
+  const v = MESSAGE_INTS;
+  const end = readIntsBytes(b, i + 1, limit, v, 5);
+  if (end < 0) return -1;
+  const type = v[0]!;
+  const orderId = v[1]!;
+  const size = v[2]!;
+  const price = v[3]!;
+  const direction = v[4]!;
+  if (type < 1 || type > 7) return -1;
+  if (direction !== 1 && direction !== -1) return -1;
+  if (orderId < 0 && type !== 6) return -1;
+  if (type === 7) {
+    if (price !== -1 && price !== 0 && price !== 1) return -1;
+  } else if (!(size > 0 && price > 0)) return -1;
+  msg.type = type;
+  msg.orderId = orderId;
+  msg.size = size;
+  msg.price = price;
+  msg.direction = direction;
+  at.end = end;
+  return sec * 1e6 + us;
+}
+
+/** The integer columns of the message being parsed (type, order id, size, price, direction). */
+const MESSAGE_INTS: number[] = [0, 0, 0, 0, 0];
+
+/**
+ * Reads exactly `count` comma-separated integers (`-?digits`: no spaces) from `b[from]` up to
+ * the line end, in one pass over the bytes, into `out[0, count)`. Returns the index of the line
+ * end (`\n`, `\r`, or `limit` for a last line without one), or −1 when the line is not in that
+ * form: the callers then apply `toInt`'s full rules through the string parsers. Values are
+ * accumulated digit by digit, as `toInt` does.
+ */
+function readIntsBytes(b: Uint8Array, from: number, limit: number, out: number[], count: number): number {
+  let i = from;
+  for (let k = 0; k < count; k++) {
+    if (k > 0) {
+      if (i >= limit || b[i] !== 44) return -1;
+      i++;
+    }
+    const neg = b[i] === 45;
+    if (neg) i++;
+    const first = i;
+    let v = 0;
+    while (i < limit) {
+      const d = b[i]! - 48;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+      i++;
+    }
+    if (i === first) return -1;
+    out[k] = neg ? -v : v;
+  }
+  if (i === limit) return i;
+  const c = b[i];
+  return c === 10 || c === 13 ? i : -1;
 }
 
 /** The per-pass state: the L3 mirror of what was emitted and the synthetic id counter. */
 class Converter {
+  /** Where events go; set by the pass before each `fill`. */
+  out: EventBuffer = new EventBuffer(1);
+  /** Snapshot events of the last step (non-zero on the first only). */
+  snapshotCount = 0;
+  /** Reconciliation events at the end of the last step. */
+  reconcileCount = 0;
   private readonly mirror = new L3Book();
   private nextSyntheticId = -1;
   private started = false;
-  private out: MdEvent[] = [];
   private ts = 0;
+  /** The event being emitted, as the mirror reads it (the output holds numbers only). */
+  private readonly scratch: MdEvent = { type: MdType.Status, instrumentId: 0, exchTs: 0, localTs: 0, side: 0, orderId: 0, priceTick: 0, qty: 0, status: 0 };
   private readonly rowTicks: number[] = [];
   private readonly rowQtys: number[] = [];
+  private readonly fixTicks: number[] = [];
+  private readonly fixDeltas: number[] = [];
+  /**
+   * Synthetic order ids per price level, in the order they were added, which is their queue
+   * order (orders never move within a level). Ids that left the mirror are dropped lazily.
+   * Finds "the first synthetic order at a level" without walking the level's queue.
+   */
+  private readonly synthBids = new Map<number, SyntheticQueue>();
+  private readonly synthAsks = new Map<number, SyntheticQueue>();
 
-  constructor(private readonly ctx: PassContext) {}
+  constructor(private readonly ctx: PassContext) {
+    this.scratch.instrumentId = ctx.instrumentId;
+  }
 
   issue(file: string, line: number, message: string): void {
     this.ctx.stats.issues++;
@@ -455,20 +751,20 @@ class Converter {
     else this.ctx.issues.push(issue);
   }
 
-  step(line: number, p: ParsedMessage, row: number[], rowLine: number): LobsterMessageStep | undefined {
-    const { msg } = p;
+  /** Converts one message with the row after it (empty: none); false when the message was skipped. */
+  step(line: number, msg: LobsterMessage, tsUs: number, row: readonly number[], rowLine: number): boolean {
     const bookAffecting = msg.type <= 4;
     if (bookAffecting && msg.price % RAW_PER_TICK !== 0) {
       this.issue(this.ctx.messagePath, line, `price ${msg.price} of a type ${msg.type} message is off the 0.01 grid; message skipped`);
-      return undefined;
+      return false;
     }
-    this.out = [];
-    this.ts = this.ctx.midnightUs + p.tsUs;
-    let snapshotCount = 0;
+    const first = this.out.length;
+    this.ts = this.ctx.midnightUs + tsUs;
+    this.snapshotCount = 0;
     if (!this.started) {
       this.started = true;
       this.snapshot(msg, row);
-      snapshotCount = this.out.length;
+      this.snapshotCount = this.out.length - first;
     }
     this.message(msg);
     const beforeReconcile = this.out.length;
@@ -476,22 +772,63 @@ class Converter {
       this.reconcile(row, -1, rowLine);
       this.reconcile(row, 1, rowLine);
     }
+    this.reconcileCount = this.out.length - beforeReconcile;
     const stats = this.ctx.stats;
     stats.messages++;
     stats.byType[msg.type]!++;
-    stats.events += this.out.length;
-    return { line, msg, events: this.out, row, snapshotCount, reconcileCount: this.out.length - beforeReconcile };
+    stats.events += this.out.length - first;
+    return true;
   }
 
   /** Emits an event and applies it to the mirror, so later rewrites see its effect. */
   private emit(type: MdType, side: SideCode, orderId: number, priceTick: number, qty: number, status = 0): void {
-    const ev: MdEvent = { type, instrumentId: this.ctx.instrumentId, exchTs: this.ts, localTs: this.ts, side, orderId, priceTick, qty, status };
+    this.out.push(type, this.ctx.instrumentId, this.ts, this.ts, side, orderId, priceTick, qty, status);
+    const ev = this.scratch;
+    ev.type = type;
+    ev.exchTs = ev.localTs = this.ts;
+    ev.side = side;
+    ev.orderId = orderId;
+    ev.priceTick = priceTick;
+    ev.qty = qty;
+    ev.status = status;
     this.mirror.apply(ev);
-    this.out.push(ev);
+    if (type === MdType.OrderAdd && orderId < 0) this.noteSynthetic(side, priceTick, orderId);
+  }
+
+  private noteSynthetic(side: SideCode, tick: number, id: number): void {
+    const byTick = side === 1 ? this.synthBids : this.synthAsks;
+    const q = byTick.get(tick);
+    if (q === undefined) {
+      byTick.set(tick, { ids: [id], head: 0, live: 1 });
+      return;
+    }
+    q.ids.push(id);
+    if (q.ids.length - q.head > 2 * q.live + 64) {
+      // Many ids, few still resting: drop the gone ones so the list stays proportional.
+      const mirror = this.mirror;
+      q.ids = q.ids.slice(q.head).filter((i) => mirror.has(i));
+      q.head = 0;
+      q.live = q.ids.length;
+    }
+  }
+
+  /** The first synthetic order (in queue order) resting at a level, or undefined. */
+  private firstSyntheticId(side: SideCode, tick: number): number | undefined {
+    const byTick = side === 1 ? this.synthBids : this.synthAsks;
+    const q = byTick.get(tick);
+    if (q === undefined) return undefined;
+    const mirror = this.mirror;
+    while (q.head < q.ids.length) {
+      const id = q.ids[q.head]!;
+      if (mirror.has(id)) return id;
+      q.head++;
+    }
+    byTick.delete(tick);
+    return undefined;
   }
 
   /** The book before the first message: its row with the message's effect undone. */
-  private snapshot(msg: LobsterMessage, row: number[]): void {
+  private snapshot(msg: LobsterMessage, row: readonly number[]): void {
     this.emit(MdType.Status, 0, 0, 0, 0, MdStatus.SnapshotStart);
     if (row.length > 0) {
       for (const side of [1, -1] as const) {
@@ -581,15 +918,8 @@ class Converter {
   }
 
   private firstSyntheticAt(side: SideCode, tick: number): { id: number; qty: number } | undefined {
-    let found: { id: number; qty: number } | undefined;
-    this.mirror.forEachOrderAt(side, tick, (o) => {
-      if (o.id < 0) {
-        found = { id: o.id, qty: o.qty };
-        return false;
-      }
-      return true;
-    });
-    return found;
+    const id = this.firstSyntheticId(side, tick);
+    return id === undefined ? undefined : { id, qty: this.mirror.order(id)!.qty };
   }
 
   /**
@@ -597,23 +927,32 @@ class Converter {
    * every level when the row shows fewer than N (the side has no more), else down to the row's
    * N-th price: deeper levels are unknown and left alone.
    */
-  private reconcile(row: number[], side: SideCode, rowLine: number): void {
+  private reconcile(row: readonly number[], side: SideCode, rowLine: number): void {
     const ticks = this.rowTicks;
     const qtys = this.rowQtys;
-    rowLevels(row, side, this.ctx.levels, ticks, qtys);
-    for (const t of ticks) {
+    const k = rowLevels(row, side, this.ctx.levels, ticks, qtys);
+    for (let i = 0; i < k; i++) {
+      const t = ticks[i]!;
       if (!Number.isInteger(t)) {
         this.issue(this.ctx.orderbookPath!, rowLine, `orderbook price ${t * RAW_PER_TICK} is off the 0.01 grid; row not reconciled`);
         return;
       }
     }
-    const k = ticks.length;
     const worstKey = k === this.ctx.levels ? side * ticks[k - 1]! : Number.NEGATIVE_INFINITY;
     const l2 = this.mirror.l2;
-    // Collect the differences first: the mirror's level indices shift while fixing them.
-    const fixTicks: number[] = [];
-    const fixDeltas: number[] = [];
     const depth = l2.depth(side);
+    // Most rows show what the mirror already holds: check that first, collecting nothing.
+    // (With k = N the mirror's next level is worse than the row's worst, so out of range.)
+    if (depth === k || (k === this.ctx.levels && depth > k)) {
+      let same = true;
+      for (let i = 0; i < k && same; i++) same = l2.levelTick(side, i) === ticks[i] && l2.levelQty(side, i) === qtys[i];
+      if (same) return;
+    }
+    // Collect the differences first: the mirror's level indices shift while fixing them.
+    // (Written by index with a count: resizing arrays costs more than the loop.)
+    const fixTicks = this.fixTicks;
+    const fixDeltas = this.fixDeltas;
+    let nFix = 0;
     let i = 0;
     let j = 0;
     for (;;) {
@@ -623,25 +962,25 @@ class Converter {
       const mKey = mIn ? side * l2.levelTick(side, j) : Number.NEGATIVE_INFINITY;
       const rKey = rIn ? side * ticks[i]! : Number.NEGATIVE_INFINITY;
       if (mIn && (!rIn || mKey > rKey)) {
-        fixTicks.push(l2.levelTick(side, j));
-        fixDeltas.push(-l2.levelQty(side, j));
+        fixTicks[nFix] = l2.levelTick(side, j);
+        fixDeltas[nFix++] = -l2.levelQty(side, j);
         j++;
       } else if (rIn && (!mIn || rKey > mKey)) {
-        fixTicks.push(ticks[i]!);
-        fixDeltas.push(qtys[i]!);
+        fixTicks[nFix] = ticks[i]!;
+        fixDeltas[nFix++] = qtys[i]!;
         i++;
       } else {
         const d = qtys[i]! - l2.levelQty(side, j);
         if (d !== 0) {
-          fixTicks.push(ticks[i]!);
-          fixDeltas.push(d);
+          fixTicks[nFix] = ticks[i]!;
+          fixDeltas[nFix++] = d;
         }
         i++;
         j++;
       }
     }
     const stats = this.ctx.stats;
-    for (let f = 0; f < fixTicks.length; f++) {
+    for (let f = 0; f < nFix; f++) {
       const tick = fixTicks[f]!;
       const d = fixDeltas[f]!;
       if (d > 0) {
@@ -663,10 +1002,8 @@ class Converter {
     const stats = this.ctx.stats;
     let rest = qty;
     while (rest > 0) {
-      const ids = this.mirror.ordersAt(side, tick);
-      if (ids.length === 0) break;
-      const synth = ids.find((id) => id < 0);
-      const id = synth ?? ids[ids.length - 1]!;
+      const id = this.firstSyntheticId(side, tick) ?? this.mirror.lastOrderIdAt(side, tick);
+      if (id === undefined) break;
       const o = this.mirror.order(id)!;
       const take = Math.min(rest, o.qty);
       this.emit(take === o.qty ? MdType.OrderDelete : MdType.OrderCancel, side, id, tick, take);
