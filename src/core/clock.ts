@@ -126,16 +126,27 @@ export class LiveClock implements Scheduler {
   readonly simulated = false;
   private seq = 0;
   private timers = new Map<number, NodeJS.Timeout>();
+  private immediates = new Map<number, NodeJS.Immediate>();
   now(): number {
     return Math.round(performance.timeOrigin * 1000 + performance.now() * 1000);
   }
   at(ts: number, fn: () => void): number {
     const h = ++this.seq;
-    const delayMs = Math.max(0, (ts - this.now()) / 1000);
+    const delayUs = ts - this.now();
+    // setTimeout never waits less than 1 ms: an action already due (a zero-latency venue
+    // answer, a backlog yield) runs on the next turn of the loop instead.
+    if (delayUs <= 0) {
+      const i = setImmediate(() => {
+        this.immediates.delete(h);
+        fn();
+      });
+      this.immediates.set(h, i);
+      return h;
+    }
     const t = setTimeout(() => {
       this.timers.delete(h);
       fn();
-    }, delayMs);
+    }, delayUs / 1000);
     this.timers.set(h, t);
     return h;
   }
@@ -143,10 +154,15 @@ export class LiveClock implements Scheduler {
     const t = this.timers.get(handle);
     if (t) clearTimeout(t);
     this.timers.delete(handle);
+    const i = this.immediates.get(handle);
+    if (i) clearImmediate(i);
+    this.immediates.delete(handle);
   }
   /** Cancels every pending action (at shutdown). */
   cancelAll(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    for (const i of this.immediates.values()) clearImmediate(i);
+    this.immediates.clear();
   }
 }

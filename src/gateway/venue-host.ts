@@ -393,6 +393,7 @@ export class SimVenueHost implements HostedVenue {
   }
 
   private async run(): Promise<void> {
+    let sinceYield = 0;
     while (!this.stopped) {
       let ev = this.pending;
       this.pending = undefined;
@@ -410,13 +411,17 @@ export class SimVenueHost implements HostedVenue {
       if (ev.localTs > this.clock.now()) {
         this.flush();
         await this.sleepUntil(ev.localTs);
+        sinceYield = 0;
         if (this.stopped) return;
       }
       this.apply(ev, true);
-      if (this.batch.length >= this.maxBatch) {
-        // A backlog (high speed, or a slow turn): publish and let sockets and timers run.
+      // A backlog (high speed, or a slow turn): publish and let sockets and timers run. Counted
+      // in events, not batch size: a source read with an await per event only ever runs
+      // microtasks, which would starve the sockets however small the batches.
+      if (++sinceYield >= this.maxBatch || this.batch.length >= this.maxBatch) {
         this.flush();
         await this.sleepUntil(this.clock.now());
+        sinceYield = 0;
       }
     }
   }

@@ -179,4 +179,20 @@ describe('LiveClock', () => {
     await new Promise((r) => setTimeout(r, 30));
     expect(ran).not.toContain('all-cancelled');
   });
+
+  it('runs an action already due on the next turn of the loop, before any timer, and cancels it', async () => {
+    const c = new LiveClock();
+    const ran: string[] = [];
+    setTimeout(() => ran.push('timer 0'), 0);
+    c.at(c.now() - 1, () => ran.push('due'));
+    const h = c.at(c.now() - 1, () => ran.push('cancelled'));
+    c.cancel(h);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    // setTimeout(0) waits at least 1 ms; the due action ran in the check phase right away.
+    expect(ran[0]).toBe('due');
+    expect(ran).not.toContain('cancelled');
+    await new Promise((r) => setTimeout(r, 5));
+    expect(ran).toContain('timer 0');
+  });
 });

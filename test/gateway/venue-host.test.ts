@@ -154,6 +154,19 @@ describe('SimVenueHost', () => {
     expect(o.statuses.at(-1)![0]).toBe(GatewayStatus.ReadyToTrade);
   });
 
+  it('keeps the event loop serving timers and sockets when it falls far behind (a source with an await per event)', async () => {
+    const clock = new LiveClock();
+    clocks.push(clock);
+    // 600 k synthetic events at a million times their pace: a backlog from the first event.
+    const h = new SimVenueHost({ exchange: 'SYNTH', source: generateMarket({ events: 600_000, seed: 1 }), clock, speed: 1e6 });
+    hosts.push(h);
+    await h.start();
+    const t0 = performance.now();
+    const firedAfterMs = await new Promise<number>((resolve) => setTimeout(() => resolve(performance.now() - t0), 20));
+    // Without yielding it fired only once the data ran out (seconds); with it, within a batch.
+    expect(firedAfterMs).toBeLessThan(400);
+  });
+
   it('ends the session at the end of the data: resting orders are cancelled (SessionEnd)', async () => {
     const clock = new LiveClock();
     clocks.push(clock);
