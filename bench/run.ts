@@ -29,6 +29,7 @@ import {
   type MDSub,
 } from '../dist/index.js';
 import { BBO_SUBS, BenchStrategy, L2_SUBS, fmt, median, medianTime, rawScan, recordedSource, time } from './common.js';
+import { gatewayBench } from './gateway.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const AMZN = join(ROOT, 'data/lobster/AMZN_2012-06-21_34200000_57600000_message_1.csv');
@@ -96,6 +97,13 @@ async function lineRead(path: string): Promise<number> {
   return n;
 }
 
+/** Events in a stream of batches (the importers' `batches()`). */
+async function countBatches(it: AsyncIterable<{ length: number }>): Promise<number> {
+  let n = 0;
+  for await (const b of it) n += b.length;
+  return n;
+}
+
 async function importFigure(label: string, path: string, run: () => Promise<number>, target: number, targetText: string): Promise<void> {
   let n = 0;
   const importS = await medianTime(async () => {
@@ -110,11 +118,6 @@ async function importFigure(label: string, path: string, run: () => Promise<numb
   out({ figure: `import ${label} (${fmt(n)} ev, ${fmt(lines)} lines)`, value: rate, unit: 'ev/s', baseline: 'line read of the file', baselineValue: base, ratio: lineS / importS, target: targetText, met: rate >= target });
 }
 
-async function countEvents(it: AsyncIterable<unknown>): Promise<number> {
-  let n = 0;
-  for await (const _ of it) n++;
-  return n;
-}
 
 // ---- queue models ---------------------------------------------------------------------
 
@@ -309,9 +312,11 @@ async function main() {
 
     // Import.
     console.log('\nimport — importer events/s vs reading the same file line by line');
-    await importFigure('LOBSTER AMZN', AMZN, () => countEvents(openLobster(AMZN).events()), 3e6, '≥ 3 M ev/s');
-    await importFigure('Binance', BINANCE, async () => countEvents((await openBinance(BINANCE)).events()), 1e6, '≥ 1 M ev/s');
-    await importFigure('Coinbase', COINBASE, async () => countEvents((await openCoinbase(COINBASE)).events()), 1e6, '≥ 1 M ev/s');
+    // Through batches(), as a backtest reads them: the per-event await of events() alone costs
+    // 100-175 ns an event here.
+    await importFigure('LOBSTER AMZN', AMZN, () => countBatches(openLobster(AMZN).batches()), 3e6, '≥ 3 M ev/s');
+    await importFigure('Binance', BINANCE, async () => countBatches((await openBinance(BINANCE)).batches()), 1e6, '≥ 1 M ev/s');
+    await importFigure('Coinbase', COINBASE, async () => countBatches((await openCoinbase(COINBASE)).batches()), 1e6, '≥ 1 M ev/s');
 
     // Matching.
     console.log(`\nmatching — ${fmt(ORDERS)} seeded orders (60 % limit, 10 % market, 30 % cancel)`);
@@ -327,6 +332,26 @@ async function main() {
     // Queue models: L2 probabilistic vs exact L3 FIFO on the AMZN day, per cancel horizon.
     console.log('\nqueue models — the same resting orders on the AMZN day: L2 probabilistic (n = 1, 2, 3) and RiskAverse vs exact L3 FIFO, per cancel horizon');
     const queueModels = await queueComparison();
+
+    // Gateway: order → ack over loopback beside a bare ws JSON echo (same run, interleaved), md fan-out.
+    console.log('\ngateway — order → ack round trip over loopback vs a bare ws JSON echo (interleaved blocks); md fan-out to 1, 10, 50 strategies');
+    const gateway = await gatewayBench({ log: (line) => console.log(line) });
+    const echo = gateway.echo;
+    out({ figure: 'gateway: bare ws JSON echo p50', value: echo.p50Us, unit: 'µs' });
+    out({ figure: 'gateway: bare ws JSON echo p99', value: echo.p99Us, unit: 'µs' });
+    out({ figure: 'gateway: bare ws JSON echo p99.9', value: echo.p999Us, unit: 'µs' });
+    for (const o of gateway.orderAck) {
+      const label = `gateway: order → ack, ${o.synchronous}${o.clock === 'live' ? ', LiveClock' : ''}`;
+      out({ figure: `${label} p50`, value: o.stats.p50Us, unit: 'µs', baseline: 'echo p50', baselineValue: echo.p50Us, ratio: o.stats.p50Us / echo.p50Us });
+      out({ figure: `${label} p99`, value: o.stats.p99Us, unit: 'µs', baseline: 'echo p99', baselineValue: echo.p99Us, ratio: o.ratioP99ToEcho, ...(o.clock === 'immediate' ? { target: '≤ 2× echo p99', met: o.ratioP99ToEcho <= 2 } : {}) });
+      out({ figure: `${label} p99.9`, value: o.stats.p999Us, unit: 'µs', baseline: 'echo p99.9', baselineValue: echo.p999Us, ratio: o.stats.p999Us / echo.p999Us });
+      out({ figure: `${label}: in the store at its ack`, value: (100 * o.storedBeforeAck) / o.acks, unit: '%', target: 'every order', met: o.storedBeforeAck === o.acks });
+    }
+    out({ figure: 'gateway: md fan-out, venue alone (no subscriber)', value: gateway.fanoutBaselinePerSec, unit: 'ev/s' });
+    for (const f of gateway.fanout) {
+      out({ figure: `gateway: md fan-out, ${f.clients} strateg${f.clients === 1 ? 'y' : 'ies'}, per client`, value: f.perClientPerSec, unit: 'ev/s', baseline: 'venue alone', baselineValue: gateway.fanoutBaselinePerSec, ratio: f.perClientPerSec / gateway.fanoutBaselinePerSec });
+      console.log(`    (${fmt(f.totalPerSec)} ev/s to all; slowest client ${fmt(f.minClientPerSec)} ev/s; venue published ${fmt(f.publishedPerSec)} ev/s meanwhile; ${f.framesPerClientPerSec.toFixed(0)} md frames/s per client; slow-consumer pauses ${f.slowConsumerPauses})`);
+    }
 
     // Peak RSS, each replay in its own process.
     console.log('\npeak RSS — replay (BBO strategy) in a child process, process.resourceUsage().maxRSS');
@@ -354,7 +379,7 @@ async function main() {
       out({ figure: 'peak RSS growth 10× events (100 M / 10 M)', value: onFly[1]!.maxRssMB / onFly[0]!.maxRssMB, unit: '×', ratio: onFly[1]!.maxRssMB / onFly[0]!.maxRssMB });
     }
 
-    const json = { date, machine, quick: QUICK, repeat: REPEAT, events: { synthetic: synN, amzn: amznN }, replay: { synthetic: syn, amzn }, rss, matching: { orders: ORDERS, identical: same, tradeloop: ORDERS / tlS, nodejsOrderBook: ORDERS / nobS }, queueModels, rows, seconds: (Date.now() - t0) / 1000 };
+    const json = { date, machine, quick: QUICK, repeat: REPEAT, events: { synthetic: synN, amzn: amznN }, replay: { synthetic: syn, amzn }, rss, matching: { orders: ORDERS, identical: same, tradeloop: ORDERS / tlS, nodejsOrderBook: ORDERS / nobS }, queueModels, gateway, rows, seconds: (Date.now() - t0) / 1000 };
     mkdirSync(join(ROOT, 'out'), { recursive: true });
     writeFileSync(join(ROOT, 'out/bench.json'), JSON.stringify(json, null, 2) + '\n');
     console.log(`\nwrote out/bench.json; ${((Date.now() - t0) / 1000).toFixed(0)} s in all`);

@@ -1,0 +1,580 @@
+/**
+ * Gateway benchmarks (docs/bench.md, "Gateway"), against the built package (dist/):
+ *
+ * 1. **Bare ws JSON echo** — the floor: a `ws` server that parses each message and sends it
+ *    back as JSON, and a client on loopback, one message in flight; latency p50 / p99 / p99.9.
+ * 2. **Order → ack** — a `GatewayServer` with a `SqliteOrderStore` on a temp file
+ *    (`synchronous` FULL, and NORMAL) and a synthetic venue at its own pace (nobody
+ *    subscribed); a logged-in client sends `new_order` (a resting PostOnly buy far below the
+ *    touch: it never fills) and waits for its `onNewOrderAck`, one in flight, and checks
+ *    that the order is in the store, acknowledged, when the ack arrives. Every 250 orders a
+ *    `cancel_all` (not timed) keeps the open orders few. Blocks of echo and order round
+ *    trips are interleaved, so that a change of machine load hits both alike.
+ * 3. **Market-data fan-out** — a synthetic venue at maximum speed (the generator's events in
+ *    batches of 4 096, as a recorded file replays) and 1, 10, 50 clients in
+ *    a child process (strategies run in their own processes), each its own strategy,
+ *    subscribed to the one instrument; md rows delivered per client and in total over a
+ *    fixed window, beside what the venue publishes with nobody subscribed.
+ *
+ * Clock: the venue answers with zero simulated latency, and the gateway and venue run on
+ * `ImmediateClock`, a `LiveClock` whose actions that are already due run at the next turn
+ * of the event loop (`setImmediate`). `LiveClock.at` itself goes through `setTimeout`,
+ * which Node clamps to ≥ 1 ms, so each venue hop would cost ≥ 1 ms whatever its configured
+ * latency: that figure is measured too ("order → ack, LiveClock").
+ *
+ * Run alone: `npm run build && node --import tsx bench/gateway.ts` (prints the figures and
+ * the JSON). Env: BENCH_GW_ECHO (echo round trips, default 20 000), BENCH_GW_ORDERS
+ * (NORMAL order round trips, default 10 000; FULL gets a third, LiveClock 500),
+ * BENCH_GW_FANOUT_S (seconds per fan-out window, default 5).
+ * @module
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import WebSocket, { WebSocketServer } from 'ws';
+import { ConstantLatencyModel, GatewayServer, LiveClock, SimVenueHost, SqliteOrderStore, generateMarket, silentLogger, type Scheduler } from '../dist/index.js';
+import { syntheticSource } from './common.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const EXCHANGE = 'SYN';
+
+/** Latency percentiles of one figure, µs. */
+export interface LatencyStats {
+  n: number;
+  p50Us: number;
+  p99Us: number;
+  p999Us: number;
+  meanUs: number;
+  maxUs: number;
+}
+
+/** One order → ack figure. */
+export interface OrderAckResult {
+  /** `SqliteOrderStore` `synchronous` mode. */
+  synchronous: 'FULL' | 'NORMAL';
+  /** `immediate`: due actions on setImmediate (the figure); `live`: the gateway's `LiveClock` (≥ 1 ms per venue hop). */
+  clock: 'immediate' | 'live';
+  stats: LatencyStats;
+  /** p99 ÷ the echo's p99. */
+  ratioP99ToEcho: number;
+  /** Acks after which the order was found in the store, acknowledged and `Open`, out of `stats.n` + warm-up. */
+  storedBeforeAck: number;
+  acks: number;
+}
+
+/** One fan-out figure. */
+export interface FanoutResult {
+  clients: number;
+  seconds: number;
+  /** md rows the venue published per second during the window. */
+  publishedPerSec: number;
+  /** md rows received per client per second (mean over the clients; min beside it). */
+  perClientPerSec: number;
+  minClientPerSec: number;
+  /** All clients together, rows per second. */
+  totalPerSec: number;
+  /** md frames per client per second (mean). */
+  framesPerClientPerSec: number;
+  /** Times the gateway paused a slow client's md (`maxBufferedBytes`), in the window and around it. */
+  slowConsumerPauses: number;
+}
+
+/** Everything `gatewayBench` measured. */
+export interface GatewayBenchResult {
+  machine: { cpu: string; cores: number; node: string; loadavg: number[] };
+  echo: LatencyStats;
+  orderAck: OrderAckResult[];
+  /** What the synthetic venue publishes at maximum speed with nobody subscribed (md rows/s). */
+  fanoutBaselinePerSec: number;
+  fanout: FanoutResult[];
+}
+
+/** Options of {@link gatewayBench}. */
+export interface GatewayBenchOptions {
+  /** Echo round trips measured (after 1 000 warm-up). Default 20 000 (env BENCH_GW_ECHO). */
+  echoRoundTrips?: number;
+  /** Order → ack round trips with NORMAL (after 500 warm-up); FULL gets a third. Default 10 000 (env BENCH_GW_ORDERS). */
+  orderRoundTrips?: number;
+  /** Order → ack round trips on `LiveClock` (informative). Default 500. */
+  liveClockRoundTrips?: number;
+  /** Fan-out client counts. Default [1, 10, 50]. */
+  fanoutClients?: number[];
+  /** Seconds of each fan-out window (after 1 s of warm-up). Default 5 (env BENCH_GW_FANOUT_S). */
+  fanoutSeconds?: number;
+  /** Progress lines. Default none. */
+  log?: (line: string) => void;
+}
+
+// ---- helpers ------------------------------------------------------------------------------
+
+function envNum(name: string): number | undefined {
+  const v = process.env[name];
+  return v === undefined || v === '' ? undefined : Number(v);
+}
+
+/** Nearest-rank percentile of sorted values. */
+function pct(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+function stats(xs: readonly number[]): LatencyStats {
+  const s = [...xs].sort((a, b) => a - b);
+  return { n: s.length, p50Us: pct(s, 0.5), p99Us: pct(s, 0.99), p999Us: pct(s, 0.999), meanUs: s.reduce((a, b) => a + b, 0) / s.length, maxUs: s[s.length - 1]! };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * A `LiveClock` whose actions that are due now (or already late) run at the next turn of
+ * the event loop (`setImmediate`) rather than through `setTimeout`, which Node clamps to
+ * ≥ 1 ms. Later actions go through the `LiveClock`.
+ */
+class ImmediateClock implements Scheduler {
+  readonly simulated = false;
+  private readonly live = new LiveClock();
+  private seq = 0;
+  private readonly immediates = new Map<number, NodeJS.Immediate>();
+  private readonly timers = new Map<number, number>();
+  now(): number {
+    return this.live.now();
+  }
+  at(ts: number, fn: () => void): number {
+    const h = ++this.seq;
+    if (ts <= this.live.now()) {
+      this.immediates.set(
+        h,
+        setImmediate(() => {
+          this.immediates.delete(h);
+          fn();
+        }),
+      );
+    } else {
+      this.timers.set(
+        h,
+        this.live.at(ts, () => {
+          this.timers.delete(h);
+          fn();
+        }),
+      );
+    }
+    return h;
+  }
+  cancel(h: number): void {
+    const i = this.immediates.get(h);
+    if (i !== undefined) clearImmediate(i);
+    this.immediates.delete(h);
+    const t = this.timers.get(h);
+    if (t !== undefined) this.live.cancel(t);
+    this.timers.delete(h);
+  }
+  cancelAll(): void {
+    for (const i of this.immediates.values()) clearImmediate(i);
+    this.immediates.clear();
+    this.live.cancelAll();
+    this.timers.clear();
+  }
+}
+
+type Frame = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** A raw protocol client with one waiter: what both latency figures use, so that the client side costs the same. */
+class Client {
+  private seq = 0;
+  private readonly queue: Frame[] = [];
+  private waiter: ((f: Frame) => void) | undefined;
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (d: WebSocket.RawData) => {
+      const f = JSON.parse(String(d)) as Frame;
+      if (f.type === 'heartbeat' || f.type === 'md' || f.type === 'gateway_status') return;
+      const w = this.waiter;
+      if (w) {
+        this.waiter = undefined;
+        w(f);
+      } else this.queue.push(f);
+    });
+  }
+  static async open(url: string): Promise<Client> {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    await new Promise<void>((res, rej) => {
+      ws.once('open', () => res());
+      ws.once('error', rej);
+    });
+    return new Client(ws);
+  }
+  /** Serialises and sends one message (adds `v` and `seq`). */
+  send(msg: Frame): void {
+    this.ws.send(JSON.stringify({ v: 1, type: msg.type, seq: ++this.seq, ...msg }));
+  }
+  next(): Promise<Frame> {
+    const f = this.queue.shift();
+    if (f) return Promise.resolve(f);
+    return new Promise((r) => (this.waiter = r));
+  }
+  close(): void {
+    this.ws.terminate();
+  }
+}
+
+function newOrder(clientId: string): Frame {
+  return { type: 'new_order', reqId: `r-${clientId}`, exchange: EXCHANGE, instrumentId: 1, clientId, side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: ['PostOnly'], price: '50', qty: '1' };
+}
+
+// ---- 1. the echo floor ----------------------------------------------------------------------
+
+interface EchoRig {
+  /** One round trip, µs. */
+  roundTrip(): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function echoRig(): Promise<EchoRig> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  await new Promise<void>((r) => wss.once('listening', () => r()));
+  wss.on('connection', (ws) => ws.on('message', (d: WebSocket.RawData) => ws.send(JSON.stringify(JSON.parse(String(d))))));
+  const port = (wss.address() as { port: number }).port;
+  const c = await Client.open(`ws://127.0.0.1:${port}/`);
+  let i = 0;
+  return {
+    async roundTrip() {
+      const msg = newOrder(`e-${++i}`);
+      const t0 = process.hrtime.bigint();
+      c.send(msg);
+      const f = await c.next();
+      const us = Number(process.hrtime.bigint() - t0) / 1000;
+      if (f.clientId !== msg.clientId) throw new Error(`echo: got ${JSON.stringify(f).slice(0, 200)}`);
+      return us;
+    },
+    async close() {
+      c.close();
+      await new Promise<void>((r) => wss.close(() => r()));
+    },
+  };
+}
+
+// ---- 2. order → ack ---------------------------------------------------------------------------
+
+interface OrderRig {
+  roundTrip(): Promise<number>;
+  storedBeforeAck: number;
+  acks: number;
+  close(): Promise<void>;
+}
+
+async function orderRig(synchronous: 'FULL' | 'NORMAL', clockKind: 'immediate' | 'live', dir: string): Promise<OrderRig> {
+  const clock = clockKind === 'immediate' ? new ImmediateClock() : new LiveClock();
+  const store = new SqliteOrderStore(join(dir, `orders-${synchronous}-${clockKind}.db`), { synchronous });
+  // The venue at its own pace (≈ 100–200 events/s, nobody subscribed), answering at once.
+  const host = new SimVenueHost({
+    exchange: EXCHANGE,
+    source: generateMarket({ events: 50_000_000, seed: 3, instrument: { exchange: EXCHANGE } }),
+    clock,
+    speed: 1,
+    loop: true,
+    sim: { latency: new ConstantLatencyModel({ entryUs: 0, responseUs: 0 }) },
+  });
+  const server = new GatewayServer({ tokens: { bench: 'bench-token' }, store, venues: [host], clock, logger: silentLogger(), limits: { maxMsgsPerSec: 1e6, burstMsgs: 1_000_000 }, shutdownGraceMs: 5 });
+  const { url } = await server.start();
+  const c = await Client.open(url);
+  c.send({ type: 'login', reqId: 'login', strategy: 'bench', token: 'bench-token' });
+  const ack = await c.next();
+  if (ack.type !== 'login_ack') throw new Error(`login: ${JSON.stringify(ack)}`);
+  let i = 0;
+  let open = 0;
+  const rig: OrderRig = {
+    storedBeforeAck: 0,
+    acks: 0,
+    async roundTrip() {
+      const id = `b-${++i}`;
+      const msg = newOrder(id);
+      const t0 = process.hrtime.bigint();
+      c.send(msg);
+      const f = await c.next();
+      const us = Number(process.hrtime.bigint() - t0) / 1000;
+      if (f.type !== 'event' || f.cb !== 'onNewOrderAck' || f.ev.clientId !== id) throw new Error(`order → ack: got ${JSON.stringify(f).slice(0, 300)}`);
+      rig.acks++;
+      // Not timed: the order is in the store, acknowledged, when its ack arrives.
+      const o = await store.getOrder('bench', id);
+      if (o && o.acked && o.status === 'Open' && o.exchangeId === f.ev.exchangeId) rig.storedBeforeAck++;
+      if (++open >= 250) {
+        c.send({ type: 'cancel_all', exchange: EXCHANGE, instrumentId: 1 });
+        let cancelled = 0;
+        let acked = false;
+        while (cancelled < open || !acked) {
+          const e = await c.next();
+          if (e.cb === 'onCancelAllAck') acked = true;
+          else if (e.cb === 'onOrderCancelled') cancelled++;
+          else throw new Error(`cancel_all: got ${JSON.stringify(e).slice(0, 300)}`);
+        }
+        open = 0;
+      }
+      return us;
+    },
+    async close() {
+      c.close();
+      await server.close();
+      await store.close();
+      if (clock instanceof ImmediateClock || clock instanceof LiveClock) clock.cancelAll();
+    },
+  };
+  return rig;
+}
+
+// ---- 3. fan-out -----------------------------------------------------------------------------
+
+const MD_PREFIX = Buffer.from('{"v":1,"type":"md",');
+
+/** Rows of an md frame without parsing it: one `[` per row, plus the array's own. */
+function mdRows(b: Buffer): number {
+  if (b.length < MD_PREFIX.length || b.compare(MD_PREFIX, 0, MD_PREFIX.length, 0, MD_PREFIX.length) !== 0) return -1;
+  let n = 0;
+  for (let i = b.indexOf(0x5b); i !== -1; i = b.indexOf(0x5b, i + 1)) n++;
+  return n - 1;
+}
+
+/**
+ * The child process of the fan-out figure: `n` clients (strategies `s1`…`sn`), each logged in
+ * and subscribed to instrument 1; after `warmMs` prints `start`, counts md rows and frames
+ * for `ms`, prints `{"rows":[…],"frames":[…],"seconds":…}` and exits.
+ */
+async function fanoutClients(url: string, n: number, warmMs: number, ms: number): Promise<void> {
+  const rows = new Array<number>(n).fill(0);
+  const frames = new Array<number>(n).fill(0);
+  let counting = false;
+  const sockets: WebSocket[] = [];
+  await Promise.all(
+    Array.from({ length: n }, async (_, k) => {
+      const ws = new WebSocket(url, { perMessageDeflate: false });
+      sockets.push(ws);
+      await new Promise<void>((res, rej) => {
+        ws.once('open', () => res());
+        ws.once('error', rej);
+      });
+      let subscribed: (() => void) | undefined;
+      const ready = new Promise<void>((r) => (subscribed = r));
+      ws.on('message', (d: WebSocket.RawData) => {
+        const b = d as Buffer;
+        if (subscribed) {
+          const f = JSON.parse(b.toString('utf8')) as Frame;
+          if (f.type === 'login_ack') ws.send(JSON.stringify({ v: 1, type: 'subscribe', seq: 2, reqId: 's', exchange: EXCHANGE, instrumentIds: [1], subs: ['OrderBook'] }));
+          else if (f.type === 'subscribe_ack') {
+            subscribed();
+            subscribed = undefined;
+          } else if (f.type === 'error') throw new Error(`fan-out client ${k + 1}: ${JSON.stringify(f)}`);
+          return;
+        }
+        if (!counting) return;
+        const r = mdRows(b);
+        if (r < 0) return;
+        rows[k] += r;
+        frames[k]++;
+      });
+      ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy: `s${k + 1}`, token: `tok-s${k + 1}` }));
+      await ready;
+    }),
+  );
+  await sleep(warmMs);
+  process.stdout.write('start\n');
+  counting = true;
+  const t0 = process.hrtime.bigint();
+  await sleep(ms);
+  counting = false;
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  process.stdout.write(`${JSON.stringify({ rows, frames, seconds })}\n`);
+  for (const ws of sockets) ws.terminate();
+}
+
+interface FanoutRig {
+  url: string;
+  published(): number;
+  pauses(): number;
+  close(): Promise<void>;
+}
+
+async function fanoutRig(strategies: number): Promise<FanoutRig> {
+  const clock = new ImmediateClock();
+  let published = 0;
+  let pauses = 0;
+  // Counts the gateway's "slow consumer" warnings (md paused for a client that does not drain).
+  const logger = pino(
+    { level: 'warn' },
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        pauses += (chunk.toString('utf8').match(/slow consumer/g) ?? []).length;
+        cb();
+      },
+    }),
+  );
+  // The synthetic flow in batches of 4 096 (as a recorded file replays): the venue host
+  // yields to sockets and timers between batches. (On `generateMarket` itself, which has no
+  // batches, the host publishes every event alone and, once behind, never yields: see
+  // docs/bench.md.)
+  const host = new SimVenueHost({ exchange: EXCHANGE, source: syntheticSource(200_000_000, 5), clock, speed: 1e12, loop: true });
+  host.addListener({ onMd: (_ex, evs) => (published += evs.length) });
+  const tokens: Record<string, string> = {};
+  for (let k = 1; k <= Math.max(1, strategies); k++) tokens[`s${k}`] = `tok-s${k}`;
+  const server = new GatewayServer({ tokens, store: new SqliteOrderStore(':memory:'), venues: [host], clock, logger, limits: { maxMsgsPerSec: 1e6, burstMsgs: 1_000_000 }, shutdownGraceMs: 5 });
+  const { url } = await server.start();
+  return {
+    url,
+    published: () => published,
+    pauses: () => pauses,
+    async close() {
+      await server.close();
+      clock.cancelAll();
+    },
+  };
+}
+
+async function fanoutFigure(n: number, seconds: number): Promise<FanoutResult> {
+  const rig = await fanoutRig(n);
+  try {
+    const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--fanout-clients', rig.url, String(n), '1000', String(Math.round(seconds * 1000))], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let buf = '';
+    let startPub = 0;
+    let startT = 0n;
+    let endPub = 0;
+    let endT = 0n;
+    const result = await new Promise<{ rows: number[]; frames: number[]; seconds: number }>((res, rej) => {
+      child.stdout.on('data', (d: Buffer) => {
+        buf += d.toString('utf8');
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (line === 'start') {
+            startPub = rig.published();
+            startT = process.hrtime.bigint();
+          } else if (line.startsWith('{')) {
+            endPub = rig.published();
+            endT = process.hrtime.bigint();
+            res(JSON.parse(line) as { rows: number[]; frames: number[]; seconds: number });
+          }
+        }
+      });
+      child.on('exit', (code) => (code === 0 ? undefined : rej(new Error(`fan-out clients exited with ${code}`))));
+    });
+    await new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
+    const per = result.rows.map((r) => r / result.seconds);
+    const total = per.reduce((a, b) => a + b, 0);
+    return {
+      clients: n,
+      seconds: result.seconds,
+      publishedPerSec: (endPub - startPub) / (Number(endT - startT) / 1e9),
+      perClientPerSec: total / n,
+      minClientPerSec: Math.min(...per),
+      totalPerSec: total,
+      framesPerClientPerSec: result.frames.reduce((a, b) => a + b, 0) / n / result.seconds,
+      slowConsumerPauses: rig.pauses(),
+    };
+  } finally {
+    await rig.close();
+  }
+}
+
+/** The venue at maximum speed with nobody subscribed: what it publishes per second. */
+async function fanoutBaseline(seconds: number): Promise<number> {
+  const rig = await fanoutRig(0);
+  try {
+    await sleep(1000);
+    const p0 = rig.published();
+    const t0 = process.hrtime.bigint();
+    await sleep(seconds * 1000);
+    return (rig.published() - p0) / (Number(process.hrtime.bigint() - t0) / 1e9);
+  } finally {
+    await rig.close();
+  }
+}
+
+// ---- the whole bench ------------------------------------------------------------------------
+
+/** Runs the three gateway figures; see the module documentation. */
+export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<GatewayBenchResult> {
+  const log = opts.log ?? (() => undefined);
+  const echoN = opts.echoRoundTrips ?? envNum('BENCH_GW_ECHO') ?? 20_000;
+  const normalN = opts.orderRoundTrips ?? envNum('BENCH_GW_ORDERS') ?? 10_000;
+  const fullN = Math.max(100, Math.round(normalN / 3));
+  const liveN = opts.liveClockRoundTrips ?? 500;
+  const fanSeconds = opts.fanoutSeconds ?? envNum('BENCH_GW_FANOUT_S') ?? 5;
+  const fanClients = opts.fanoutClients ?? [1, 10, 50];
+  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, loadavg: loadavg().map((x) => Math.round(x * 100) / 100) };
+  const dir = mkdtempSync(join(tmpdir(), 'tradeloop-bench-gw-'));
+  try {
+    // Latency: echo, NORMAL, FULL and LiveClock rigs side by side; interleaved blocks.
+    const echo = await echoRig();
+    const rigs = {
+      normal: await orderRig('NORMAL', 'immediate', dir),
+      full: await orderRig('FULL', 'immediate', dir),
+      live: await orderRig('NORMAL', 'live', dir),
+    };
+    const samples = { echo: [] as number[], normal: [] as number[], full: [] as number[], live: [] as number[] };
+    for (let k = 0; k < 1000; k++) await echo.roundTrip();
+    for (let k = 0; k < 500; k++) await rigs.normal.roundTrip();
+    for (let k = 0; k < 100; k++) await rigs.full.roundTrip();
+    for (let k = 0; k < 20; k++) await rigs.live.roundTrip();
+    const BLOCKS = 10;
+    for (let b = 0; b < BLOCKS; b++) {
+      for (let k = 0; k < echoN / BLOCKS; k++) samples.echo.push(await echo.roundTrip());
+      for (let k = 0; k < normalN / BLOCKS; k++) samples.normal.push(await rigs.normal.roundTrip());
+      for (let k = 0; k < fullN / BLOCKS; k++) samples.full.push(await rigs.full.roundTrip());
+      for (let k = 0; k < liveN / BLOCKS; k++) samples.live.push(await rigs.live.roundTrip());
+      log(`    latency block ${b + 1}/${BLOCKS}`);
+    }
+    await echo.close();
+    const echoStats = stats(samples.echo);
+    const orderAck: OrderAckResult[] = [];
+    for (const [key, synchronous, clock] of [
+      ['normal', 'NORMAL', 'immediate'],
+      ['full', 'FULL', 'immediate'],
+      ['live', 'NORMAL', 'live'],
+    ] as const) {
+      const s = stats(samples[key]);
+      orderAck.push({ synchronous, clock, stats: s, ratioP99ToEcho: s.p99Us / echoStats.p99Us, storedBeforeAck: rigs[key].storedBeforeAck, acks: rigs[key].acks });
+      await rigs[key].close();
+    }
+
+    // Fan-out.
+    log(`    fan-out: venue alone (${fanSeconds} s)`);
+    const fanoutBaselinePerSec = await fanoutBaseline(fanSeconds);
+    const fanout: FanoutResult[] = [];
+    for (const n of fanClients) {
+      log(`    fan-out: ${n} client${n === 1 ? '' : 's'} (${fanSeconds} s)`);
+      fanout.push(await fanoutFigure(n, fanSeconds));
+    }
+    return { machine, echo: echoStats, orderAck, fanoutBaselinePerSec, fanout };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The figures as lines of text (the CLI's output). */
+export function formatGatewayBench(r: GatewayBenchResult): string[] {
+  const lat = (s: LatencyStats) => `p50 ${s.p50Us.toFixed(0)} µs, p99 ${s.p99Us.toFixed(0)} µs, p99.9 ${s.p999Us.toFixed(0)} µs (mean ${s.meanUs.toFixed(0)}, max ${s.maxUs.toFixed(0)}, n ${s.n})`;
+  const k = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${(x / 1e3).toFixed(1)} k`);
+  const lines = [`machine: ${r.machine.cpu}, ${r.machine.cores} cores, node ${r.machine.node}, load average ${r.machine.loadavg.join(' ')}`, `bare ws JSON echo:              ${lat(r.echo)}`];
+  for (const o of r.orderAck) {
+    lines.push(`order → ack, ${o.synchronous.padEnd(6)} ${o.clock === 'live' ? 'LiveClock' : '         '}: ${lat(o.stats)}; p99 ${o.ratioP99ToEcho.toFixed(2)}× echo; in the store at its ack: ${o.storedBeforeAck}/${o.acks}`);
+  }
+  lines.push(`md fan-out: the venue alone publishes ${k(r.fanoutBaselinePerSec)} rows/s`);
+  for (const f of r.fanout) {
+    lines.push(`md fan-out, ${String(f.clients).padStart(2)} clients: ${k(f.perClientPerSec)} rows/s per client (min ${k(f.minClientPerSec)}), ${k(f.totalPerSec)} rows/s in all; venue published ${k(f.publishedPerSec)} rows/s; ${f.framesPerClientPerSec.toFixed(0)} frames/s per client; slow-consumer pauses ${f.slowConsumerPauses}`);
+  }
+  return lines;
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--fanout-clients') {
+    const [url, n, warm, ms] = process.argv.slice(3);
+    await fanoutClients(url!, Number(n), Number(warm), Number(ms));
+    return;
+  }
+  const r = await gatewayBench({ log: (s) => console.log(s) });
+  for (const line of formatGatewayBench(r)) console.log(line);
+  console.log(JSON.stringify(r, null, 2));
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === SELF) await main();
