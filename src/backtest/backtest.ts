@@ -203,16 +203,18 @@ export interface BacktestOptions {
   onProgress?: (events: number) => void;
   /** Events between yields to the event loop (default 4096). */
   yieldEvery?: number;
-  /** Receives the env once created (console channels, tests). */
-  onEnv?: (env: StratEnv) => void;
+  /** Receives the env once created (console channels, tests), and the simulated venue (its account's balances). */
+  onEnv?: (env: StratEnv, venue: SimVenue) => void;
   /** Collects the series and figures of the run (default: a new `Recorder()`); see `BacktestResult.recorder`. */
   recorder?: Recorder;
   /** Trading controls (the config's `controls`; docs/controls.md). Default none. */
   controls?: TradingControls;
   /** Kill switch (the config's `killSwitch`), fed the equity after every mark. Default: no automatic trigger. */
   killSwitch?: KillSwitchConfig;
-  /** Where kill-switch trips and pauses are reported (default: a warn log line). */
+  /** Where kill-switch trips and pauses are reported (default: the `telegram` channel, else a warn log line). */
   notify?: (msg: string) => void;
+  /** Channel of `env.publishTelegram` (and of the owner's notices without `notify`), e.g. `(s, m) => tg.publish(s, m)`. Default: logged. */
+  telegram?: (strategy: string, msg: string) => void;
 }
 
 /** Outcome of a backtest. */
@@ -290,8 +292,9 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     killSwitch: opts.killSwitch,
     mid: feedMid(feeds),
     notify: opts.notify,
+    telegram: opts.telegram,
   });
-  opts.onEnv?.(env);
+  opts.onEnv?.(env, venue);
   journal?.header({
     mode: 'backtest',
     venues: env.journalVenues(),

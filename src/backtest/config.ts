@@ -12,6 +12,7 @@ import { PowerProbQueueFunc, ProbabilisticQueueModel } from '../sim/queue-prob.j
 import { RiskAverseQueueModel } from '../sim/queue.js';
 import type { BacktestSimOptions } from './backtest.js';
 import { KillSwitchConfigSchema, TradingControlsSchema } from '../core/risk.js';
+import { TelegramConfigSchema } from '../control/telegram.js';
 
 const decimalString = z.string().regex(/^[+-]?(\d+\.?\d*|\.\d+)$/, 'a decimal string such as "1000.5"');
 
@@ -127,6 +128,8 @@ export const RunnerConfigSchema = z
     controls: TradingControlsSchema.optional(),
     /** Kill switch: daily loss limit, max drawdown, action (docs/controls.md). Unknown keys are refused. */
     killSwitch: KillSwitchConfigSchema.optional(),
+    /** Telegram control of the strategy and its owner's notices (docs/control.md). A relative `tokenFile` is relative to the config file. */
+    telegram: TelegramConfigSchema.optional(),
   })
   .passthrough();
 

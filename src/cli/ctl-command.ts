@@ -3,23 +3,23 @@
  * one control command (the built-in commands of `docs/control.md`: `status`, `pause`,
  * `stop`, `set key value`, `cmd hook args`…) for one strategy connected to a gateway.
  *
- * The command runs through `ControlCommands` with the `admin` role against a
+ * The command runs through `ControlCommands` with the role of the control token (the
+ * gateway says which in `control_ack`, and checks it again for every operation) against a
  * `ControlTarget`; confirmations are replaced by `--yes` (a dangerous command without it
  * is refused, exit 2). The target is a `remoteControlTarget` over a small WebSocket link
- * (`connectControl`) that speaks three frames the gateway protocol does not have yet —
- * `control_login`, `control` and their answers (see `docs/control.md`, "Gateway frames");
- * until the gateway implements them it answers `UnknownType` and this command says so.
+ * (`connectControl`) speaking the protocol's control frames — `control_login`, `control`
+ * and their answers `control_ack`, `control_result` (docs/protocol.md, "Control clients");
+ * a gateway that predates them answers `UnknownType` and this command says so.
  *
  * Exit codes: 0 the command succeeded, 1 it was refused or failed, 2 bad usage (including
  * a dangerous command without `--yes`, a missing token, an unreachable gateway).
  * @module
  */
 import WebSocket from 'ws';
-import { z } from 'zod';
 import { LiveClock, type Scheduler } from '../core/clock.js';
-import { ControlCommands, isDangerousCommand, type Caller } from '../control/commands.js';
+import { ControlCommands, isDangerousCommand, type Caller, type Role } from '../control/commands.js';
 import { remoteControlTarget, type ControlOp, type ControlResult, type ControlTarget } from '../control/target.js';
-import { ErrorMsgSchema, ProtocolErrorCode, serializeFrame } from '../gateway/protocol.js';
+import { ControlAckMsgSchema, ControlResultMsgSchema, ErrorMsgSchema, ProtocolErrorCode, serializeFrame } from '../gateway/protocol.js';
 import { resolveTelegramToken } from '../control/telegram.js';
 import { DataUsageError } from './data-commands.js';
 
@@ -49,6 +49,8 @@ export interface CtlCliOptions {
 /** An open control link to one strategy. */
 export interface CtlLink {
   readonly target: ControlTarget;
+  /** The control token's role, as the gateway gave it (default `admin`: the gateway checks each operation anyway). */
+  readonly role?: Role;
   close(): Promise<void>;
 }
 
@@ -85,12 +87,12 @@ function joinWords(words: readonly string[]): string {
  * Runs one command on a target with the `admin` role and no confirmation.
  * @returns the exit code (0 done, 1 refused or failed, 2 dangerous without `yes`) and the reply text.
  */
-export async function runCtlCommand(target: ControlTarget, words: readonly string[], opts: { yes?: boolean } = {}): Promise<{ code: number; text: string }> {
+export async function runCtlCommand(target: ControlTarget, words: readonly string[], opts: { yes?: boolean; role?: Role } = {}): Promise<{ code: number; text: string }> {
   const line = joinWords(words);
   if (!line.trim()) return { code: 2, text: 'no command given (try: status, orders, pause, stop, set <key> <value>, cmd <hook>)' };
   if (isDangerousCommand(line) && !opts.yes) return { code: 2, text: `'${words[0]}' is a dangerous command: add --yes to run it` };
   const commands = new ControlCommands({ targets: [target], now: () => 0, confirmations: false });
-  const r = await commands.execute(line, CTL_CALLER);
+  const r = await commands.execute(line, opts.role ? { ...CTL_CALLER, role: opts.role } : CTL_CALLER);
   return { code: r.ok ? 0 : 1, text: r.text };
 }
 
@@ -118,7 +120,7 @@ export async function ctlCommand(words: readonly string[], o: CtlCliOptions, io:
       throw new CtlUsageError((err as Error).message);
     }
     try {
-      const r = await runCtlCommand(link.target, words, { yes: o.yes });
+      const r = await runCtlCommand(link.target, words, { yes: o.yes, role: link.role });
       io.out(r.text.endsWith('\n') ? r.text : `${r.text}\n`);
       return r.code;
     } finally {
@@ -131,10 +133,6 @@ export async function ctlCommand(words: readonly string[], o: CtlCliOptions, io:
 
 // ------------------------------------------------------------------ the WebSocket link
 
-/** `control_ack` (gateway → ctl): the control login was accepted. Proposed frame. */
-const ControlAckSchema = z.object({ type: z.literal('control_ack'), reqId: z.string(), strategies: z.array(z.string()).optional() });
-/** `control_result` (gateway → ctl): the answer to one `control` frame. Proposed frame. */
-const ControlResultSchema = z.object({ type: z.literal('control_result'), reqId: z.string(), ok: z.boolean(), text: z.string() });
 
 /**
  * Opens a control link to a gateway: `control_login {reqId, token}` → `control_ack`, then
@@ -218,24 +216,27 @@ export async function connectControl(o: ConnectControlOptions): Promise<CtlLink>
       ws.send(serializeFrame({ ...body, reqId }, ++seq));
     });
 
+  let role: Role;
   try {
-    const ack = ControlAckSchema.safeParse(await request({ type: 'control_login', token: o.token }));
+    const ack = ControlAckMsgSchema.safeParse(await request({ type: 'control_login', token: o.token }));
     if (!ack.success) throw new Error('unexpected answer to control_login');
-    if (ack.data.strategies && !ack.data.strategies.includes(o.name)) {
+    if (!ack.data.strategies.includes(o.name)) {
       throw new Error(`strategy ${o.name} is not connected to the gateway (connected: ${ack.data.strategies.join(', ') || 'none'})`);
     }
+    role = ack.data.role ?? 'admin';
   } catch (err) {
     ws.terminate();
     throw err;
   }
 
   const call = async (op: ControlOp, args: string[]): Promise<ControlResult> => {
-    const r = ControlResultSchema.safeParse(await request({ type: 'control', strategy: o.name, op, args }));
+    const r = ControlResultMsgSchema.safeParse(await request({ type: 'control', strategy: o.name, op, args }));
     if (!r.success) return { ok: false, text: 'unexpected answer from the gateway' };
     return { ok: r.data.ok, text: r.data.text };
   };
   return {
     target: remoteControlTarget(o.name, call),
+    role,
     close: async () => {
       if (ws.readyState === WebSocket.OPEN) {
         ws.send(serializeFrame({ type: 'logout' }, ++seq));

@@ -6,6 +6,8 @@
  */
 import { LiveClock } from '../core/clock.js';
 import { createLogger } from '../core/logger.js';
+import { gatewayControlTargets } from '../control/target.js';
+import { launchTelegram } from '../control/telegram.js';
 import { GatewayConfigError, loadGatewayConfig, type GatewayConfig } from '../gateway/config.js';
 import { startGateway } from '../gateway/gateway.js';
 import { DataUsageError } from './data-commands.js';
@@ -68,9 +70,13 @@ export async function gatewayCommand(o: GatewayCliOptions, io: GatewayCommandIo)
     if (err instanceof Error && !(err instanceof TypeError) && !(err instanceof RangeError)) throw new GatewayUsageError(err.message.split('\n')[0]!);
     throw err;
   }
+  // Telegram steers every connected strategy at once; it starts in the background and a
+  // failure (a bad token, an unreachable Bot API) is logged without stopping the gateway.
+  const tg = launchTelegram(config.telegram, () => gatewayControlTargets(gw.server), logger, { clock: gw.clock, env: io.env });
   io.out(`gateway listening on ${gw.url} (${gw.venues.map((v) => v.exchange).join(', ')}; ${Object.keys(config.tokens).length} strategies; store ${config.store.path})\n`);
   const sig = await stop;
   logger.info({ signal: sig }, 'shutting down');
+  await tg?.stop();
   await gw.close();
   io.out('gateway stopped\n');
   return 0;

@@ -13,7 +13,7 @@ function intArg(v: string): number {
 }
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { runBacktest } from '../backtest/backtest.js';
 import { formatSummary } from '../backtest/summary.js';
 import { writeReport } from '../backtest/report.js';
@@ -22,6 +22,8 @@ import { SimClock } from '../core/clock.js';
 import { FileJournalSink } from '../core/journal.js';
 import { createLogger } from '../core/logger.js';
 import { ConsoleChannel } from '../control/console.js';
+import { envControlTarget } from '../control/target.js';
+import { launchTelegram, type TelegramLaunch } from '../control/telegram.js';
 import { DATA_FORMATS, openMarketData, type DataFormat } from '../data/open.js';
 import { loadJournal } from '../store/journal-reader.js';
 import { ReplayDataError, replayJournal } from '../store/replay.js';
@@ -29,7 +31,8 @@ import { RECORDED_FORMAT_NAME } from '../data/recorded.js';
 import { loadStrategyClass } from './load-strategy.js';
 import { catCommand, DataUsageError, generateCommand, importCommand } from './data-commands.js';
 import { ORDER_STATUS_CHOICES, ordersCommand, ordersLimitArg, type OrdersCliOptions } from './orders-command.js';
-import { addRunCommand } from './run-command.js';
+import { addRunCommand, venueBalances } from './run-command.js';
+import { ctlCommand, type CtlCliOptions } from './ctl-command.js';
 import { gatewayCommand, type GatewayCliOptions } from './gateway-command.js';
 
 /** A usage error: printed as one line, exit code 2. */
@@ -109,6 +112,7 @@ async function backtestCommand(o: BacktestCliOptions): Promise<number> {
   const t0 = process.hrtime.bigint();
   bar?.start(total, 0, { rate: 0 });
   const consoleCh = o.console ? new ConsoleChannel(process.stdin, (t) => process.stdout.write(t + '\n')) : undefined;
+  let tg: TelegramLaunch | undefined;
   const result = await runBacktest({
     strategy,
     source,
@@ -121,16 +125,21 @@ async function backtestCommand(o: BacktestCliOptions): Promise<number> {
     raiseErrors: o.raiseErrors ?? rc.raiseErrors === true,
     journal: o.journal ? new FileJournalSink(o.journal) : undefined,
     journalMarketData: o.journalMd,
-    onEnv: (env) => {
+    // Kill switch trips, pauses and publishTelegram reach the owner on Telegram when configured.
+    telegram: rc.telegram && rc.telegram.enabled !== false ? (s, m) => tg?.publish(s, m) : undefined,
+    onEnv: (env, venue) => {
       // Log lines carry the simulated time.
       Object.assign(logClock, { now: () => env.now() });
       consoleCh?.attach(env);
+      // Telegram runs on its own LiveClock (message ages, send pacing), never on the simulated one.
+      tg = launchTelegram(rc.telegram, [envControlTarget(env, { balances: venueBalances(venue) })], logger, { baseDir: o.config ? dirname(resolve(o.config)) : undefined });
     },
     onYield: () => consoleCh?.flush(),
     onProgress: (n) => bar?.update(n, { rate: Math.round(n / (Number(process.hrtime.bigint() - t0) / 1e9)) }),
   });
   bar?.stop();
   consoleCh?.close();
+  await tg?.stop();
   if (o.console) process.stdin.destroy();
   if (issues > 20) logger.warn(`${issues} malformed records in total`);
   process.stdout.write(formatSummary(result.summary) + '\n');
@@ -266,6 +275,18 @@ export function buildProgram(): Command {
     });
 
   addRunCommand(program);
+
+  program
+    .command('ctl')
+    .description('run one control command (status, pause, set <key> <value>, cmd <hook>…) on a strategy connected to a gateway (see docs/control.md)')
+    .requiredOption('--gateway <url>', 'gateway WebSocket URL, e.g. ws://127.0.0.1:8700/v1')
+    .requiredOption('--name <name>', 'the strategy (its login name at the gateway)')
+    .option('--token-file <file>', 'file holding a control token of the gateway (else $TRADELOOP_CTL_TOKEN)')
+    .option('--yes', 'run a dangerous command (stop, flatten, cancelall, set, reset) without asking')
+    .argument('<command...>', 'the command and its arguments (after -- when an argument starts with -)')
+    .action(async (words: string[], o: CtlCliOptions) => {
+      process.exitCode = await ctlCommand(words, o, { out: (t) => process.stdout.write(t) });
+    });
 
   program
     .command('gateway')

@@ -4,14 +4,21 @@
  * journal format, same console commands as `tradeloop backtest`. See docs/runner.md.
  * @module
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { Logger } from 'pino';
+import type { StratParams } from '../api/events.js';
 import { parseRunnerConfig, simOptions, type RunnerConfig } from '../backtest/config.js';
 import { formatSummary, summarize, summaryRows } from '../backtest/summary.js';
-import { LiveClock, type Clock } from '../core/clock.js';
+import { LiveClock, type Clock, type Scheduler } from '../core/clock.js';
+import type { StratEnv } from '../core/env.js';
 import { FileJournalSink, Journal } from '../core/journal.js';
 import { createLogger } from '../core/logger.js';
 import { ConsoleChannel } from '../control/console.js';
+import { envControlTarget } from '../control/target.js';
+import { launchTelegram, type TelegramLaunch } from '../control/telegram.js';
+import type { SimVenue } from '../sim/venue.js';
 import { DATA_FORMATS, openMarketData, type DataFormat } from '../data/open.js';
 import { GatewayClient } from '../gateway/client.js';
 import { runPaper } from '../gateway/paper.js';
@@ -50,6 +57,8 @@ export interface RunCliOptions {
   speed: number;
   /** Wall ms to wait for `sendStopAck` after onStop. Default 10 000. */
   stopTimeoutMs: number;
+  /** JSON file of strategy parameters: the initial ones (instead of the config's `params`), then watched: an edit calls `env.updateParams`. */
+  params?: string;
 }
 
 /** Where `runCommand` reads and writes (tests replace them). */
@@ -110,6 +119,142 @@ function runnerConfig(config: Record<string, unknown>, file?: string): RunnerCon
   } catch (err) {
     throw new RunUsageError((err as Error).message);
   }
+}
+
+/**
+ * `/balance` of a simulated venue: each coin's total and available balance of its account
+ * (shared by the strategies of the venue).
+ */
+export function venueBalances(venue: SimVenue): () => Record<string, string> {
+  return () => Object.fromEntries(venue.account.coins().map((c) => [c, `${venue.account.totalBalance(c).toFixed()} (available ${venue.account.availableBalance(c).toFixed()})`]));
+}
+
+/** Reads a params file: a JSON object. @throws Error with one line saying why not. */
+export function readParamsFile(file: string): StratParams {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseParams(text, file);
+}
+
+/** Parses the text of a params file. @throws Error with one line saying why it is not a JSON object. */
+function parseParams(text: string, file: string): StratParams {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file} is not valid JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${file} must hold a JSON object of parameters`);
+  return v as StratParams;
+}
+
+/** Options of `watchParamsFile`. */
+export interface ParamsWatchOptions {
+  /** Wall clock of the debounce timer (the runner's `LiveClock`). */
+  clock: Scheduler;
+  logger: Logger;
+  /** Quiet time after the last change before the file is read, ms (editors write in several steps). Default 200. */
+  debounceMs?: number;
+}
+
+/**
+ * Watches a params file (`fs.watch` on its directory, so that an editor's rename-over-save
+ * is seen) and, once it has been quiet for `debounceMs`, reads it and calls
+ * `env.updateParams` when its content changed. A file that cannot be read or parsed, or
+ * parameters the strategy's `paramsSchema` refuses, are logged with the reason and the old
+ * parameters stay. Returns the stopper.
+ */
+export function watchParamsFile(file: string, env: () => StratEnv | undefined, o: ParamsWatchOptions): () => void {
+  const path = resolvePath(file);
+  const name = basename(path);
+  const debounceUs = (o.debounceMs ?? 200) * 1000;
+  let last: string | undefined;
+  try {
+    last = readFileSync(path, 'utf8');
+  } catch {
+    last = undefined;
+  }
+  let timer: number | undefined;
+  let closed = false;
+  const apply = () => {
+    timer = undefined;
+    if (closed) return;
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      // Gone for a moment (a rename-over-save): the next event reads it.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') o.logger.warn({ file }, `params file not read, the old parameters stay: ${(err as Error).message}`);
+      return;
+    }
+    if (text === last) return;
+    const e = env();
+    // Not started yet (connecting, reconciling): applied once it runs. Over: never.
+    if (!e || e.state === 'created' || e.state === 'connecting') {
+      timer = o.clock.at(o.clock.now() + 1_000_000, apply);
+      return;
+    }
+    if (e.state !== 'running' && e.state !== 'stopping') return;
+    last = text;
+    let next: StratParams;
+    try {
+      next = parseParams(text, file);
+    } catch (err) {
+      o.logger.warn({ file }, `params file refused, the old parameters stay: ${(err as Error).message}`);
+      return;
+    }
+    const r = e.updateParams(next);
+    if (r.ok) o.logger.info({ file, params: r.params }, 'params file applied: onStratParamsUpdate sent');
+    else o.logger.warn({ file, reason: r.reason }, `params file refused by the strategy's paramsSchema, the old parameters stay: ${r.reason}`);
+  };
+  let w: FSWatcher;
+  try {
+    w = watch(dirname(path), { persistent: false }, (_event, changed) => {
+      if (closed || (changed !== null && changed !== name)) return;
+      if (timer !== undefined) o.clock.cancel(timer);
+      timer = o.clock.at(o.clock.now() + debounceUs, apply);
+    });
+  } catch (err) {
+    throw new RunUsageError(`cannot watch the params file ${file}: ${(err as Error).message}`);
+  }
+  w.on('error', (err) => o.logger.warn({ file, err: err.message }, 'params file watch failed; edits are no longer applied'));
+  return () => {
+    closed = true;
+    if (timer !== undefined) o.clock.cancel(timer);
+    w.close();
+  };
+}
+
+/** The initial parameters: the params file's when given (it replaces the config's `params`), else the config's. */
+function initialParams(o: RunCliOptions, rc: RunnerConfig): StratParams {
+  if (!o.params) return rc.params ?? {};
+  if (!existsSync(o.params)) throw new RunUsageError(`params file not found: ${o.params}`);
+  try {
+    return readParamsFile(o.params);
+  } catch (err) {
+    throw new RunUsageError((err as Error).message);
+  }
+}
+
+/** Telegram of a runner, when its config has a `telegram` section: started in the background (a failure is logged, the run goes on). */
+function runnerTelegram(o: RunCliOptions, rc: RunnerConfig, io: RunIo): { enabled: boolean; launch: (env: StratEnv, logger: Logger, venue?: SimVenue) => void; publish: (s: string, m: string) => void; stop: () => Promise<void> } {
+  let tg: TelegramLaunch | undefined;
+  return {
+    enabled: rc.telegram !== undefined && rc.telegram.enabled !== false,
+    launch(env, logger, venue) {
+      if (tg) return;
+      // Its own LiveClock (message ages, send pacing), not the strategy's clock.
+      tg = launchTelegram(rc.telegram, [envControlTarget(env, venue ? { balances: venueBalances(venue) } : {})], logger, { baseDir: o.config ? dirname(resolvePath(o.config)) : undefined, env: io.env });
+    },
+    publish: (s, m) => tg?.publish(s, m),
+    stop: async () => {
+      await tg?.stop();
+    },
+  };
 }
 
 function positiveNumber(v: string): number {
@@ -173,8 +318,10 @@ async function gatewayMode(o: RunCliOptions, io: RunIo, config: Record<string, u
   if (url.startsWith('ws://') && !/^ws:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(url)) {
     logger.warn({ gateway: url }, 'ws:// to another host sends the token in clear: use wss://');
   }
+  const params = initialParams(o, rc);
   const journal = o.journal ? new Journal(new FileJournalSink(o.journal), { marketData: 'value' }) : undefined;
   const consoleCh = o.console ? new ConsoleChannel(io.stdin, (t) => io.stdout(t + '\n')) : undefined;
+  const tg = runnerTelegram(o, rc, io);
   const client = new GatewayClient({ url, strategy: o.name!, token, clock, logger });
   const remote = new RemoteEnv({
     strategy: new Strategy(config),
@@ -182,13 +329,19 @@ async function gatewayMode(o: RunCliOptions, io: RunIo, config: Record<string, u
     clock,
     logger,
     journal,
-    params: rc.params ?? {},
+    params,
     timeZone: rc.timeZone,
     raiseErrors: o.raiseErrors ?? rc.raiseErrors === true,
     controls: rc.controls,
     killSwitch: rc.killSwitch,
-    onEnv: (env) => consoleCh?.attach(env),
+    // Kill switch trips, pauses and publishTelegram reach the owner on Telegram when configured.
+    telegram: tg.enabled ? tg.publish : undefined,
+    onEnv: (env) => {
+      consoleCh?.attach(env);
+      tg.launch(env, logger);
+    },
   });
+  const unwatch = o.params ? watchParamsFile(o.params, () => remote.env, { clock, logger }) : undefined;
   let code = 0;
   /** A stop asked for by the user (signal, abort): exit 0 whatever the phase. */
   let userStop = false;
@@ -218,6 +371,13 @@ async function gatewayMode(o: RunCliOptions, io: RunIo, config: Record<string, u
       consoleCh?.flush();
       const env = remote.env!;
       if (env.strategyName !== o.name) logger.info({ gatewayName: o.name, strategyName: env.strategyName }, 'the strategy logged in locally under another name than --name; the gateway knows it as --name');
+      // Positions marked at the client's mid and the kill switch fed every second, market data or not.
+      const mark = () => {
+        if (remote.phase === 'stopped' || remote.phase === 'failed') return;
+        remote.markToMarket();
+        clock.at(clock.now() + 1_000_000, mark);
+      };
+      clock.at(clock.now() + 1_000_000, mark);
       // Runs until a signal, an abort, a fatal end, or a raiseErrors failure.
       await new Promise<void>((resolve) => {
         remote.on('phase', (p) => {
@@ -237,7 +397,9 @@ async function gatewayMode(o: RunCliOptions, io: RunIo, config: Record<string, u
   } finally {
     unhook();
     io.signal?.removeEventListener('abort', onAbort);
+    unwatch?.();
     consoleCh?.close();
+    await tg.stop();
     journal?.close();
     clock.cancelAll();
   }
@@ -268,7 +430,12 @@ async function paperMode(o: RunCliOptions, io: RunIo, config: Record<string, unk
   }).catch((e: Error) => {
     throw new RunUsageError(e.message);
   });
+  const params = initialParams(o, rc);
   const consoleCh = o.console ? new ConsoleChannel(io.stdin, (t) => io.stdout(t + '\n')) : undefined;
+  const tg = runnerTelegram(o, rc, io);
+  /** Wall clock of the params file's debounce timer. */
+  const wall = new LiveClock();
+  let unwatch: (() => void) | undefined;
   const ac = new AbortController();
   const unhook = io.handleSignals === false ? () => {} : onSignals(() => ac.abort(), io.stderr, 'onStop, then the session ends');
   const onAbort = () => ac.abort();
@@ -279,20 +446,23 @@ async function paperMode(o: RunCliOptions, io: RunIo, config: Record<string, unk
       strategy: new Strategy(config),
       source,
       logger,
-      params: rc.params ?? {},
+      params,
       sim: simOptions(rc.sim),
       timeZone: rc.timeZone,
       raiseErrors: o.raiseErrors ?? rc.raiseErrors === true,
       controls: rc.controls,
       killSwitch: rc.killSwitch,
+      telegram: tg.enabled ? tg.publish : undefined,
       journal: o.journal ? new FileJournalSink(o.journal) : undefined,
       speed: o.speed,
       signal: ac.signal,
       stopTimeoutMs: o.stopTimeoutMs,
-      onEnv: (env, clock) => {
+      onEnv: (env, clock, venue) => {
         // Log lines carry the paced (data) time, like a backtest's.
         Object.assign(logClock, { now: () => clock.now() });
         consoleCh?.attach(env);
+        tg.launch(env, logger, venue);
+        if (o.params) unwatch = watchParamsFile(o.params, () => env, { clock: wall, logger });
       },
       onYield: () => consoleCh?.flush(),
     });
@@ -307,7 +477,10 @@ async function paperMode(o: RunCliOptions, io: RunIo, config: Record<string, unk
   } finally {
     unhook();
     io.signal?.removeEventListener('abort', onAbort);
+    unwatch?.();
     consoleCh?.close();
+    await tg.stop();
+    wall.cancelAll();
   }
 }
 
@@ -325,7 +498,8 @@ export function addRunCommand(program: Command): void {
     .option('--data <file>', 'paper mode: market data file (as for backtest)')
     .addOption(new Option('--format <format>', 'paper mode: data format (default: from the file name)').choices([...DATA_FORMATS]))
     .option('--speed <n>', 'paper mode: data seconds per wall second', (v) => positiveNumber(v), 1)
-    .option('--config <file>', 'JSON config: passed to the constructor; its "params" go to onStratParamsUpdate, "sim" to the paper venue')
+    .option('--config <file>', 'JSON config: passed to the constructor; its "params" go to onStratParamsUpdate, "sim" to the paper venue, "telegram" starts the Telegram channel')
+    .option('--params <file>', 'JSON file of strategy parameters (instead of the config\'s "params"), watched: an edit calls onStratParamsUpdate; a refused one is logged and the old ones stay')
     .option('--journal <file>', 'write the journal (JSON lines, market data by value) here')
     .option('--log-level <level>', 'log level: trace, debug, info, warn, error, silent', 'info')
     .option('--raise-errors', 'stop at the first callback error')

@@ -18,6 +18,7 @@ import { OrderStatus } from '../api/enums.js';
 import type { StratParams } from '../api/events.js';
 import type { OrderView, PositionView } from '../api/strategy.js';
 import type { StratEnv } from '../core/env.js';
+import type { Role } from './commands.js';
 
 /** Outcome of an action: whether it was done, and a line for the person who asked. */
 export interface ControlResult {
@@ -370,6 +371,30 @@ export const CONTROL_OPS = [
 ] as const;
 /** One `ControlTarget` method by name. */
 export type ControlOp = (typeof CONTROL_OPS)[number];
+
+/**
+ * Lowest role that may run each operation over a link: the roles of the built-in commands
+ * that use it (`/status` … `/params` viewer; `/pause`, `/resume`, `/cancelall`, `/cmd`
+ * trader; `/flatten`, `/stop`, `/reset`, `/set` admin). The gateway checks it for control
+ * clients (`tradeloop ctl`), whose role is their control token's.
+ */
+export const CONTROL_OP_ROLES: Readonly<Record<ControlOp, Role>> = Object.freeze({
+  status: 'viewer',
+  orders: 'viewer',
+  positions: 'viewer',
+  pnl: 'viewer',
+  balance: 'viewer',
+  params: 'viewer',
+  hooks: 'viewer',
+  pause: 'trader',
+  resume: 'trader',
+  cancelAll: 'trader',
+  runHook: 'trader',
+  flatten: 'admin',
+  stop: 'admin',
+  resetKillSwitch: 'admin',
+  setParam: 'admin',
+});
 
 /** A request/reply link to a strategy: sends `op` with text arguments, resolves with the answer. */
 export type ControlCall = (op: ControlOp, args: string[]) => Promise<ControlResult>;

@@ -650,7 +650,22 @@ export async function startTelegramFromConfig(
   if (config === undefined || config === null) return undefined;
   const c = parseTelegramConfig(config);
   if (c.enabled === false) return undefined;
-  const tg = new TelegramControl({
+  const tg = createTelegramFromConfig(c, targets, logger, opts);
+  await tg.start();
+  return tg;
+}
+
+/**
+ * The `TelegramControl` of a validated `telegram` section, not started (`start()` it).
+ * @throws TelegramConfigError when no token can be read or the users are invalid.
+ */
+export function createTelegramFromConfig(
+  c: TelegramConfig,
+  targets: readonly ControlTarget[] | (() => readonly ControlTarget[]),
+  logger: Logger,
+  opts: StartTelegramOptions = {},
+): TelegramControl {
+  return new TelegramControl({
     tokenFile: c.tokenFile,
     tokenEnv: c.tokenEnv,
     env: opts.env,
@@ -667,6 +682,122 @@ export async function startTelegramFromConfig(
     clock: opts.clock ?? new LiveClock(),
     logger,
   });
-  await tg.start();
-  return tg;
+}
+
+/** A Telegram channel started in the background (`launchTelegram`): what a runner wires. */
+export interface TelegramLaunch {
+  /**
+   * What `StratEnvOptions.telegram` should call: queued for the configured chats (also
+   * while the bot is still starting; sent once it runs). When Telegram could not start, the
+   * message is logged at `warn` instead. Returns at once.
+   */
+  publish(strategy: string, msg: string): void;
+  /** Resolves with the running channel, or undefined when it could not start (already logged) or was stopped first. Never rejects. */
+  readonly ready: Promise<TelegramControl | undefined>;
+  /**
+   * Stops the bot: messages still queued get up to `drainMs` (default 3 000, wall time) to
+   * go out — a bot still starting gets that time to finish its start first — then polling
+   * and sending stop. A start that takes longer is stopped as soon as it ends. Idempotent;
+   * never rejects.
+   */
+  stop(opts?: { drainMs?: number }): Promise<void>;
+}
+
+/**
+ * Starts the Telegram channel of a configuration's `telegram` section without waiting for
+ * it: for runners, whose strategy must not wait for (or die with) the Bot API. Returns
+ * undefined when the section is absent or `enabled: false`.
+ *
+ * Failures never throw: a missing token (or another `TelegramConfigError` of the
+ * channel) is logged as one error line here, a token the Bot API refuses or an
+ * unreachable API as one error line by `TelegramControl.start` (redacted); the run goes on
+ * without Telegram and `publish` logs instead.
+ * @param config the raw `telegram` section (validated here).
+ * @throws TelegramConfigError for an invalid section (a runner validates it with its config first).
+ */
+export function launchTelegram(
+  config: unknown,
+  targets: readonly ControlTarget[] | (() => readonly ControlTarget[]),
+  logger: Logger,
+  opts: StartTelegramOptions = {},
+): TelegramLaunch | undefined {
+  if (config === undefined || config === null) return undefined;
+  const c = parseTelegramConfig(config);
+  if (c.enabled === false) return undefined;
+  // The queue's timers and the message-age check need the wall clock: a LiveClock of our own unless given.
+  const own = opts.clock === undefined ? new LiveClock() : undefined;
+  const clock = opts.clock ?? own!;
+  let tg: TelegramControl | undefined;
+  try {
+    tg = createTelegramFromConfig(c, targets, logger, { ...opts, clock });
+  } catch (err) {
+    logger.error(`${errorText(err)}; running without Telegram`);
+    own?.cancelAll();
+    return {
+      ready: Promise.resolve(undefined),
+      publish: (strategy, msg) => logger.warn({ strategy, telegram: msg }, 'telegram unavailable: message not sent'),
+      stop: () => Promise.resolve(),
+    };
+  }
+  const bot = tg;
+  let outcome: 'pending' | 'running' | 'failed' = 'pending';
+  let stopRequested = false;
+  /** stop() stopped waiting for a slow start: the start's end stops the bot. */
+  let abandoned = false;
+  let stopping: Promise<void> | undefined;
+  /** Gives queued messages until `deadlineUs` (wall µs) to go out, then stops the bot. */
+  const shutdown = async (deadlineUs: number): Promise<void> => {
+    try {
+      // The last messages (a kill switch trip at the end of a run) get a moment to go out.
+      while (bot.state === 'running' && bot.queued > 0 && clock.now() < deadlineUs) {
+        await new Promise<void>((resolve) => clock.at(Math.min(deadlineUs, clock.now() + 50_000), resolve));
+      }
+      await bot.stop();
+    } catch (err) {
+      logger.warn({ err: bot.redact(errorText(err)) }, 'telegram: stop failed');
+    } finally {
+      own?.cancelAll();
+    }
+  };
+  const started = bot.start().then(
+    () => {
+      outcome = 'running';
+    },
+    () => {
+      // TelegramControl.start logged why (one line, token redacted).
+      outcome = 'failed';
+      if (bot.queued > 0) logger.warn({ unsent: bot.queued }, 'telegram unavailable: messages queued before the failure not sent');
+      own?.cancelAll();
+    },
+  );
+  const ready = started.then(() => {
+    if (outcome !== 'running') return undefined;
+    if (abandoned) void shutdown(0);
+    return stopRequested ? undefined : bot;
+  });
+  return {
+    ready,
+    publish(strategy, msg) {
+      // While starting, messages wait in the bot's queue; they go out once it runs.
+      if (outcome !== 'failed' && !stopRequested) bot.publish(strategy, msg);
+      else logger.warn({ strategy, telegram: msg }, 'telegram unavailable: message not sent');
+    },
+    stop(o = {}) {
+      stopRequested = true;
+      return (stopping ??= (async () => {
+        const deadline = clock.now() + (o.drainMs ?? 3_000) * 1000;
+        if (outcome === 'pending') {
+          // A run shorter than the bot's start (a quick backtest): wait for it, within the drain time.
+          let timer: number | undefined;
+          await Promise.race([started, new Promise<void>((resolve) => (timer = clock.at(deadline, resolve)))]);
+          if (timer !== undefined) clock.cancel(timer);
+          if (outcome === 'pending') {
+            abandoned = true;
+            return;
+          }
+        }
+        if (outcome === 'running') await shutdown(deadline);
+      })());
+    },
+  };
 }

@@ -26,6 +26,63 @@ interface Action {
   fn: () => void;
 }
 
+/** Pending actions by (time, scheduling order), with lazy cancellation. */
+class ActionQueue {
+  private heap: Action[] = [];
+  private cancelled = new Set<number>();
+
+  add(a: Action): void {
+    const h = this.heap;
+    h.push(a);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!less(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+  cancel(seq: number): void {
+    this.cancelled.add(seq);
+  }
+  /** The next action that is not cancelled, left in the queue. */
+  peek(): Action | undefined {
+    while (this.heap.length && this.cancelled.has(this.heap[0]!.seq)) {
+      this.cancelled.delete(this.heap[0]!.seq);
+      this.pop();
+    }
+    return this.heap[0];
+  }
+  pop(): Action | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop()!;
+    if (h.length) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && less(h[l]!, h[m]!)) m = l;
+        if (r < h.length && less(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+  clear(): void {
+    this.heap = [];
+    this.cancelled.clear();
+  }
+}
+
+function less(a: Action, b: Action): boolean {
+  return a.ts < b.ts || (a.ts === b.ts && a.seq < b.seq);
+}
+
 /**
  * Simulated time. It moves only when told (`advanceTo`/`runNext`); actions due at the same
  * time run in the order they were scheduled, so a run is deterministic.
@@ -34,8 +91,7 @@ export class SimClock implements Scheduler {
   readonly simulated = true;
   private t: number;
   private seq = 0;
-  private heap: Action[] = [];
-  private cancelled = new Set<number>();
+  private readonly queue = new ActionQueue();
 
   /** @param startUs initial time, µs since the epoch (default 0). */
   constructor(startUs = 0) {
@@ -46,23 +102,21 @@ export class SimClock implements Scheduler {
   }
   at(ts: number, fn: () => void): number {
     const a: Action = { ts: Math.max(ts, this.t), seq: ++this.seq, fn };
-    this.push(a);
+    this.queue.add(a);
     return a.seq;
   }
   cancel(handle: number): void {
-    this.cancelled.add(handle);
+    this.queue.cancel(handle);
   }
   /** Time of the next pending action, `Infinity` when none. */
   nextDueTs(): number {
-    this.dropCancelled();
-    return this.heap.length ? this.heap[0]!.ts : Number.POSITIVE_INFINITY;
+    return this.queue.peek()?.ts ?? Number.POSITIVE_INFINITY;
   }
   /** Runs the next pending action if it is due at or before `limitTs`; the clock reads its time while it runs. Returns false when none was due. */
   runNext(limitTs: number): boolean {
-    this.dropCancelled();
-    const top = this.heap[0];
+    const top = this.queue.peek();
     if (!top || top.ts > limitTs) return false;
-    this.pop();
+    this.queue.pop();
     if (top.ts > this.t) this.t = top.ts;
     top.fn();
     return true;
@@ -78,91 +132,76 @@ export class SimClock implements Scheduler {
   setTime(ts: number): void {
     if (ts > this.t) this.t = ts;
   }
-
-  private dropCancelled(): void {
-    while (this.heap.length && this.cancelled.has(this.heap[0]!.seq)) {
-      this.cancelled.delete(this.heap[0]!.seq);
-      this.pop();
-    }
-  }
-  private less(a: Action, b: Action): boolean {
-    return a.ts < b.ts || (a.ts === b.ts && a.seq < b.seq);
-  }
-  private push(a: Action): void {
-    const h = this.heap;
-    h.push(a);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-  private pop(): Action | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
 }
 
-/** Wall-clock time; actions run on Node timers. The only place live time is read. */
+/**
+ * Wall-clock time; actions run on Node timers. The only place live time is read.
+ *
+ * Actions run in (time, scheduling order), as on `SimClock`: one timer wakes the clock for the
+ * earliest action and every action then due runs in order. An action already due runs on the
+ * next turn of the event loop (`setImmediate`: `setTimeout` never waits less than 1 ms), and
+ * actions scheduled while a batch runs wait for the next turn, so a chain of zero-delay
+ * actions never starves sockets.
+ */
 export class LiveClock implements Scheduler {
   readonly simulated = false;
   private seq = 0;
-  private timers = new Map<number, NodeJS.Timeout>();
-  private immediates = new Map<number, NodeJS.Immediate>();
+  private readonly queue = new ActionQueue();
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  /** Time the armed wake-up is for, µs (Infinity: none). */
+  private wakeTs = Number.POSITIVE_INFINITY;
+
   now(): number {
     return Math.round(performance.timeOrigin * 1000 + performance.now() * 1000);
   }
   at(ts: number, fn: () => void): number {
-    const h = ++this.seq;
-    const delayUs = ts - this.now();
-    // setTimeout never waits less than 1 ms: an action already due (a zero-latency venue
-    // answer, a backlog yield) runs on the next turn of the loop instead.
-    if (delayUs <= 0) {
-      const i = setImmediate(() => {
-        this.immediates.delete(h);
-        fn();
-      });
-      this.immediates.set(h, i);
-      return h;
-    }
-    const t = setTimeout(() => {
-      this.timers.delete(h);
-      fn();
-    }, delayUs / 1000);
-    this.timers.set(h, t);
-    return h;
+    const a: Action = { ts, seq: ++this.seq, fn };
+    this.queue.add(a);
+    if (ts < this.wakeTs) this.arm(ts);
+    return a.seq;
   }
   cancel(handle: number): void {
-    const t = this.timers.get(handle);
-    if (t) clearTimeout(t);
-    this.timers.delete(handle);
-    const i = this.immediates.get(handle);
-    if (i) clearImmediate(i);
-    this.immediates.delete(handle);
+    this.queue.cancel(handle);
   }
   /** Cancels every pending action (at shutdown). */
   cancelAll(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
-    for (const i of this.immediates.values()) clearImmediate(i);
-    this.immediates.clear();
+    this.queue.clear();
+    this.disarm();
+  }
+
+  private arm(ts: number): void {
+    this.disarm();
+    this.wakeTs = ts;
+    const delayUs = ts - this.now();
+    if (delayUs <= 0) this.immediate = setImmediate(() => this.wake());
+    else this.timer = setTimeout(() => this.wake(), delayUs / 1000);
+  }
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
+    this.wakeTs = Number.POSITIVE_INFINITY;
+  }
+  private wake(): void {
+    this.timer = undefined;
+    this.immediate = undefined;
+    this.wakeTs = Number.POSITIVE_INFINITY;
+    const now = this.now();
+    const lastSeq = this.seq;
+    for (let a = this.queue.peek(); a !== undefined && a.ts <= now && a.seq <= lastSeq; a = this.queue.peek()) {
+      this.queue.pop();
+      try {
+        a.fn();
+      } catch (err) {
+        // One failing action must not stop the others; surface it as Node would a timer's.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+    const next = this.queue.peek();
+    if (next !== undefined && next.ts < this.wakeTs) this.arm(next.ts);
   }
 }

@@ -20,6 +20,8 @@ import { InstrumentType } from '../api/enums.js';
 import { DATA_FORMATS, type DataFormat } from '../data/open.js';
 import { DEFAULT_SYNTHETIC_MODEL, generateMarket, type SyntheticModel } from '../data/synthetic.js';
 import type { RateLimitOptions } from '../sim/rate-limit.js';
+import type { Role } from '../control/commands.js';
+import { TelegramConfigSchema, type TelegramConfig } from '../control/telegram.js';
 import { DEFAULT_LIMITS, ExchangeId, StrategyName, resolveLimits, type ProtocolLimits } from './protocol.js';
 
 /** A configuration file that cannot be used; the message is one line naming the field. */
@@ -38,6 +40,20 @@ const positiveMs = z.number().positive().finite();
 const TokenSchema = z.union([
   z.string().min(1, 'a token must not be empty').max(512, 'a token is at most 512 characters (the protocol limit)'),
   z.strictObject({ tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name') }),
+]);
+
+const ENV_NAME = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
+const TokenString = z.string().min(1, 'a token must not be empty').max(512, 'a token is at most 512 characters (the protocol limit)');
+
+/**
+ * A control client's token (`tradeloop ctl`): the token, `{ "tokenEnv": "NAME" }`, or either
+ * with a `role` (`viewer`, `trader`, `admin`; default `admin`).
+ */
+const ControlTokenSchema = z.union([
+  TokenString,
+  z
+    .strictObject({ token: TokenString.optional(), tokenEnv: ENV_NAME.optional(), role: z.enum(['viewer', 'trader', 'admin']).optional() })
+    .refine((t) => (t.token === undefined) !== (t.tokenEnv === undefined), 'give exactly one of token, tokenEnv'),
 ]);
 
 /** `limit` requests per `windowMs` (fixed windows aligned to multiples of `windowMs`). */
@@ -122,6 +138,10 @@ export const GatewayConfigSchema = z.strictObject({
   }),
   /** Strategy name → token or `{ tokenEnv }`. At least one. */
   tokens: z.record(StrategyName, TokenSchema).refine((t) => Object.keys(t).length > 0, 'configure at least one strategy'),
+  /** Control clients (`tradeloop ctl`): name → token, `{ tokenEnv }`, or either with a `role`. Distinct from strategy tokens. */
+  controlTokens: z.record(z.string().min(1).max(64).regex(/^[\w.:-]+$/, 'expected letters, digits, _ . : -'), ControlTokenSchema).optional(),
+  /** Telegram control of every connected strategy (`docs/control.md`). */
+  telegram: TelegramConfigSchema.optional(),
   store: z.strictObject({
     /** SQLite file of the order store (created if missing); relative to the config file. `:memory:` for throwaway runs. */
     path: z.string().min(1),
@@ -219,6 +239,10 @@ export interface GatewayConfig {
   listen: { host: string; port: number; path: string };
   /** Strategy name → token. Never log this. */
   tokens: Record<string, string>;
+  /** Control client name → token and role (default `admin`). Never log this. Absent: no control clients. */
+  controlTokens?: Record<string, { token: string; role: Role }>;
+  /** The `telegram` section (a relative `tokenFile` made absolute); undefined: no Telegram. */
+  telegram?: TelegramConfig;
   /** The order store: absolute SQLite path (or `:memory:`) and its `synchronous` mode (default `FULL`). */
   store: { path: string; synchronous: 'FULL' | 'NORMAL' };
   /** Protocol limits on client frames, checked by `resolveLimits`. */
@@ -301,6 +325,21 @@ export function parseGatewayConfig(value: unknown, opts: ParseGatewayConfigOptio
     tokens[name] = v!;
   }
 
+  const controlTokens: Record<string, { token: string; role: Role }> = {};
+  const strategyTokens = new Set(Object.values(tokens));
+  for (const [name, t] of Object.entries(c.controlTokens ?? {})) {
+    const spec = typeof t === 'string' ? { token: t } : t;
+    let token = spec.token;
+    if (spec.tokenEnv !== undefined) {
+      token = env[spec.tokenEnv];
+      if (token === undefined || token === '') fail(`controlTokens.${name}.tokenEnv`, `environment variable ${spec.tokenEnv} is not set`);
+      if (token!.length > 512) fail(`controlTokens.${name}.tokenEnv`, `the token in ${spec.tokenEnv} is longer than 512 characters`);
+    }
+    // A strategy's token must not also control every strategy.
+    if (strategyTokens.has(token!)) fail(`controlTokens.${name}`, 'a control token must differ from every strategy token');
+    controlTokens[name] = { token: token!, role: (typeof t === 'string' ? undefined : t.role) ?? 'admin' };
+  }
+
   let limits: ProtocolLimits;
   try {
     const partial: Partial<ProtocolLimits> = { ...(c.limits ?? {}) };
@@ -366,6 +405,8 @@ export function parseGatewayConfig(value: unknown, opts: ParseGatewayConfigOptio
   return {
     listen: { host: c.listen.host, port: c.listen.port, path: c.listen.path },
     tokens,
+    controlTokens,
+    telegram: c.telegram && { ...c.telegram, ...(c.telegram.tokenFile !== undefined ? { tokenFile: resolve(baseDir, c.telegram.tokenFile) } : {}) },
     store: { path: c.store.path === ':memory:' ? ':memory:' : resolve(baseDir, c.store.path), synchronous: c.store.synchronous ?? 'FULL' },
     limits,
     rateLimit,

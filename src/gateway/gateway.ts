@@ -67,6 +67,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayAssembly
     port: config.listen.port,
     path: config.listen.path,
     tokens: config.tokens,
+    controlTokens: config.controlTokens,
     store,
     venues,
     clock,

@@ -161,8 +161,12 @@ export interface PaperOptions {
   signal?: AbortSignal;
   /** Wall ms the runner waits for `sendStopAck` after onStop. Default 10 000. */
   stopTimeoutMs?: number;
-  /** Receives the env and the paced clock once created (console channels, log stamps). */
-  onEnv?: (env: StratEnv, clock: PacedClock) => void;
+  /** Receives the env, the paced clock and the simulated venue once created (console and Telegram channels, log stamps). */
+  onEnv?: (env: StratEnv, clock: PacedClock, venue: SimVenue) => void;
+  /** Channel of `env.publishTelegram` (and of the owner's notices without `notify`). Default: logged. */
+  telegram?: (strategy: string, msg: string) => void;
+  /** Where kill-switch trips, pauses and resumes are reported (default: `telegram`, else a warn log line). */
+  notify?: (msg: string) => void;
   /** Called every `yieldEvery` events (console lines). */
   onYield?: (env: StratEnv) => void;
   /** Events between yields to the event loop when the data runs behind the clock. Default 256. */
@@ -237,8 +241,10 @@ export async function runPaper(opts: PaperOptions): Promise<PaperResult> {
     controls: opts.controls,
     killSwitch: opts.killSwitch,
     mid: feedMid(feeds),
+    telegram: opts.telegram,
+    notify: opts.notify,
   });
-  opts.onEnv?.(env, clock);
+  opts.onEnv?.(env, clock, venue);
   journal?.header({
     mode: 'paper',
     venues: env.journalVenues(),

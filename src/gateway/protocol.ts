@@ -15,6 +15,7 @@
 import { z } from 'zod';
 import { ExecInstr, FeedHandlerStatus, GatewayStatus, InstrumentType, Liquidity, MDSub, OrderStatus, OrderType, RequestType, Side, TimeInForce } from '../api/enums.js';
 import type { CancelCode, RejectCode } from '../api/codes.js';
+import { CONTROL_OPS } from '../control/target.js';
 
 // ------------------------------------------------------------------ version, codes, limits
 
@@ -488,6 +489,27 @@ export const CmdResultMsgSchema = z.strictObject({
 });
 /** Ends the session; the gateway closes with 1000. */
 export const LogoutMsgSchema = z.strictObject({ ...envelope, type: z.literal('logout') });
+/** Most arguments of one `control` operation: the operation and its arguments travel to the strategy in one `cmd` (≤ 64 params). */
+export const MAX_CONTROL_ARGS = 63;
+/**
+ * Logs a connection in as a control client (`tradeloop ctl`) with one of the gateway's
+ * control tokens (distinct from strategy tokens); answered by `control_ack` or a fatal
+ * `error` 4011. A control connection sends `control`, `heartbeat` and `logout` only.
+ */
+export const ControlLoginMsgSchema = z.strictObject({
+  ...envelopeWithReqId,
+  type: z.literal('control_login'),
+  /** A control token from the gateway's configuration; at most 512 characters. */
+  token: z.string().min(1).max(512),
+});
+/** One control operation (a `ControlTarget` method, `CONTROL_OPS`) on one connected strategy; answered by `control_result`. */
+export const ControlMsgSchema = z.strictObject({
+  ...envelopeWithReqId,
+  type: z.literal('control'),
+  strategy: StrategyName,
+  op: z.enum(CONTROL_OPS),
+  args: z.array(z.string().max(1024)).max(MAX_CONTROL_ARGS),
+});
 
 /** Schema of each client message by `type`. */
 export const CLIENT_MESSAGE_SCHEMAS = {
@@ -502,6 +524,8 @@ export const CLIENT_MESSAGE_SCHEMAS = {
   heartbeat: HeartbeatMsgSchema,
   cmd_result: CmdResultMsgSchema,
   logout: LogoutMsgSchema,
+  control_login: ControlLoginMsgSchema,
+  control: ControlMsgSchema,
 } as const;
 /** Every client → gateway message, discriminated on `type`. */
 export const ClientMessageSchema = z.discriminatedUnion('type', [
@@ -516,6 +540,8 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
   HeartbeatMsgSchema,
   CmdResultMsgSchema,
   LogoutMsgSchema,
+  ControlLoginMsgSchema,
+  ControlMsgSchema,
 ]);
 
 /** `login` frame. */
@@ -540,6 +566,10 @@ export type HeartbeatMsg = z.output<typeof HeartbeatMsgSchema>;
 export type CmdResultMsg = z.output<typeof CmdResultMsgSchema>;
 /** `logout` frame. */
 export type LogoutMsg = z.output<typeof LogoutMsgSchema>;
+/** `control_login` frame. */
+export type ControlLoginMsg = z.output<typeof ControlLoginMsgSchema>;
+/** `control` frame. */
+export type ControlMsg = z.output<typeof ControlMsgSchema>;
 /** Any client → gateway frame. */
 export type ClientMessage = z.output<typeof ClientMessageSchema>;
 /** `type` of a client frame. */
@@ -688,6 +718,21 @@ export const CmdMsgSchema = z.object({
 });
 /** A subscription was accepted; the snapshot follows in `md` frames. */
 export const SubscribeAckMsgSchema = z.object({ ...envelopeWithReqId, type: z.literal('subscribe_ack') });
+/** A control login was accepted: the strategies connected now, and the role of the control token. */
+export const ControlAckMsgSchema = z.object({
+  ...envelopeWithReqId,
+  type: z.literal('control_ack'),
+  strategies: z.array(StrategyName).max(100_000),
+  /** The control token's role (this gateway always sends it; absent: the client assumes `admin` and the gateway still checks every operation). */
+  role: z.enum(['viewer', 'trader', 'admin']).optional(),
+});
+/** The answer to one `control` frame: the operation's outcome as text (`serveControlOp`'s encoding). */
+export const ControlResultMsgSchema = z.object({
+  ...envelopeWithReqId,
+  type: z.literal('control_result'),
+  ok: z.boolean(),
+  text: z.string().max(16_384),
+});
 
 /** Schema of each gateway message by `type`. */
 export const GATEWAY_MESSAGE_SCHEMAS = {
@@ -700,6 +745,8 @@ export const GATEWAY_MESSAGE_SCHEMAS = {
   heartbeat: GatewayHeartbeatMsgSchema,
   cmd: CmdMsgSchema,
   subscribe_ack: SubscribeAckMsgSchema,
+  control_ack: ControlAckMsgSchema,
+  control_result: ControlResultMsgSchema,
 } as const;
 /** Every gateway → client message, discriminated on `type` (and `event` frames on `cb`). */
 export const GatewayMessageSchema = z.discriminatedUnion('type', [
@@ -712,6 +759,8 @@ export const GatewayMessageSchema = z.discriminatedUnion('type', [
   GatewayHeartbeatMsgSchema,
   CmdMsgSchema,
   SubscribeAckMsgSchema,
+  ControlAckMsgSchema,
+  ControlResultMsgSchema,
 ]);
 
 /** `login_ack` frame. */
@@ -730,6 +779,10 @@ export type SyncResultMsg = z.output<typeof SyncResultMsgSchema>;
 export type CmdMsg = z.output<typeof CmdMsgSchema>;
 /** `subscribe_ack` frame. */
 export type SubscribeAckMsg = z.output<typeof SubscribeAckMsgSchema>;
+/** `control_ack` frame. */
+export type ControlAckMsg = z.output<typeof ControlAckMsgSchema>;
+/** `control_result` frame. */
+export type ControlResultMsg = z.output<typeof ControlResultMsgSchema>;
 /** Any gateway → client frame. */
 export type GatewayMessage = z.output<typeof GatewayMessageSchema>;
 /** `type` of a gateway frame. */

@@ -48,6 +48,7 @@ import { StratEnv, type MarketDataHub } from '../core/env.js';
 import type { Journal } from '../core/journal.js';
 import type { KillSwitchConfig, TradingControls } from '../core/risk.js';
 import { netPnl } from '../backtest/summary.js';
+import { CONTROL_HOOK, envControlTarget, serveControlOp } from '../control/target.js';
 import { isTerminal, type RestoreResult, type RestoredOrder, type RestoredPosition, type TrackedOrder } from '../core/order-tracker.js';
 import type { Venue, VenueEvent, VenueRequest, VenueSink } from '../core/venue.js';
 import { MdStatus, MdType, type MdEvent } from '../data/events.js';
@@ -346,8 +347,9 @@ export interface RemoteEnvOptions {
   strategy: IStrategy;
   /**
    * Tag of generated client ids (`<login>.<tag>-<n>`). Default the process start in seconds
-   * since the epoch, base 36: a restarted process never reuses the ids of its previous life,
-   * which the gateway's store would refuse (1022) as duplicates.
+   * since the epoch then the process id, base 36: a restarted process never reuses the ids
+   * of its previous life, which the gateway's store would refuse (1022) as duplicates — not
+   * even when it restarts within the same second (the seconds alone did not tell them apart).
    */
   clientIdSession?: string;
   /** The transport, not started (`RemoteEnv.start` starts it and sets its `resume`). */
@@ -379,6 +381,10 @@ export interface RemoteEnvOptions {
   syncTimeoutMs?: number;
   /** Receives the env once built (console channels, tests), before the strategy connects. */
   onEnv?: (env: StratEnv) => void;
+  /** Channel of `publishTelegram` and, without `notify`, of the owner's notices (kill switch trips, pauses). Default: logged. */
+  telegram?: (strategy: string, msg: string) => void;
+  /** Where kill-switch trips, pauses and resumes are reported (default: `telegram`, else a warn log line). */
+  notify?: (msg: string) => void;
 }
 
 /** What reconciliation did. */
@@ -466,7 +472,7 @@ export class RemoteEnv extends EventEmitter<RemoteEnvEvents> {
     this.clock = opts.clock;
     this.envClock = opts.clock instanceof LiveClock ? new LiveStepClock(opts.clock) : opts.clock;
     this.logger = opts.logger;
-    this.clientIdSession = opts.clientIdSession ?? Math.floor(opts.clock.now() / 1e6).toString(36);
+    this.clientIdSession = opts.clientIdSession ?? `${Math.floor(opts.clock.now() / 1e6).toString(36)}${process.pid.toString(36)}`;
     this.firstReady = new Promise((resolve) => (this.firstReadyResolve = resolve));
     const self = this;
     this.link = {
@@ -629,6 +635,8 @@ export class RemoteEnv extends EventEmitter<RemoteEnvEvents> {
       killSwitch: this.opts.killSwitch,
       mid: (exchange, instrumentId) => this.midOf(exchange, instrumentId),
       clientIdSession: this.clientIdSession,
+      telegram: this.opts.telegram,
+      notify: this.opts.notify,
     });
     this._env = env;
     if (this.envClock instanceof LiveStepClock) this.envClock.setFrozen(() => env.busy);
@@ -1016,6 +1024,25 @@ export class RemoteEnv extends EventEmitter<RemoteEnvEvents> {
     }
   }
 
+  /**
+   * Marks every open position at the mid of the client's book and feeds the kill switch the
+   * equity (`env.equityCheck`), as `md` frames do for the instruments they touch. A live
+   * runner calls it on a timer, so that a fill, a fee or a mark is checked even while the
+   * market is quiet. Does nothing before the strategy runs, nor while the connection is
+   * down or reconciling (the books are stale until the next snapshot).
+   */
+  markToMarket(): void {
+    const env = this._env;
+    if (!env || env.state !== 'running' || this._phase !== 'ready') return;
+    this.step();
+    for (const p of env.tracker.positions()) {
+      if (p.position.isZero()) continue;
+      const mid = this.midOf(p.exchange, p.instrumentId);
+      if (!Number.isNaN(mid)) env.tracker.mark(p.exchange, p.instrumentId, mid);
+    }
+    env.equityCheck(netPnl(env.tracker));
+  }
+
   /** Mid of the client's book of an instrument, quote currency; NaN when unknown or a side is empty. */
   private midOf(exchange: string, instrumentId: number): number {
     const feed = this.feeds.get(`${exchange}|${instrumentId}`);
@@ -1042,6 +1069,11 @@ export class RemoteEnv extends EventEmitter<RemoteEnvEvents> {
     };
     if (!env || (env.state !== 'running' && env.state !== 'stopping')) {
       reply(false, 'the strategy is not running');
+      return;
+    }
+    // The gateway's control channels (Telegram, `tradeloop ctl`) reach the env through one reserved hook.
+    if (msg.name === CONTROL_HOOK) {
+      void serveControlOp(envControlTarget(env), msg.params[0] ?? '', msg.params.slice(1)).then((r) => reply(r.ok, r.text));
       return;
     }
     const known = env.commandNames().includes(msg.name);

@@ -25,6 +25,8 @@ import { GatewayStatus, OrderStatus, OrderType } from '../api/enums.js';
 import type { EventCallbackName, StrategyEventMap } from '../api/events.js';
 import type { Scheduler } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
+import { ROLES, roleAllows, type Role } from '../control/commands.js';
+import { CONTROL_HOOK, CONTROL_OP_ROLES } from '../control/target.js';
 import { isTerminal } from '../core/order-tracker.js';
 import type { VenueEvent, VenueRequest } from '../core/venue.js';
 import type { MdEvent } from '../data/events.js';
@@ -45,6 +47,8 @@ import {
   type CancelOrderMsg,
   type ClientMessage,
   type CmdResultMsg,
+  type ControlLoginMsg,
+  type ControlMsg,
   type FetchMsg,
   type LoginMsg,
   type ModifyOrderMsg,
@@ -68,6 +72,12 @@ export interface GatewayServerOptions {
   path?: string;
   /** Strategy name → token. Tokens are compared in constant time and never logged. */
   tokens: Readonly<Record<string, string>>;
+  /**
+   * Control clients (`tradeloop ctl`): name → token, or `{ token, role }` (default role
+   * `admin`). Distinct from strategy tokens; compared in constant time, never logged.
+   * Default none: every `control_login` is refused.
+   */
+  controlTokens?: Readonly<Record<string, string | { token: string; role?: Role }>>;
   /** The order store; the server does not close it. */
   store: OrderStore;
   /** The venues; the server starts them in `start` and stops them in `close`. */
@@ -186,6 +196,8 @@ export class GatewayServer implements SessionHandler {
   private readonly limits: ProtocolLimits;
   private readonly verifier: TokenVerifier;
   private readonly strategies: readonly string[];
+  private readonly controlVerifier: TokenVerifier;
+  private readonly controlRoles = new Map<string, Role>();
   private readonly venues = new Map<string, HostedVenue>();
   private readonly queues = new Map<string, SerialQueue>();
   private readonly active = new Map<string, GatewaySession>();
@@ -209,6 +221,14 @@ export class GatewayServer implements SessionHandler {
     this.limits = resolveLimits(opts.limits ?? {}, DEFAULT_LIMITS);
     this.verifier = new TokenVerifier(opts.tokens);
     this.strategies = Object.keys(opts.tokens);
+    const controlTokens: Record<string, string> = {};
+    for (const [name, t] of Object.entries(opts.controlTokens ?? {})) {
+      const c = typeof t === 'string' ? { token: t, role: 'admin' as Role } : { token: t.token, role: t.role ?? 'admin' };
+      if (!ROLES.includes(c.role)) throw new TypeError(`control token '${name}': unknown role '${String(c.role)}' (viewer, trader, admin)`);
+      controlTokens[name] = c.token;
+      this.controlRoles.set(name, c.role);
+    }
+    this.controlVerifier = new TokenVerifier(controlTokens);
     for (const v of opts.venues) {
       if (this.venues.has(v.exchange)) throw new Error(`two venues with exchange ${v.exchange}`);
       this.venues.set(v.exchange, v);
@@ -384,9 +404,18 @@ export class GatewayServer implements SessionHandler {
 
   /** @internal SessionHandler */
   onMessage(s: GatewaySession, msg: ClientMessage): void {
+    // A control connection has no strategy: it may only send control frames, heartbeats and logout.
+    if (s.control !== undefined && msg.type !== 'control' && msg.type !== 'heartbeat' && msg.type !== 'logout') {
+      s.sendError(ProtocolErrorCode.UnexpectedMessage, `${msg.type} is not allowed on a control connection`, { reqId: msg.reqId, refSeq: msg.seq });
+      return s.bad();
+    }
     switch (msg.type) {
       case 'login':
         return this.login(s, msg);
+      case 'control_login':
+        return this.controlLogin(s, msg);
+      case 'control':
+        return this.control(s, msg);
       case 'heartbeat':
         return; // the guard noted the sign of life
       case 'cmd_result':
@@ -427,10 +456,61 @@ export class GatewayServer implements SessionHandler {
     return this.clock.now();
   }
 
+  // ---- control clients ------------------------------------------------------------------
+
+  /** `control_login`: the token is compared (in constant time) with every control token, so the time does not tell which matched. */
+  private controlLogin(s: GatewaySession, msg: ControlLoginMsg): void {
+    const ref = { reqId: msg.reqId, refSeq: msg.seq };
+    if (s.strategy !== undefined) {
+      s.sendError(ProtocolErrorCode.UnexpectedMessage, `already logged in as ${s.strategy} on this connection`, ref);
+      return s.bad();
+    }
+    let name: string | undefined;
+    for (const n of this.controlRoles.keys()) if (this.controlVerifier.verify(n, msg.token) && name === undefined) name = n;
+    if (name === undefined) {
+      this.logger.warn({ session: s.id, remote: s.remote, controlTokens: this.controlRoles.size }, 'control login refused: bad credentials');
+      return s.fail(ProtocolErrorCode.BadCredentials, 'bad credentials', ref);
+    }
+    const role = this.controlRoles.get(name)!;
+    s.loginControl({ name, role });
+    s.send({ type: 'control_ack', reqId: msg.reqId, strategies: this.connectedStrategies(), role });
+    this.logger.info({ session: s.id, remote: s.remote, control: name, role }, 'control login');
+  }
+
+  /**
+   * `control`: checks the control token's role for the operation, then forwards it to the
+   * strategy as a `cmd` of the reserved hook `CONTROL_HOOK` with `[op, ...args]` (the
+   * strategy side answers with `serveControlOp`), and answers with `control_result`.
+   */
+  private control(s: GatewaySession, msg: ControlMsg): void {
+    const c = s.control;
+    if (c === undefined) {
+      s.sendError(ProtocolErrorCode.UnexpectedMessage, 'control needs a control_login connection', { reqId: msg.reqId, refSeq: msg.seq });
+      return s.bad();
+    }
+    const answer = (ok: boolean, text: string) => {
+      s.send({ type: 'control_result', reqId: msg.reqId, ok, text: text.length > 16_384 ? `${text.slice(0, 16_383)}…` : text });
+    };
+    const need = CONTROL_OP_ROLES[msg.op];
+    if (!roleAllows(c.role, need)) {
+      this.logger.warn({ session: s.id, control: c.name, role: c.role, strategy: msg.strategy, op: msg.op }, 'control operation refused: role too low');
+      return answer(false, `${msg.op} needs the ${need} role (this control token has ${c.role})`);
+    }
+    if (need !== 'viewer') this.logger.info({ session: s.id, control: c.name, role: c.role, strategy: msg.strategy, op: msg.op, args: msg.args }, 'control operation');
+    this.sendCommand(msg.strategy, CONTROL_HOOK, [msg.op, ...msg.args]).then(
+      (text) => answer(true, text),
+      (err: unknown) => answer(false, err instanceof Error ? err.message : String(err)),
+    );
+  }
+
   // ---- login ----------------------------------------------------------------------------
 
   private login(s: GatewaySession, msg: LoginMsg): void {
     const ref = { reqId: msg.reqId, refSeq: msg.seq };
+    if (s.control !== undefined) {
+      s.sendError(ProtocolErrorCode.UnexpectedMessage, 'already logged in as a control client on this connection', ref);
+      return s.bad();
+    }
     if (s.strategy !== undefined) {
       s.sendError(ProtocolErrorCode.UnexpectedMessage, `already logged in as ${s.strategy} on this connection`, ref);
       return s.bad();

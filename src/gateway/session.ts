@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { WebSocket, type RawData } from 'ws';
 import type { StrategyEventMap } from '../api/events.js';
 import type { Scheduler } from '../core/clock.js';
+import type { Role } from '../control/commands.js';
 import { MdStatus, MdType, type MdEvent } from '../data/events.js';
 import { encodeMd, eventBody } from './codec.js';
 import { FrameGuard } from './frame-guard.js';
@@ -54,7 +55,7 @@ export interface ErrorRef {
   refSeq?: number;
 }
 
-const MESSAGES_BEFORE_LOGIN: ReadonlySet<string> = new Set(['login', 'heartbeat', 'logout']);
+const MESSAGES_BEFORE_LOGIN: ReadonlySet<string> = new Set(['login', 'control_login', 'heartbeat', 'logout']);
 const MAX_CLOSE_REASON_BYTES = 123;
 
 function rawBytes(data: RawData): number {
@@ -90,6 +91,8 @@ export class GatewaySession {
   strategy: string | undefined;
   /** True once `login_ack` went out: events may be sent from then on. */
   ready = false;
+  /** Set once a `control_login` was accepted: a control client (`tradeloop ctl`), not a strategy. */
+  control: { name: string; role: Role } | undefined;
   private state: SessionState = 'connected';
   private readonly ws: WebSocket;
   private readonly deps: SessionDeps;
@@ -126,6 +129,13 @@ export class GatewaySession {
   /** Marks the session logged in as `strategy` (login timer stops). */
   login(strategy: string): void {
     this.strategy = strategy;
+    this.state = 'live';
+    this.guard.onLogin();
+  }
+
+  /** Marks the session logged in as a control client (login timer stops); it gets no events nor market data. */
+  loginControl(control: { name: string; role: Role }): void {
+    this.control = control;
     this.state = 'live';
     this.guard.onLogin();
   }

@@ -195,4 +195,33 @@ describe('LiveClock', () => {
     await new Promise((r) => setTimeout(r, 5));
     expect(ran).toContain('timer 0');
   });
+
+  it('runs actions in (time, scheduling order) even when the later one was already due when scheduled', async () => {
+    const c = new LiveClock();
+    const ran: string[] = [];
+    const ts = c.now() + 2_000;
+    c.at(ts, () => ran.push('first'));
+    while (c.now() <= ts + 500) {
+      /* wait until the time has passed without yielding: the first action's timer is late */
+    }
+    c.at(ts, () => ran.push('second'));
+    c.at(ts - 10, () => ran.push('earlier time'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ran).toEqual(['earlier time', 'first', 'second']);
+  });
+
+  it('lets the event loop turn between a zero-delay action and the ones it schedules', async () => {
+    const c = new LiveClock();
+    let hops = 0;
+    const hop = () => {
+      if (++hops < 1000) c.at(c.now(), hop);
+    };
+    c.at(c.now(), hop);
+    const t0 = performance.now();
+    const firedAfterMs = await new Promise<number>((r) => setTimeout(() => r(performance.now() - t0), 5));
+    expect(hops).toBeLessThan(1000);
+    expect(firedAfterMs).toBeLessThan(200);
+    c.cancelAll();
+  });
 });
+

@@ -157,6 +157,8 @@ export const CLIENT_EXAMPLES: Record<string, Record<string, unknown>> = {
   heartbeat: { v: 1, type: 'heartbeat', seq: 9, ts: TS },
   cmd_result: { v: 1, type: 'cmd_result', seq: 10, reqId: 'g5', ok: true, text: 'position 100' },
   logout: { v: 1, type: 'logout', seq: 11 },
+  control_login: { v: 1, type: 'control_login', seq: 1, reqId: 'ctl-1', token: 'ctl-s3cret' },
+  control: { v: 1, type: 'control', seq: 2, reqId: 'ctl-2', strategy: 'mm-1', op: 'setParam', args: ['orderQty', '200'] },
 };
 
 const WIRE_ORDER = {
@@ -235,4 +237,6 @@ export const GATEWAY_EXAMPLES: Record<string, Record<string, unknown>> = {
   heartbeat: { v: 1, type: 'heartbeat', seq: 7, ts: TS },
   cmd: { v: 1, type: 'cmd', seq: 8, reqId: 'g5', name: 'get_position', params: ['SIM', '1'] },
   subscribe_ack: { v: 1, type: 'subscribe_ack', seq: 9, reqId: 'r2' },
+  control_ack: { v: 1, type: 'control_ack', seq: 1, reqId: 'ctl-1', strategies: ['mm-1', 'mm-2'], role: 'admin' },
+  control_result: { v: 1, type: 'control_result', seq: 2, reqId: 'ctl-2', ok: false, text: 'orderQty: a whole number of shares' },
 };
