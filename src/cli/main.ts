@@ -3,6 +3,7 @@
  * The `tradeloop` command line.
  * @module
  */
+import { readConfigFile, runnerConfigOf } from './config-file.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 
@@ -11,13 +12,13 @@ function intArg(v: string): number {
   if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('must be an integer');
   return n;
 }
-import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { runBacktest } from '../backtest/backtest.js';
 import { formatSummary } from '../backtest/summary.js';
 import { writeReport } from '../backtest/report.js';
-import { parseRunnerConfig, simOptions, type RunnerConfig } from '../backtest/config.js';
+import { simOptions, type RunnerConfig } from '../backtest/config.js';
 import { SimClock } from '../core/clock.js';
 import { FileJournalSink } from '../core/journal.js';
 import { createLogger } from '../core/logger.js';
@@ -38,26 +39,9 @@ import { gatewayCommand, type GatewayCliOptions } from './gateway-command.js';
 /** A usage error: printed as one line, exit code 2. */
 export class UsageError extends Error {}
 
-function readConfig(file: string | undefined): Record<string, unknown> {
-  if (!file) return {};
-  if (!existsSync(file)) throw new UsageError(`config file not found: ${file}`);
-  let v: unknown;
-  try {
-    v = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`config file ${file} must hold a JSON object`);
-  return v as Record<string, unknown>;
-}
-
-function runnerConfig(config: Record<string, unknown>, file?: string): RunnerConfig {
-  try {
-    return parseRunnerConfig(config, file);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
+const usage = (m: string) => new UsageError(m);
+const readConfig = (file: string | undefined) => readConfigFile(file, usage);
+const runnerConfig = (config: Record<string, unknown>, file?: string): RunnerConfig => runnerConfigOf(config, file, usage);
 
 interface BacktestCliOptions {
   strategy: string;

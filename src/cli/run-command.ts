@@ -4,12 +4,13 @@
  * journal format, same console commands as `tradeloop backtest`. See docs/runner.md.
  * @module
  */
+import { readConfigFile, runnerConfigOf } from './config-file.js';
 import { existsSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 import type { StratParams } from '../api/events.js';
-import { parseRunnerConfig, simOptions, type RunnerConfig } from '../backtest/config.js';
+import { simOptions, type RunnerConfig } from '../backtest/config.js';
 import { formatSummary, summarize, summaryRows } from '../backtest/summary.js';
 import { LiveClock, type Clock, type Scheduler } from '../core/clock.js';
 import type { StratEnv } from '../core/env.js';
@@ -100,26 +101,9 @@ export function resolveToken(o: { token?: string; tokenFile?: string }, env: Nod
   throw new RunUsageError(`no gateway token: give --token-file <file> or set ${TOKEN_ENV_VAR}`);
 }
 
-function readConfig(file: string | undefined): Record<string, unknown> {
-  if (!file) return {};
-  if (!existsSync(file)) throw new RunUsageError(`config file not found: ${file}`);
-  let v: unknown;
-  try {
-    v = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new RunUsageError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new RunUsageError(`config file ${file} must hold a JSON object`);
-  return v as Record<string, unknown>;
-}
-
-function runnerConfig(config: Record<string, unknown>, file?: string): RunnerConfig {
-  try {
-    return parseRunnerConfig(config, file);
-  } catch (err) {
-    throw new RunUsageError((err as Error).message);
-  }
-}
+const usage = (m: string) => new RunUsageError(m);
+const readConfig = (file: string | undefined) => readConfigFile(file, usage);
+const runnerConfig = (config: Record<string, unknown>, file?: string): RunnerConfig => runnerConfigOf(config, file, usage);
 
 /**
  * `/balance` of a simulated venue: each coin's total and available balance of its account
