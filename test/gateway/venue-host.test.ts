@@ -113,7 +113,8 @@ describe('SimVenueHost', () => {
     for (let i = 1; i < live.length; i++) expect(live[i]!.localTs).toBeGreaterThanOrEqual(live[i - 1]!.localTs);
     const dataSpanUs = events.at(-1)!.localTs - events[0]!.localTs;
     const mappedSpanUs = live.at(-1)!.localTs - snap[0]!.localTs;
-    expect(Math.abs(mappedSpanUs - dataSpanUs / speed)).toBeLessThan(20_000);
+    // Late wake-ups under a loaded CPU stretch the span a little; the pace must still be the data's / speed.
+    expect(Math.abs(mappedSpanUs - dataSpanUs / speed)).toBeLessThan(Math.max(50_000, 0.05 * (dataSpanUs / speed)));
     expect(wallMs).toBeGreaterThan((dataSpanUs / speed / 1000) * 0.9);
     expect(wallMs).toBeLessThan((dataSpanUs / speed / 1000) * 1.5 + 1000);
     // The venue's book is the file's book.
