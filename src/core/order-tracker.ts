@@ -783,8 +783,8 @@ export class OrderTracker {
   }
 }
 
-/** The facts as an action leaves them, for resolving `'Resting'`. */
-function afterFacts(f: TransitionFacts, action: OrderAction): TransitionFacts {
+/** The facts as an action leaves them, for resolving `'Resting'` (shared with the order store). */
+export function afterFacts(f: TransitionFacts, action: OrderAction): TransitionFacts {
   switch (action) {
     case OrderAction.Ack:
       return { ...f, acked: true };

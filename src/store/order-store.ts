@@ -17,7 +17,7 @@ import { Decimal, Price, parsePrice, parseQty, type DecimalInput } from '../api/
 import { ExecInstr, OrderStatus, OrderType, Side, TimeInForce, type Liquidity } from '../api/enums.js';
 import { RejectCode } from '../api/codes.js';
 import type { EventCallbackName, StrategyEventMap } from '../api/events.js';
-import { OrderAction, isTerminal, nextStatus, type TransitionFacts } from '../core/order-tracker.js';
+import { OrderAction, afterFacts, isTerminal, nextStatus, type TransitionFacts } from '../core/order-tracker.js';
 import type { VenueCancelOrder, VenueModifyOrder, VenueNewOrder } from '../core/venue.js';
 
 // ---------------------------------------------------------------- records
@@ -398,23 +398,6 @@ function facts(o: StoredOrder): TransitionFacts {
   return { acked: o.acked, modifyInFlight: o.pendingModify !== undefined, partlyFilled: !dec(o.cumQty).isZero() };
 }
 
-/** The facts as an action leaves them (mirrors `OrderTracker`). */
-function afterFacts(f: TransitionFacts, action: OrderAction): TransitionFacts {
-  switch (action) {
-    case OrderAction.Ack:
-      return { ...f, acked: true };
-    case OrderAction.ModifyAck:
-    case OrderAction.ModifyReject:
-      return { ...f, modifyInFlight: false };
-    case OrderAction.ModifyRequest:
-      return { ...f, modifyInFlight: true };
-    case OrderAction.Fill:
-    case OrderAction.FillFull:
-      return { ...f, partlyFilled: true };
-    default:
-      return f;
-  }
-}
 
 function describe(v: unknown): string {
   if (typeof v === 'string') return `'${v}'`;
