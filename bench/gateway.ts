@@ -4,7 +4,8 @@
  * 1. **Bare ws JSON echo** — the floor: a `ws` server that parses each message and sends it
  *    back as JSON, and a client on loopback, one message in flight; latency p50 / p99 / p99.9.
  * 2. **Order → ack** — a `GatewayServer` with a `SqliteOrderStore` on a temp file
- *    (`synchronous` FULL, and NORMAL) and a synthetic venue at its own pace (nobody
+ *    (`synchronous` FULL, and NORMAL; and, to show what the file costs, a `':memory:'`
+ *    store) and a synthetic venue at its own pace (nobody
  *    subscribed); a logged-in client sends `new_order` (a resting PostOnly buy far below the
  *    touch: it never fills) and waits for its `onNewOrderAck`, one in flight, and checks
  *    that the order is in the store, acknowledged, when the ack arrives. Every 250 orders a
@@ -55,8 +56,8 @@ export interface LatencyStats {
 
 /** One order → ack figure. */
 export interface OrderAckResult {
-  /** `SqliteOrderStore` `synchronous` mode. */
-  synchronous: 'FULL' | 'NORMAL';
+  /** `SqliteOrderStore` `synchronous` mode; `MEMORY`: a `':memory:'` store (no file, no durability: the gateway's own cost). */
+  synchronous: 'FULL' | 'NORMAL' | 'MEMORY';
   /** `immediate`: due actions on setImmediate (the figure); `live`: the gateway's `LiveClock` (≥ 1 ms per venue hop). */
   clock: 'immediate' | 'live';
   stats: LatencyStats;
@@ -265,9 +266,9 @@ interface OrderRig {
   close(): Promise<void>;
 }
 
-async function orderRig(synchronous: 'FULL' | 'NORMAL', clockKind: 'immediate' | 'live', dir: string): Promise<OrderRig> {
+async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', clockKind: 'immediate' | 'live', dir: string): Promise<OrderRig> {
   const clock = clockKind === 'immediate' ? new ImmediateClock() : new LiveClock();
-  const store = new SqliteOrderStore(join(dir, `orders-${synchronous}-${clockKind}.db`), { synchronous });
+  const store = synchronous === 'MEMORY' ? new SqliteOrderStore(':memory:') : new SqliteOrderStore(join(dir, `orders-${synchronous}-${clockKind}.db`), { synchronous });
   // The venue at its own pace (≈ 100–200 events/s, nobody subscribed), answering at once.
   const host = new SimVenueHost({
     exchange: EXCHANGE,
@@ -499,6 +500,7 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
   const normalN = opts.orderRoundTrips ?? envNum('BENCH_GW_ORDERS') ?? 10_000;
   const fullN = Math.max(100, Math.round(normalN / 3));
   const liveN = opts.liveClockRoundTrips ?? 500;
+  const memoryN = Math.max(100, Math.round(normalN / 2));
   const fanSeconds = opts.fanoutSeconds ?? envNum('BENCH_GW_FANOUT_S') ?? 5;
   const fanClients = opts.fanoutClients ?? [1, 10, 50];
   const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, loadavg: loadavg().map((x) => Math.round(x * 100) / 100) };
@@ -510,18 +512,21 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
       normal: await orderRig('NORMAL', 'immediate', dir),
       full: await orderRig('FULL', 'immediate', dir),
       live: await orderRig('NORMAL', 'live', dir),
+      memory: await orderRig('MEMORY', 'immediate', dir),
     };
-    const samples = { echo: [] as number[], normal: [] as number[], full: [] as number[], live: [] as number[] };
+    const samples = { echo: [] as number[], normal: [] as number[], full: [] as number[], live: [] as number[], memory: [] as number[] };
     for (let k = 0; k < 1000; k++) await echo.roundTrip();
     for (let k = 0; k < 500; k++) await rigs.normal.roundTrip();
     for (let k = 0; k < 100; k++) await rigs.full.roundTrip();
     for (let k = 0; k < 20; k++) await rigs.live.roundTrip();
+    for (let k = 0; k < 500; k++) await rigs.memory.roundTrip();
     const BLOCKS = 10;
     for (let b = 0; b < BLOCKS; b++) {
       for (let k = 0; k < echoN / BLOCKS; k++) samples.echo.push(await echo.roundTrip());
       for (let k = 0; k < normalN / BLOCKS; k++) samples.normal.push(await rigs.normal.roundTrip());
       for (let k = 0; k < fullN / BLOCKS; k++) samples.full.push(await rigs.full.roundTrip());
       for (let k = 0; k < liveN / BLOCKS; k++) samples.live.push(await rigs.live.roundTrip());
+      for (let k = 0; k < memoryN / BLOCKS; k++) samples.memory.push(await rigs.memory.roundTrip());
       log(`    latency block ${b + 1}/${BLOCKS}`);
     }
     await echo.close();
@@ -531,6 +536,7 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
       ['normal', 'NORMAL', 'immediate'],
       ['full', 'FULL', 'immediate'],
       ['live', 'NORMAL', 'live'],
+      ['memory', 'MEMORY', 'immediate'],
     ] as const) {
       const s = stats(samples[key]);
       orderAck.push({ synchronous, clock, stats: s, ratioP99ToEcho: s.p99Us / echoStats.p99Us, storedBeforeAck: rigs[key].storedBeforeAck, acks: rigs[key].acks });

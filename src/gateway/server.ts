@@ -699,20 +699,28 @@ export class GatewayServer implements SessionHandler {
     return st.status === GatewayStatus.ReadyToTrade ? undefined : `gateway of ${v.exchange} is ${st.status} (${st.detail}), not ReadyToTrade`;
   }
 
-  /** Counts an order-entry request against the strategy's gateway-wide limit; false (and a recorded reject) when over it. */
-  private async rateCheck(strategy: string, msg: RequestBody): Promise<{ ok: boolean; info?: () => Promise<void> }> {
+  /** The strategy's gateway-wide limiter; null when it has none. */
+  private limiter(strategy: string): FixedWindowRateLimiter | null {
     let l = this.limiters.get(strategy);
     if (l === undefined) {
       const opts = rateLimitOf(this.opts.rateLimit, strategy);
       l = opts ? new FixedWindowRateLimiter(opts) : null;
       this.limiters.set(strategy, l);
     }
-    if (l === null) return { ok: true };
-    const limiter = l;
+    return l;
+  }
+
+  private rateLimitedReason(limiter: FixedWindowRateLimiter, resetTs: number): string {
+    return `gateway rate limit of ${limiter.limit} requests per ${limiter.windowUs / 1000} ms reached; resets at ${resetTs} µs`;
+  }
+
+  /** Counts an order-entry request against the strategy's gateway-wide limit; false (and a recorded reject) when over it. */
+  private async rateCheck(strategy: string, msg: RequestBody): Promise<{ ok: boolean; info?: () => Promise<void> }> {
+    const limiter = this.limiter(strategy);
+    if (limiter === null) return { ok: true };
     const take = limiter.take(this.nowUs());
     if (!take.allowed) {
-      const windowMs = limiter.windowUs / 1000;
-      await this.reject(strategy, msg, RejectCode.RateLimited, `gateway rate limit of ${limiter.limit} requests per ${windowMs} ms reached; resets at ${take.resetTs} µs`);
+      await this.reject(strategy, msg, RejectCode.RateLimited, this.rateLimitedReason(limiter, take.resetTs));
       return { ok: false };
     }
     if (take.crossedPct === 0) return { ok: true };
@@ -749,22 +757,36 @@ export class GatewayServer implements SessionHandler {
   }
 
   private async newOrder(strategy: string, msg: NewOrderMsg): Promise<void> {
-    // Idempotency first: a retried request must get the recorded answer, whatever the
-    // venue's state now.
-    const existing = await this.store.getOrder(strategy, msg.clientId);
-    if (existing) return this.repeatNewOrder(strategy, msg, existing);
+    // The checks that need no store come first, so that a new order costs one write and no
+    // read. Idempotency still wins: when one of them refuses, a retried request gets the
+    // recorded answer of its stored order, whatever the venue's state now.
     const v = this.venues.get(msg.exchange);
-    if (!v) return this.reject(strategy, msg, RejectCode.UnknownExchange, `unknown exchange ${msg.exchange}`);
+    if (!v) return this.refuseNewOrder(strategy, msg, RejectCode.UnknownExchange, `unknown exchange ${msg.exchange}`);
     const down = this.notReady(v);
-    if (down) return this.reject(strategy, msg, RejectCode.GtwNotReady, down);
+    if (down) return this.refuseNewOrder(strategy, msg, RejectCode.GtwNotReady, down);
     const d = decodeRequest(msg, { strategy, instrument: v.instrument(msg.instrumentId) });
-    if (!d.ok) return this.reject(strategy, msg, d.code, d.reason);
-    const rate = await this.rateCheck(strategy, msg);
-    if (!rate.ok) return;
+    if (!d.ok) return this.refuseNewOrder(strategy, msg, d.code, d.reason);
+    const limiter = this.limiter(strategy);
+    if (limiter !== null) {
+      // A retry must not spend (or be refused) a request of the window: count it only once stored.
+      const peek = limiter.peek(this.nowUs());
+      if (!peek.allowed) return this.refuseNewOrder(strategy, msg, RejectCode.RateLimited, this.rateLimitedReason(limiter, peek.resetTs));
+    }
     const ins = await this.store.insertOrder(newOrderRecord(d.request, msg.exchange, this.nowUs()));
     if (!ins.created) return this.repeatNewOrder(strategy, msg, ins.order);
+    // Allowed by the peek (requests of a strategy are serial); should the window still refuse
+    // it, the reject is recorded on the stored order, which ends Rejected.
+    const rate = await this.rateCheck(strategy, msg);
+    if (!rate.ok) return;
     this.submit(v, d.request);
     await rate.info?.();
+  }
+
+  /** Refuses a new order, unless it is the retry of a stored one: that gets its recorded answer. */
+  private async refuseNewOrder(strategy: string, msg: NewOrderMsg, code: RejectCode, reason: string): Promise<void> {
+    const existing = await this.store.getOrder(strategy, msg.clientId);
+    if (existing) return this.repeatNewOrder(strategy, msg, existing);
+    return this.reject(strategy, msg, code, reason);
   }
 
   private async repeatNewOrder(strategy: string, msg: NewOrderMsg, existing: StoredOrder): Promise<void> {

@@ -42,6 +42,15 @@ export class FixedWindowRateLimiter {
     this.windowUs = Math.round(opts.windowMs * 1000);
   }
 
+  /**
+   * Would a request at `ts` (µs) be allowed? Counts nothing: for a caller that must do
+   * something else (store the order) between the check and {@link take}.
+   */
+  peek(ts: number): { allowed: boolean; resetTs: number } {
+    const start = Math.floor(ts / this.windowUs) * this.windowUs;
+    return { allowed: start !== this.windowStart || this.used < this.limit, resetTs: start + this.windowUs };
+  }
+
   /** Counts one request at `ts` (µs). */
   take(ts: number): RateTake {
     const start = Math.floor(ts / this.windowUs) * this.windowUs;

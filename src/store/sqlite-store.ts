@@ -8,9 +8,11 @@
  * @module
  */
 import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { ExecInstr, Liquidity, OrderStatus, OrderType, Side, TimeInForce } from '../api/enums.js';
 import type { EventCallbackName, StrategyEventMap } from '../api/events.js';
+import { isTerminal } from '../core/order-tracker.js';
 import type { VenueCancelOrder, VenueModifyOrder } from '../core/venue.js';
 import { reviveDecimals } from './journal-reader.js';
 import {
@@ -55,6 +57,24 @@ export interface SqliteOrderStoreOptions {
   readonly?: boolean;
   /** How long a write waits for another connection's write lock, ms. Default 5000. */
   busyTimeoutMs?: number;
+  /**
+   * Checkpoint the WAL into the database file on a worker thread with its own connection,
+   * instead of SQLite's automatic checkpoint inside a commit. A checkpoint copies up to
+   * 1 000 pages and syncs the file: done in the commit that crosses the threshold, it made
+   * one order in a hundred wait milliseconds for its ack. The worker runs a `PASSIVE`
+   * checkpoint every {@link checkpointEveryCommits} commits; writers never wait for it.
+   * Default true for a file (ignored for `':memory:'` and read-only stores).
+   */
+  backgroundCheckpoint?: boolean;
+  /** Commits between two background checkpoints. Default 256. */
+  checkpointEveryCommits?: number;
+  /**
+   * Open orders kept in memory (with the strategies' last event numbers), so that recording
+   * an event does not read the order row back. Checked against `PRAGMA data_version` in each
+   * write transaction: a commit by another connection empties the cache. Default 65 536
+   * orders; 0 turns it off.
+   */
+  cacheOrders?: number;
 }
 
 /** The file is not an order store this version can read (foreign database, newer schema, not SQLite). */
@@ -105,7 +125,8 @@ CREATE TABLE IF NOT EXISTS orders (
 -- Open orders of a strategy (restart reconciliation): a partial index stays as small as the open set.
 CREATE INDEX IF NOT EXISTS orders_open ON orders (strategy, id)
   WHERE status IN ('PendingNew', 'Open', 'PartiallyFilled', 'PendingModify', 'PendingCancel');
-CREATE INDEX IF NOT EXISTS orders_status ON orders (status, id);
+-- No index on status: every index is one more page written per commit, and only a listing
+-- filters on it (a scan of orders is fine there).
 
 CREATE TABLE IF NOT EXISTS fills (
   strategy      TEXT NOT NULL,
@@ -142,8 +163,9 @@ CREATE TABLE IF NOT EXISTS positions (
   PRIMARY KEY (strategy, exchange, instrument_id)
 ) STRICT, WITHOUT ROWID;
 
--- Last sequence number per strategy. A counter, not MAX(seq): numbers are never reused,
--- even if old events are pruned one day.
+-- A floor per strategy: event numbers at or below last_seq are never handed out again, even
+-- when the events are pruned one day. The next number is MAX(last_seq, MAX(events.seq)) + 1;
+-- the store writes last_seq when it closes (and a pruner before it deletes), not on every event.
 CREATE TABLE IF NOT EXISTS event_seq (
   strategy TEXT PRIMARY KEY,
   last_seq INTEGER NOT NULL
@@ -257,33 +279,6 @@ function toOrder(r: OrderRow): StoredOrder {
   };
 }
 
-function orderParams(o: StoredOrder): Record<string, unknown> {
-  return {
-    strategy: o.strategy,
-    client_id: o.clientId,
-    exchange: o.exchange,
-    instrument_id: o.instrumentId,
-    side: o.side,
-    order_type: o.orderType,
-    tif: o.tif,
-    exec_instr: JSON.stringify(o.execInstr),
-    price: o.price,
-    qty: o.qty,
-    status: o.status,
-    leaves_qty: o.leavesQty,
-    cum_qty: o.cumQty,
-    avg_fill_price: o.avgFillPrice,
-    fill_notional: o.fillNotional,
-    fills: o.fills,
-    exchange_id: o.exchangeId ?? null,
-    acked: o.acked ? 1 : 0,
-    pending_price: o.pendingModify?.price ?? null,
-    pending_qty: o.pendingModify?.qty ?? null,
-    created_ts: o.createdTs,
-    updated_ts: o.updatedTs,
-  };
-}
-
 function toFill(r: FillRow): StoredFill {
   return {
     strategy: r.strategy,
@@ -346,6 +341,58 @@ let DatabaseCtor: typeof BetterSqlite3 | undefined;
 
 const OPEN_IN = OPEN_STATUSES.map((s) => `'${s}'`).join(', ');
 
+/** Columns of `orders` that `insertParams` fills, in its order. */
+const ORDER_COLUMNS = [
+  'strategy', 'client_id', 'exchange', 'instrument_id', 'side', 'order_type', 'tif', 'exec_instr', 'price', 'qty', 'status', 'leaves_qty', 'cum_qty',
+  'avg_fill_price', 'fill_notional', 'fills', 'exchange_id', 'acked', 'pending_price', 'pending_qty', 'created_ts', 'updated_ts',
+] as const;
+
+function insertParams(o: StoredOrder): unknown[] {
+  return [
+    o.strategy, o.clientId, o.exchange, o.instrumentId, o.side, o.orderType, o.tif, JSON.stringify(o.execInstr), o.price, o.qty, o.status, o.leavesQty, o.cumQty,
+    o.avgFillPrice, o.fillNotional, o.fills, o.exchangeId ?? null, o.acked ? 1 : 0, o.pendingModify?.price ?? null, o.pendingModify?.qty ?? null, o.createdTs, o.updatedTs,
+  ];
+}
+
+/** Parameters of the `updateOrder` statement, in its order. */
+function updateParams(o: StoredOrder): unknown[] {
+  return [
+    o.price, o.qty, o.status, o.leavesQty, o.cumQty, o.avgFillPrice, o.fillNotional, o.fills, o.exchangeId ?? null, o.acked ? 1 : 0,
+    o.pendingModify?.price ?? null, o.pendingModify?.qty ?? null, o.updatedTs, o.strategy, o.clientId,
+  ];
+}
+
+function cacheKey(strategy: string, clientId: string): string {
+  return `${strategy}\u0000${clientId}`;
+}
+
+/** Cached orders are shared with callers: frozen, so that no caller can change the cache. */
+function freezeOrder(o: StoredOrder): StoredOrder {
+  if (Object.isFrozen(o)) return o;
+  Object.freeze(o.execInstr);
+  if (o.pendingModify) Object.freeze(o.pendingModify);
+  return Object.freeze(o);
+}
+
+// The checkpointer: its own connection on a worker thread, so that the sync of a checkpoint
+// never blocks the event loop. CommonJS source, run with `eval`.
+const CHECKPOINTER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.module);
+const db = new Database(workerData.path, { fileMustExist: true, timeout: workerData.timeoutMs });
+parentPort.on('message', (m) => {
+  if (m === 'close') { db.close(); parentPort.close(); return; }
+  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (err) { parentPort.postMessage(String(err && err.message || err)); }
+});
+`;
+
+function startCheckpointer(path: string, timeoutMs: number): Worker {
+  const w = new Worker(CHECKPOINTER_SOURCE, { eval: true, workerData: { module: require.resolve('better-sqlite3'), path, timeoutMs } });
+  // A forgotten close() must not keep the process alive.
+  w.unref();
+  return w;
+}
+
 /**
  * The order store on SQLite. One instance per connection; several processes may open the
  * same file (WAL: readers never block the writer, writers queue on the lock).
@@ -360,12 +407,14 @@ export class SqliteOrderStore implements OrderStore {
   private closed = false;
   private readonly st: {
     getOrder: BetterSqlite3.Statement<[string, string], OrderRow>;
-    insertOrder: BetterSqlite3.Statement<[Record<string, unknown>]>;
-    updateOrder: BetterSqlite3.Statement<[Record<string, unknown>]>;
+    insertOrder: BetterSqlite3.Statement<unknown[]>;
+    updateOrder: BetterSqlite3.Statement<unknown[]>;
     openOrders: BetterSqlite3.Statement<[string], OrderRow>;
-    nextSeq: BetterSqlite3.Statement<[string], { last_seq: number }>;
-    lastSeq: BetterSqlite3.Statement<[string], { last_seq: number }>;
-    insertEvent: BetterSqlite3.Statement<[Record<string, unknown>]>;
+    seqFloor: BetterSqlite3.Statement<[string], number>;
+    maxSeq: BetterSqlite3.Statement<[string], number | null>;
+    saveSeqFloor: BetterSqlite3.Statement<[string, number]>;
+    dataVersion: BetterSqlite3.Statement<[], number>;
+    insertEvent: BetterSqlite3.Statement<unknown[]>;
     eventsSince: BetterSqlite3.Statement<[string, number, number], EventRow>;
     orderEvents: BetterSqlite3.Statement<[string, string], EventRow>;
     insertFill: BetterSqlite3.Statement<[Record<string, unknown>]>;
@@ -379,6 +428,18 @@ export class SqliteOrderStore implements OrderStore {
   private readonly insertTx: (o: StoredOrder) => InsertOrderResult;
   private readonly requestTx: (req: VenueModifyOrder | VenueCancelOrder, ts: number) => RecordRequestResult;
 
+  // The caches. Valid only while `PRAGMA data_version` is what it was after our last commit:
+  // a commit by any other connection changes it, and then both are dropped.
+  private readonly cacheLimit: number;
+  /** Open orders by `strategy \0 clientId`, frozen; oldest first (Map order) for eviction. */
+  private readonly orders = new Map<string, StoredOrder>();
+  /** Last event number handed out per strategy. */
+  private readonly lastSeqs = new Map<string, number>();
+  private dataVersion = -1;
+  private checkpointer: Worker | undefined;
+  private readonly checkpointEvery: number;
+  private commitsSinceCheckpoint = 0;
+
   /**
    * Opens (and when writable, creates) a store.
    * @param path database file, or `':memory:'` for a private in-memory store (tests).
@@ -389,6 +450,12 @@ export class SqliteOrderStore implements OrderStore {
     this.path = path;
     DatabaseCtor ??= require('better-sqlite3') as typeof BetterSqlite3;
     const readonly = opts.readonly === true;
+    const inMemory = path === ':memory:' || path === '';
+    const background = !readonly && !inMemory && opts.backgroundCheckpoint !== false;
+    this.checkpointEvery = opts.checkpointEveryCommits ?? 256;
+    if (!Number.isSafeInteger(this.checkpointEvery) || this.checkpointEvery < 1) throw new TypeError(`checkpointEveryCommits must be an integer ≥ 1, got ${String(opts.checkpointEveryCommits)}`);
+    this.cacheLimit = readonly ? 0 : (opts.cacheOrders ?? 65_536);
+    if (!Number.isSafeInteger(this.cacheLimit) || this.cacheLimit < 0) throw new TypeError(`cacheOrders must be an integer ≥ 0, got ${String(opts.cacheOrders)}`);
     this.db = new DatabaseCtor(path, { readonly, fileMustExist: readonly, timeout: opts.busyTimeoutMs ?? 5000 });
     try {
       if (!readonly) {
@@ -399,6 +466,7 @@ export class SqliteOrderStore implements OrderStore {
         if (sync !== 'FULL' && sync !== 'NORMAL') throw new TypeError(`synchronous must be FULL or NORMAL, got ${String(sync)}`);
         this.db.pragma(`synchronous = ${sync}`);
         this.db.pragma('foreign_keys = ON');
+        if (background) this.db.pragma('wal_autocheckpoint = 0');
       }
       this.openSchema(readonly);
     } catch (err) {
@@ -408,23 +476,25 @@ export class SqliteOrderStore implements OrderStore {
       throw err;
     }
     const db = this.db;
+    // Positional parameters on the hot statements: binding a 22-key object costs more than the insert.
     this.st = {
       getOrder: db.prepare('SELECT * FROM orders WHERE strategy = ? AND client_id = ?'),
       insertOrder: db.prepare(
-        `INSERT INTO orders (strategy, client_id, exchange, instrument_id, side, order_type, tif, exec_instr, price, qty, status, leaves_qty, cum_qty, avg_fill_price, fill_notional, fills, exchange_id, acked, pending_price, pending_qty, created_ts, updated_ts)
-         VALUES (@strategy, @client_id, @exchange, @instrument_id, @side, @order_type, @tif, @exec_instr, @price, @qty, @status, @leaves_qty, @cum_qty, @avg_fill_price, @fill_notional, @fills, @exchange_id, @acked, @pending_price, @pending_qty, @created_ts, @updated_ts)
+        `INSERT INTO orders (${ORDER_COLUMNS.join(', ')}) VALUES (${ORDER_COLUMNS.map(() => '?').join(', ')})
          ON CONFLICT (strategy, client_id) DO NOTHING`,
       ),
       updateOrder: db.prepare(
-        `UPDATE orders SET price = @price, qty = @qty, status = @status, leaves_qty = @leaves_qty, cum_qty = @cum_qty, avg_fill_price = @avg_fill_price,
-           fill_notional = @fill_notional, fills = @fills, exchange_id = @exchange_id, acked = @acked, pending_price = @pending_price, pending_qty = @pending_qty, updated_ts = @updated_ts
-         WHERE strategy = @strategy AND client_id = @client_id`,
+        `UPDATE orders SET price = ?, qty = ?, status = ?, leaves_qty = ?, cum_qty = ?, avg_fill_price = ?,
+           fill_notional = ?, fills = ?, exchange_id = ?, acked = ?, pending_price = ?, pending_qty = ?, updated_ts = ?
+         WHERE strategy = ? AND client_id = ?`,
       ),
       // Same IN list as the partial index, so the planner uses it.
       openOrders: db.prepare(`SELECT * FROM orders WHERE strategy = ? AND status IN (${OPEN_IN}) ORDER BY id`),
-      nextSeq: db.prepare('INSERT INTO event_seq (strategy, last_seq) VALUES (?, 1) ON CONFLICT (strategy) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq'),
-      lastSeq: db.prepare('SELECT last_seq FROM event_seq WHERE strategy = ?'),
-      insertEvent: db.prepare('INSERT INTO events (strategy, seq, ts, cb, client_id, ev, effect, note) VALUES (@strategy, @seq, @ts, @cb, @client_id, @ev, @effect, @note)'),
+      seqFloor: db.prepare('SELECT last_seq FROM event_seq WHERE strategy = ?').pluck() as BetterSqlite3.Statement<[string], number>,
+      maxSeq: db.prepare('SELECT MAX(seq) FROM events WHERE strategy = ?').pluck() as BetterSqlite3.Statement<[string], number | null>,
+      saveSeqFloor: db.prepare('INSERT INTO event_seq (strategy, last_seq) VALUES (?, ?) ON CONFLICT (strategy) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)'),
+      dataVersion: db.prepare('PRAGMA data_version').pluck() as BetterSqlite3.Statement<[], number>,
+      insertEvent: db.prepare('INSERT INTO events (strategy, seq, ts, cb, client_id, ev, effect, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       eventsSince: db.prepare('SELECT * FROM events WHERE strategy = ? AND seq > ? ORDER BY seq LIMIT ?'),
       orderEvents: db.prepare('SELECT * FROM events WHERE strategy = ? AND client_id = ? ORDER BY seq'),
       insertFill: db.prepare(
@@ -443,11 +513,17 @@ export class SqliteOrderStore implements OrderStore {
       positions: db.prepare('SELECT * FROM positions WHERE strategy = ? ORDER BY exchange, instrument_id'),
     };
 
+    // Each transaction returns what the caches learn; they are updated only after the commit,
+    // so a rolled-back transaction leaves them as they were.
+    let pendingOrder: StoredOrder | undefined;
+    let pendingSeq = 0;
     const record = db.transaction((strategy: string, cb: EventCallbackName, ev: unknown, json: string | null, ts: number, apply: boolean): number => {
+      this.validateCaches();
       let effect: EventEffect = 'none';
       let note: string | undefined;
       let clientId = orderEventClientId(cb, ev);
       let update: OrderUpdate | undefined;
+      pendingOrder = undefined;
       if (apply && ORDER_EVENT_CALLBACKS.has(cb)) {
         const skip = orderEventSkipReason(cb, ev);
         if (skip !== undefined) {
@@ -457,43 +533,124 @@ export class SqliteOrderStore implements OrderStore {
           effect = 'refused';
           note = `${cb} without a client id`;
         } else {
-          const row = this.st.getOrder.get(strategy, clientId);
-          if (row === undefined) {
+          const order = this.readOrder(strategy, clientId);
+          if (order === undefined) {
             effect = 'refused';
             note = `${cb} for unknown order '${clientId}'`;
           } else {
-            update = applyOrderEvent(toOrder(row), cb, ev as never, ts);
+            update = applyOrderEvent(order, cb, ev as never, ts);
             effect = update.ok ? 'applied' : 'refused';
             note = update.ok ? undefined : update.reason;
           }
         }
       }
-      const seq = this.st.nextSeq.get(strategy)!.last_seq;
-      this.st.insertEvent.run({ strategy, seq, ts, cb, client_id: clientId ?? null, ev: json, effect, note: note ?? null });
+      const seq = this.nextSeq(strategy);
+      this.st.insertEvent.run(strategy, seq, ts, cb, clientId ?? null, json, effect, note ?? null);
       if (update?.ok) {
-        this.st.updateOrder.run(orderParams(update.order));
+        this.st.updateOrder.run(...updateParams(update.order));
         if (update.fill) this.storeFill(update.fill, seq);
+        pendingOrder = update.order;
       }
+      pendingSeq = seq;
       return seq;
     });
-    this.recordTx = (...a) => record.immediate(...a);
+    this.recordTx = (...a) => {
+      const seq = record.immediate(...a);
+      this.committed();
+      this.lastSeqs.set(a[0], pendingSeq);
+      if (pendingOrder) this.remember(pendingOrder);
+      return seq;
+    };
 
     const insert = db.transaction((o: StoredOrder): InsertOrderResult => {
-      if (this.st.insertOrder.run(orderParams(o)).changes === 1) return { created: true, order: o };
-      return { created: false, order: toOrder(this.st.getOrder.get(o.strategy, o.clientId)!) };
+      this.validateCaches();
+      if (this.st.insertOrder.run(...insertParams(o)).changes === 1) return { created: true, order: o };
+      return { created: false, order: this.readOrder(o.strategy, o.clientId)! };
     });
-    this.insertTx = (o) => insert.immediate(o);
+    this.insertTx = (o) => {
+      const r = insert.immediate(o);
+      this.committed();
+      this.remember(r.order);
+      return r;
+    };
 
     const request = db.transaction((req: VenueModifyOrder | VenueCancelOrder, ts: number): RecordRequestResult => {
-      const row = this.st.getOrder.get(req.strategy, req.clientId);
-      if (row === undefined) return { ok: false, reason: `${req.type} for unknown order '${req.clientId}'`, order: undefined };
-      const order = toOrder(row);
+      this.validateCaches();
+      const order = this.readOrder(req.strategy, req.clientId);
+      if (order === undefined) return { ok: false, reason: `${req.type} for unknown order '${req.clientId}'`, order: undefined };
       const u = applyOrderRequest(order, req, ts);
       if (!u.ok) return { ok: false, reason: u.reason, order };
-      this.st.updateOrder.run(orderParams(u.order));
+      this.st.updateOrder.run(...updateParams(u.order));
       return { ok: true, order: u.order };
     });
-    this.requestTx = (req, ts) => request.immediate(req, ts);
+    this.requestTx = (req, ts) => {
+      const r = request.immediate(req, ts);
+      if (r.ok) {
+        this.committed();
+        this.remember(r.order);
+      }
+      return r;
+    };
+
+    if (background) {
+      const w = startCheckpointer(path, opts.busyTimeoutMs ?? 5000);
+      this.checkpointer = w;
+      // Should the worker fail, SQLite checkpoints inside commits again: slower, never unbounded.
+      const fallBack = () => {
+        if (this.checkpointer !== w) return;
+        this.checkpointer = undefined;
+        if (!this.closed) this.db.pragma('wal_autocheckpoint = 1000');
+      };
+      w.on('error', fallBack);
+      w.on('exit', fallBack);
+    }
+  }
+
+  /** Inside a write transaction: drops the caches when another connection committed since our last commit. */
+  private validateCaches(): void {
+    if (this.cacheLimit === 0) return;
+    const v = this.st.dataVersion.get()!;
+    if (v !== this.dataVersion) {
+      this.orders.clear();
+      this.lastSeqs.clear();
+      this.dataVersion = v;
+    }
+  }
+
+  /** After each of our commits. */
+  private committed(): void {
+    if (this.checkpointer !== undefined && ++this.commitsSinceCheckpoint >= this.checkpointEvery) {
+      this.commitsSinceCheckpoint = 0;
+      this.checkpointer.postMessage('checkpoint');
+    }
+  }
+
+  /** Inside a transaction: the order from the cache, else from its row. */
+  private readOrder(strategy: string, clientId: string): StoredOrder | undefined {
+    const hit = this.cacheLimit > 0 ? this.orders.get(cacheKey(strategy, clientId)) : undefined;
+    if (hit !== undefined) return hit;
+    const row = this.st.getOrder.get(strategy, clientId);
+    return row === undefined ? undefined : toOrder(row);
+  }
+
+  /** Caches an order as committed: open ones only (a terminal order is rarely read again). */
+  private remember(o: StoredOrder): void {
+    if (this.cacheLimit === 0) return;
+    const k = cacheKey(o.strategy, o.clientId);
+    this.orders.delete(k);
+    if (isTerminal(o.status)) return;
+    this.orders.set(k, freezeOrder(o));
+    if (this.orders.size > this.cacheLimit) this.orders.delete(this.orders.keys().next().value!);
+  }
+
+  /** Inside a write transaction: the strategy's next event number. */
+  private nextSeq(strategy: string): number {
+    const last = (this.cacheLimit > 0 ? this.lastSeqs.get(strategy) : undefined) ?? this.lastSeqInDb(strategy);
+    return last + 1;
+  }
+
+  private lastSeqInDb(strategy: string): number {
+    return Math.max(this.st.seqFloor.get(strategy) ?? 0, this.st.maxSeq.get(strategy) ?? 0);
   }
 
   /** Checks (or, writable and empty, creates) the schema. */
@@ -516,6 +673,8 @@ export class SqliteOrderStore implements OrderStore {
       if (v > ORDER_STORE_SCHEMA_VERSION) throw new OrderStoreFormatError(`${this.path} has order store schema version ${v}; this tradeloop reads up to ${ORDER_STORE_SCHEMA_VERSION}: upgrade tradeloop`);
       // Migrations from older versions go here, one step per version, inside this transaction.
       if (v !== ORDER_STORE_SCHEMA_VERSION) throw new OrderStoreFormatError(`${this.path} has unknown order store schema version ${JSON.stringify(meta.get('schema_version'))}`);
+      // Early version-1 files have an index on status that cost a page per order change.
+      if (!readonly) this.db.exec('DROP INDEX IF EXISTS orders_status');
     };
     // Immediate: two processes opening a new file at once must not both create the schema.
     if (readonly) check();
@@ -613,7 +772,7 @@ export class SqliteOrderStore implements OrderStore {
   /** @inheritDoc */
   async lastEventSeq(strategy: string): Promise<number> {
     this.live();
-    return this.st.lastSeq.get(strategy)?.last_seq ?? 0;
+    return this.lastSeqInDb(strategy);
   }
 
   /** @inheritDoc */
@@ -668,6 +827,25 @@ export class SqliteOrderStore implements OrderStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const w = this.checkpointer;
+    this.checkpointer = undefined;
+    if (w !== undefined) {
+      // Its connection first: the last one to close checkpoints the WAL and removes it.
+      const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+      w.postMessage('close');
+      await exited;
+    }
+    if (!this.db.readonly && this.lastSeqs.size > 0) {
+      try {
+        this.db.transaction(() => {
+          for (const [strategy, seq] of this.lastSeqs) this.st.saveSeqFloor.run(strategy, seq);
+        }).immediate();
+      } catch {
+        // Only a floor: the next numbers come from the events themselves.
+      }
+    }
+    this.orders.clear();
+    this.lastSeqs.clear();
     this.db.close();
   }
 }

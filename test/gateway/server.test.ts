@@ -427,6 +427,29 @@ describe('orders', () => {
     b.send(newOrder('b-1', passiveBid(g)));
     await b.nextEvent('onNewOrderAck');
   });
+
+  it('answers a retry with its recorded events even when the limit is spent, and a retry costs nothing', async () => {
+    const g = await gateway({ rateLimit: { default: { limit: 2, windowMs: 3_600_000 }, strategies: {} } });
+    const c = await loggedIn(g);
+    const first = newOrder('a-1', passiveBid(g, 201));
+    c.send(first);
+    const ack = await c.nextEvent('onNewOrderAck');
+    // Retries are free: two of them, and a second order still fits in the window of 2.
+    c.send(first);
+    c.send(first);
+    c.send(newOrder('a-2', passiveBid(g, 202)));
+    expect((await c.nextEvent('onNewOrderAck', { clientId: 'a-2' })).ev.clientId).toBe('a-2');
+    expect(c.frames.filter((f) => f.cb === 'onNewOrderAck' && f.ev.clientId === 'a-1').map((f) => f.eventSeq)).toEqual([ack.eventSeq, ack.eventSeq, ack.eventSeq]);
+    // The window is spent: a new order is refused, a retry still gets its answer.
+    c.send(newOrder('a-3', passiveBid(g, 203)));
+    expect(await c.nextEvent('onNewOrderReject')).toMatchObject({ ev: { clientId: 'a-3', rejectCode: RejectCode.RateLimited } });
+    c.send(first);
+    await g.server.idle();
+    await sleep(20);
+    expect(c.frames.filter((f) => f.cb === 'onNewOrderAck' && f.ev.clientId === 'a-1')).toHaveLength(4);
+    expect(c.frames.filter((f) => f.cb === 'onNewOrderReject' && f.ev.clientId === 'a-1')).toEqual([]);
+    expect((await g.store.listOrders({ strategy: 'alpha' })).map((o) => o.clientId)).toEqual(['a-1', 'a-2']);
+  });
 });
 
 describe('control and lifecycle', () => {

@@ -16,6 +16,19 @@ describe('FixedWindowRateLimiter', () => {
     expect(l.take(6_000_000)).toEqual({ allowed: true, remaining: 9, resetTs: 7_000_000, crossedPct: 0 });
   });
 
+  it('peek tells whether a request would pass without counting it', () => {
+    const l = new FixedWindowRateLimiter({ limit: 2, windowMs: 1000 });
+    const t = 5_000_000;
+    expect(l.peek(t)).toEqual({ allowed: true, resetTs: 6_000_000 });
+    expect(l.peek(t)).toEqual({ allowed: true, resetTs: 6_000_000 });
+    l.take(t);
+    l.take(t);
+    expect(l.peek(t + 1)).toEqual({ allowed: false, resetTs: 6_000_000 });
+    expect(l.take(t + 1).allowed).toBe(false);
+    // The next window is open again, before any take resets the count.
+    expect(l.peek(6_000_000)).toEqual({ allowed: true, resetTs: 7_000_000 });
+  });
+
   it('reports every threshold a tiny limit jumps over', () => {
     const l = new FixedWindowRateLimiter({ limit: 1, windowMs: 1 });
     expect(l.take(0).crossedPct).toBe(100);

@@ -547,6 +547,88 @@ describe('SqliteOrderStore: files, WAL, durability, schema', () => {
     }
   });
 
+  it('two writers on one file: each sees the other’s commits (the caches follow data_version) and event numbers never collide', async () => {
+    const path = tmpDb();
+    const a = new SqliteOrderStore(path, { synchronous: 'NORMAL' });
+    const b = new SqliteOrderStore(path, { synchronous: 'NORMAL' });
+    try {
+      await a.insertOrder(order('c1'));
+      expect(await a.recordEvent('A', 'onNewOrderAck', ack('c1'), T0 + 1)).toBe(1);
+      // a now holds c1 (Open) and seq 1 in memory; b moves the order and the log on.
+      expect(await b.recordEvent('A', 'onOrderExecution', fill('c1', '4'), T0 + 2)).toBe(2);
+      expect(await b.recordEvent('A', 'onOrderExecution', fill('c1', '2'), T0 + 3)).toBe(3);
+      // a must apply its next event to the order as b left it, with the next number.
+      expect(await a.recordEvent('A', 'onOrderExecution', fill('c1', '1'), T0 + 4)).toBe(4);
+      const o = (await a.getOrder('A', 'c1'))!;
+      expect([o.status, o.cumQty, o.leavesQty, o.fills]).toEqual([OrderStatus.PartiallyFilled, '7', '3', 3]);
+      expect((await b.fills('A')).map((f) => f.fillSeq)).toEqual([1, 2, 3]);
+      expect((await a.eventsSince('A', 0)).map((e) => [e.seq, e.effect])).toEqual([
+        [1, 'applied'],
+        [2, 'applied'],
+        [3, 'applied'],
+        [4, 'applied'],
+      ]);
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+
+  it('hands out event numbers after the highest ever used, and keeps that floor when it closes', async () => {
+    const path = tmpDb();
+    const s = new SqliteOrderStore(path, { synchronous: 'NORMAL' });
+    await s.insertOrder(order('c1'));
+    for (let i = 1; i <= 3; i++) expect(await s.recordEvent('A', 'onNewOrderAck', ack('c1'), T0 + i)).toBe(i);
+    await s.close();
+    const raw = new Database(path);
+    expect(raw.prepare('SELECT last_seq FROM event_seq WHERE strategy = ?').get('A')).toEqual({ last_seq: 3 });
+    // Events pruned (by hand here): numbers still go on from the floor, never reused.
+    raw.prepare('DELETE FROM events WHERE strategy = ?').run('A');
+    raw.close();
+    const r = new SqliteOrderStore(path, { synchronous: 'NORMAL' });
+    try {
+      expect(await r.lastEventSeq('A')).toBe(3);
+      expect(await r.appendEvent('A', 'onFrameworkDisconnected', undefined as never, T0 + 9)).toBe(4);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('checkpoints the WAL on a worker thread, not inside commits, and removes it at close', async () => {
+    const path = tmpDb();
+    const s = new SqliteOrderStore(path, { synchronous: 'NORMAL', checkpointEveryCommits: 50 });
+    const db = (s as unknown as { db: BetterSqlite3.Database }).db;
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    const { statSync } = await import('node:fs');
+    const before = statSync(path).size;
+    for (let i = 0; i < 400; i++) {
+      await s.insertOrder(order(`k${i}`));
+      await s.recordEvent('A', 'onNewOrderAck', ack(`k${i}`), T0 + i);
+    }
+    // Only a checkpoint writes pages into the database file itself.
+    const deadline = Date.now() + 10_000;
+    while (statSync(path).size === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(statSync(path).size).toBeGreaterThan(before);
+    await s.close();
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    const r = new SqliteOrderStore(path, { readonly: true });
+    expect(await r.listOrders({ status: OrderStatus.Open })).toHaveLength(400);
+    await r.close();
+    // Without the worker, SQLite checkpoints inside commits as usual.
+    const plain = new SqliteOrderStore(tmpDb(), { backgroundCheckpoint: false });
+    expect((plain as unknown as { db: BetterSqlite3.Database }).db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    await plain.close();
+  });
+
+  it('returns frozen orders from its cache, so that no caller can change what the store holds', async () => {
+    const s = mem();
+    const { order: o } = await s.insertOrder(order('c1'));
+    expect(Object.isFrozen(o)).toBe(true);
+    expect(() => (o.execInstr as unknown[]).push('x')).toThrow(TypeError);
+    await s.recordEvent('A', 'onNewOrderAck', ack('c1'), T0 + 1);
+    expect((await s.getOrder('A', 'c1'))!.status).toBe(OrderStatus.Open);
+  });
+
   it('keeps every committed write when the writing process is killed', () => {
     const path = tmpDb();
     const script = join(dir, 'crash.mts');
