@@ -18,14 +18,12 @@
  *    fixed window, beside what the venue publishes with nobody subscribed.
  *
  * Clock: the venue answers with zero simulated latency, and the gateway and venue run on
- * `ImmediateClock`, a `LiveClock` whose actions that are already due run at the next turn
- * of the event loop (`setImmediate`). `LiveClock.at` itself goes through `setTimeout`,
- * which Node clamps to ≥ 1 ms, so each venue hop would cost ≥ 1 ms whatever its configured
- * latency: that figure is measured too ("order → ack, LiveClock").
+ * the gateway's own `LiveClock`, which runs actions already due at the next turn of the
+ * event loop (`setImmediate`, not a timer that Node would clamp to ≥ 1 ms).
  *
  * Run alone: `npm run build && node --import tsx bench/gateway.ts` (prints the figures and
  * the JSON). Env: BENCH_GW_ECHO (echo round trips, default 20 000), BENCH_GW_ORDERS
- * (NORMAL order round trips, default 10 000; FULL gets a third, LiveClock 500),
+ * (NORMAL order round trips, default 10 000; FULL gets a third, the in-memory store half),
  * BENCH_GW_FANOUT_S (seconds per fan-out window, default 5).
  * @module
  */
@@ -37,7 +35,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
-import { ConstantLatencyModel, GatewayServer, LiveClock, SimVenueHost, SqliteOrderStore, generateMarket, silentLogger, type Scheduler } from '../dist/index.js';
+import { ConstantLatencyModel, GatewayServer, LiveClock, SimVenueHost, SqliteOrderStore, generateMarket, silentLogger } from '../dist/index.js';
 import { syntheticSource } from './common.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -58,8 +56,6 @@ export interface LatencyStats {
 export interface OrderAckResult {
   /** `SqliteOrderStore` `synchronous` mode; `MEMORY`: a `':memory:'` store (no file, no durability: the gateway's own cost). */
   synchronous: 'FULL' | 'NORMAL' | 'MEMORY';
-  /** `immediate`: due actions on setImmediate (the figure); `live`: the gateway's `LiveClock` (≥ 1 ms per venue hop). */
-  clock: 'immediate' | 'live';
   stats: LatencyStats;
   /** p99 ÷ the echo's p99. */
   ratioP99ToEcho: number;
@@ -101,8 +97,6 @@ export interface GatewayBenchOptions {
   echoRoundTrips?: number;
   /** Order → ack round trips with NORMAL (after 500 warm-up); FULL gets a third. Default 10 000 (env BENCH_GW_ORDERS). */
   orderRoundTrips?: number;
-  /** Order → ack round trips on `LiveClock` (informative). Default 500. */
-  liveClockRoundTrips?: number;
   /** Fan-out client counts. Default [1, 10, 50]. */
   fanoutClients?: number[];
   /** Seconds of each fan-out window (after 1 s of warm-up). Default 5 (env BENCH_GW_FANOUT_S). */
@@ -129,57 +123,6 @@ function stats(xs: readonly number[]): LatencyStats {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/**
- * A `LiveClock` whose actions that are due now (or already late) run at the next turn of
- * the event loop (`setImmediate`) rather than through `setTimeout`, which Node clamps to
- * ≥ 1 ms. Later actions go through the `LiveClock`.
- */
-class ImmediateClock implements Scheduler {
-  readonly simulated = false;
-  private readonly live = new LiveClock();
-  private seq = 0;
-  private readonly immediates = new Map<number, NodeJS.Immediate>();
-  private readonly timers = new Map<number, number>();
-  now(): number {
-    return this.live.now();
-  }
-  at(ts: number, fn: () => void): number {
-    const h = ++this.seq;
-    if (ts <= this.live.now()) {
-      this.immediates.set(
-        h,
-        setImmediate(() => {
-          this.immediates.delete(h);
-          fn();
-        }),
-      );
-    } else {
-      this.timers.set(
-        h,
-        this.live.at(ts, () => {
-          this.timers.delete(h);
-          fn();
-        }),
-      );
-    }
-    return h;
-  }
-  cancel(h: number): void {
-    const i = this.immediates.get(h);
-    if (i !== undefined) clearImmediate(i);
-    this.immediates.delete(h);
-    const t = this.timers.get(h);
-    if (t !== undefined) this.live.cancel(t);
-    this.timers.delete(h);
-  }
-  cancelAll(): void {
-    for (const i of this.immediates.values()) clearImmediate(i);
-    this.immediates.clear();
-    this.live.cancelAll();
-    this.timers.clear();
-  }
-}
 
 type Frame = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -266,9 +209,11 @@ interface OrderRig {
   close(): Promise<void>;
 }
 
-async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', clockKind: 'immediate' | 'live', dir: string): Promise<OrderRig> {
-  const clock = clockKind === 'immediate' ? new ImmediateClock() : new LiveClock();
-  const store = synchronous === 'MEMORY' ? new SqliteOrderStore(':memory:') : new SqliteOrderStore(join(dir, `orders-${synchronous}-${clockKind}.db`), { synchronous });
+async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string): Promise<OrderRig> {
+  // The gateway's own clock: actions already due (the venue's zero latency) run at the next
+  // turn of the event loop, later ones on a timer.
+  const clock = new LiveClock();
+  const store = synchronous === 'MEMORY' ? new SqliteOrderStore(':memory:') : new SqliteOrderStore(join(dir, `orders-${synchronous}.db`), { synchronous });
   // The venue at its own pace (≈ 100–200 events/s, nobody subscribed), answering at once.
   const host = new SimVenueHost({
     exchange: EXCHANGE,
@@ -319,7 +264,7 @@ async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', clockKind: 'i
       c.close();
       await server.close();
       await store.close();
-      if (clock instanceof ImmediateClock || clock instanceof LiveClock) clock.cancelAll();
+      clock.cancelAll();
     },
   };
   return rig;
@@ -397,7 +342,7 @@ interface FanoutRig {
 }
 
 async function fanoutRig(strategies: number): Promise<FanoutRig> {
-  const clock = new ImmediateClock();
+  const clock = new LiveClock();
   let published = 0;
   let pauses = 0;
   // Counts the gateway's "slow consumer" warnings (md paused for a client that does not drain).
@@ -499,7 +444,6 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
   const echoN = opts.echoRoundTrips ?? envNum('BENCH_GW_ECHO') ?? 20_000;
   const normalN = opts.orderRoundTrips ?? envNum('BENCH_GW_ORDERS') ?? 10_000;
   const fullN = Math.max(100, Math.round(normalN / 3));
-  const liveN = opts.liveClockRoundTrips ?? 500;
   const memoryN = Math.max(100, Math.round(normalN / 2));
   const fanSeconds = opts.fanoutSeconds ?? envNum('BENCH_GW_FANOUT_S') ?? 5;
   const fanClients = opts.fanoutClients ?? [1, 10, 50];
@@ -509,37 +453,33 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
     // Latency: echo, NORMAL, FULL and LiveClock rigs side by side; interleaved blocks.
     const echo = await echoRig();
     const rigs = {
-      normal: await orderRig('NORMAL', 'immediate', dir),
-      full: await orderRig('FULL', 'immediate', dir),
-      live: await orderRig('NORMAL', 'live', dir),
-      memory: await orderRig('MEMORY', 'immediate', dir),
+      normal: await orderRig('NORMAL', dir),
+      full: await orderRig('FULL', dir),
+      memory: await orderRig('MEMORY', dir),
     };
-    const samples = { echo: [] as number[], normal: [] as number[], full: [] as number[], live: [] as number[], memory: [] as number[] };
+    const samples = { echo: [] as number[], normal: [] as number[], full: [] as number[], memory: [] as number[] };
     for (let k = 0; k < 1000; k++) await echo.roundTrip();
     for (let k = 0; k < 500; k++) await rigs.normal.roundTrip();
     for (let k = 0; k < 100; k++) await rigs.full.roundTrip();
-    for (let k = 0; k < 20; k++) await rigs.live.roundTrip();
     for (let k = 0; k < 500; k++) await rigs.memory.roundTrip();
     const BLOCKS = 10;
     for (let b = 0; b < BLOCKS; b++) {
       for (let k = 0; k < echoN / BLOCKS; k++) samples.echo.push(await echo.roundTrip());
       for (let k = 0; k < normalN / BLOCKS; k++) samples.normal.push(await rigs.normal.roundTrip());
       for (let k = 0; k < fullN / BLOCKS; k++) samples.full.push(await rigs.full.roundTrip());
-      for (let k = 0; k < liveN / BLOCKS; k++) samples.live.push(await rigs.live.roundTrip());
       for (let k = 0; k < memoryN / BLOCKS; k++) samples.memory.push(await rigs.memory.roundTrip());
       log(`    latency block ${b + 1}/${BLOCKS}`);
     }
     await echo.close();
     const echoStats = stats(samples.echo);
     const orderAck: OrderAckResult[] = [];
-    for (const [key, synchronous, clock] of [
-      ['normal', 'NORMAL', 'immediate'],
-      ['full', 'FULL', 'immediate'],
-      ['live', 'NORMAL', 'live'],
-      ['memory', 'MEMORY', 'immediate'],
+    for (const [key, synchronous] of [
+      ['normal', 'NORMAL'],
+      ['full', 'FULL'],
+      ['memory', 'MEMORY'],
     ] as const) {
       const s = stats(samples[key]);
-      orderAck.push({ synchronous, clock, stats: s, ratioP99ToEcho: s.p99Us / echoStats.p99Us, storedBeforeAck: rigs[key].storedBeforeAck, acks: rigs[key].acks });
+      orderAck.push({ synchronous, stats: s, ratioP99ToEcho: s.p99Us / echoStats.p99Us, storedBeforeAck: rigs[key].storedBeforeAck, acks: rigs[key].acks });
       await rigs[key].close();
     }
 
@@ -563,7 +503,7 @@ export function formatGatewayBench(r: GatewayBenchResult): string[] {
   const k = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${(x / 1e3).toFixed(1)} k`);
   const lines = [`machine: ${r.machine.cpu}, ${r.machine.cores} cores, node ${r.machine.node}, load average ${r.machine.loadavg.join(' ')}`, `bare ws JSON echo:              ${lat(r.echo)}`];
   for (const o of r.orderAck) {
-    lines.push(`order → ack, ${o.synchronous.padEnd(6)} ${o.clock === 'live' ? 'LiveClock' : '         '}: ${lat(o.stats)}; p99 ${o.ratioP99ToEcho.toFixed(2)}× echo; in the store at its ack: ${o.storedBeforeAck}/${o.acks}`);
+    lines.push(`order → ack, ${o.synchronous === 'MEMORY' ? 'in-memory store' : `${o.synchronous} store`.padEnd(15)}: ${lat(o.stats)}; p99 ${o.ratioP99ToEcho.toFixed(2)}× echo; in the store at its ack: ${o.storedBeforeAck}/${o.acks}`);
   }
   lines.push(`md fan-out: the venue alone publishes ${k(r.fanoutBaselinePerSec)} rows/s`);
   for (const f of r.fanout) {
