@@ -20,9 +20,18 @@ import type { VenueCancelAll, VenueCancelOrder, VenueEvent, VenueFetch, VenueMod
 import {
   DecimalString,
   EVENT_WIRE_SCHEMAS,
+  PROTOCOL_VERSION,
   ProtocolErrorCode,
   VENUE_CALLBACKS,
   defineEventSchemas,
+  gatewayFastPaths,
+  isWireDecimal,
+  isWireExchangeId,
+  isWireExecInstrList,
+  isWireId,
+  isWireText,
+  isWireVenueOrderId,
+  serializeFrame,
   summarizeIssues,
   type CancelAllMsg,
   type CancelOrderMsg,
@@ -99,6 +108,18 @@ function schemaOf<T>(schemas: Record<string, T>, cb: string): T {
  * @throws ProtocolError (`InvalidFields`) when the event does not fit the schema.
  */
 export function encodeEvent<K extends EventCallback>(cb: K, ev: StrategyEventMap[K]): WireEventMap[K] {
+  if (gatewayFastPaths.enabled) {
+    const w = FAST_ENCODERS.get(cb)?.(ev as unknown as EventFields);
+    if (w !== undefined) return w as WireEventMap[K];
+  }
+  return encodeEventBySchema(cb, ev);
+}
+
+/**
+ * @internal `encodeEvent` through the wire schema only, without the hand-written encoders
+ * of the order events: the reference those must match (tests).
+ */
+export function encodeEventBySchema<K extends EventCallback>(cb: K, ev: StrategyEventMap[K]): WireEventMap[K] {
   const schema = schemaOf(EVENT_WIRE_SCHEMAS, cb) as (typeof EVENT_WIRE_SCHEMAS)[EventCallback];
   const r = schema.safeParse(toWire(ev));
   if (!r.success) throw new ProtocolError(ProtocolErrorCode.InvalidFields, `${cb}: ${summarizeIssues(r.error.issues)}`);
@@ -126,6 +147,166 @@ export function eventBody<K extends VenueCallbackName>(eventSeq: number, cb: K, 
   if (!isVenueCallback(cb)) throw new ProtocolError(ProtocolErrorCode.InvalidFields, `callback ${cb} is not sent in event frames`);
   return { type: 'event', eventSeq, cb, ev: encodeEvent(cb, ev) } as FrameBody<EventMsg>;
 }
+
+/**
+ * The text of one whole `event` frame: byte for byte `serializeFrame(eventBody(eventSeq,
+ * cb, ev), seq)`, built without the intermediate body for the order events (the gateway's
+ * hot path: one per ack, fill, cancel).
+ * @param seq the connection's frame number of this frame.
+ * @throws ProtocolError like `eventBody`.
+ */
+export function eventFrame<K extends VenueCallbackName>(seq: number, eventSeq: number, cb: K, ev: StrategyEventMap[K]): string {
+  // Safe integers print the same through a template as through JSON.stringify.
+  if (gatewayFastPaths.enabled && Number.isSafeInteger(seq) && Number.isSafeInteger(eventSeq)) {
+    const w = FAST_ENCODERS.get(cb)?.(ev as unknown as EventFields);
+    if (w !== undefined) return `{"v":${PROTOCOL_VERSION},"type":"event","seq":${seq},"eventSeq":${eventSeq},"cb":"${cb}","ev":${JSON.stringify(w)}}`;
+  }
+  return serializeFrame(eventBody(eventSeq, cb, ev), seq);
+}
+
+// ------------------------------------------------------------------ fast encoders of the order events
+
+// Hand-written twins of the wire schemas of the order events: each returns exactly what
+// `encodeEventBySchema` would (the schema's keys in the schema's order, the same values),
+// or undefined on anything unusual (a field that is not of the plain expected kind, a
+// value the schema refuses), which then goes through toWire and zod — so an invalid event
+// still throws the schema's message. Several times cheaper than toWire + zod.
+
+type EventFields = Record<string, unknown>;
+type FastEncoder = (ev: EventFields) => Record<string, unknown> | undefined;
+
+const ACK_SCHEMA = EVENT_WIRE_SCHEMAS.onNewOrderAck.shape;
+const EXEC_SCHEMA = EVENT_WIRE_SCHEMAS.onOrderExecution.shape;
+const SIDES: ReadonlySet<unknown> = new Set(ACK_SCHEMA.side.options);
+const ORDER_TYPES: ReadonlySet<unknown> = new Set(ACK_SCHEMA.orderType.options);
+const TIFS: ReadonlySet<unknown> = new Set(ACK_SCHEMA.tif.options);
+const LIQUIDITIES: ReadonlySet<unknown> = new Set(EXEC_SCHEMA.liquidity.options);
+
+const isInt = Number.isSafeInteger;
+
+/** The wire string of a decimal field as toWire + `DecimalString` would give it; undefined for any other kind of value. */
+function wireDecimal(x: unknown): string | undefined {
+  const s = x instanceof DecimalValue ? x.toString() : x;
+  return isWireDecimal(s) ? s : undefined;
+}
+
+function isTs(x: unknown): x is number {
+  return isInt(x) && (x as number) >= 0;
+}
+
+function isRejectCode(x: unknown): x is number {
+  return isInt(x) && (x as number) >= 1000 && (x as number) <= 2999;
+}
+
+function isCancelCode(x: unknown): x is number {
+  return isInt(x) && (x as number) >= 3000 && (x as number) <= 3999;
+}
+
+/**
+ * Whether the encoders may read `ev` field by field: an object that toWire would also
+ * treat field by field (not a decimal of any copy, which it turns into a string whole).
+ */
+function isPlainEvent(ev: unknown): ev is EventFields {
+  return typeof ev === 'object' && ev !== null && (ev as { d?: unknown }).d === undefined && !(ev instanceof DecimalValue) && !Decimal.isDecimal(ev);
+}
+
+function rejectOf(ev: EventFields): Record<string, unknown> | undefined {
+  const { exchange, clientId, rejectCode, rejectReason } = ev;
+  if (!isWireExchangeId(exchange) || !isWireId(clientId) || !isRejectCode(rejectCode) || !isWireText(rejectReason)) return undefined;
+  return { exchange, clientId, rejectCode, rejectReason };
+}
+
+const FAST_ENCODERS: ReadonlyMap<string, FastEncoder> = new Map<VenueCallbackName, FastEncoder>([
+  [
+    'onNewOrderAck',
+    (ev) => {
+      if (!isPlainEvent(ev)) return undefined;
+      const { exchange, clientId, exchangeId, instrumentId, side, orderType, tif, execInstr } = ev;
+      if (!isWireExchangeId(exchange) || !isWireId(clientId) || !isWireVenueOrderId(exchangeId) || !isInt(instrumentId)) return undefined;
+      if (!SIDES.has(side) || !ORDER_TYPES.has(orderType) || !TIFS.has(tif) || !isWireExecInstrList(execInstr)) return undefined;
+      const price = wireDecimal(ev.price);
+      const qty = wireDecimal(ev.qty);
+      const leavesQty = wireDecimal(ev.leavesQty);
+      if (price === undefined || qty === undefined || leavesQty === undefined) return undefined;
+      return { exchange, clientId, exchangeId, instrumentId, side, price, qty, leavesQty, orderType, tif, execInstr: execInstr.slice() };
+    },
+  ],
+  ['onNewOrderReject', (ev) => (isPlainEvent(ev) ? rejectOf(ev) : undefined)],
+  [
+    'onModifyOrderAck',
+    (ev) => {
+      if (!isPlainEvent(ev)) return undefined;
+      const { exchange, clientId } = ev;
+      if (!isWireExchangeId(exchange) || !isWireId(clientId)) return undefined;
+      const newPrice = wireDecimal(ev.newPrice);
+      const newQty = wireDecimal(ev.newQty);
+      const leavesQty = wireDecimal(ev.leavesQty);
+      if (newPrice === undefined || newQty === undefined || leavesQty === undefined) return undefined;
+      return { exchange, clientId, newPrice, newQty, leavesQty };
+    },
+  ],
+  ['onModifyOrderReject', (ev) => (isPlainEvent(ev) ? rejectOf(ev) : undefined)],
+  [
+    'onCancelOrderAck',
+    (ev) => {
+      if (!isPlainEvent(ev)) return undefined;
+      const { exchange, clientId } = ev;
+      if (!isWireExchangeId(exchange) || !isWireId(clientId)) return undefined;
+      return { exchange, clientId };
+    },
+  ],
+  [
+    'onCancelOrderReject',
+    (ev) => {
+      if (!isPlainEvent(ev)) return undefined;
+      const { exchange, clientId, rejectCode, rejectReason } = ev;
+      // clientId is absent for a cancel-all; the schema's transform keeps the key, undefined.
+      if (!isWireExchangeId(exchange) || (clientId !== undefined && !isWireId(clientId)) || !isRejectCode(rejectCode) || !isWireText(rejectReason)) return undefined;
+      return { exchange, clientId, rejectCode, rejectReason };
+    },
+  ],
+  [
+    'onCancelAllAck',
+    (ev) => {
+      if (!isPlainEvent(ev)) return undefined;
+      const { exchange, instrumentId } = ev;
+      if (!isWireExchangeId(exchange) || !isInt(instrumentId)) return undefined;
+      return { exchange, instrumentId };
+    },
+  ],
+  [
+    'onCancelAllReject',
+    (ev) => {
+      if (!isPlainEvent(ev)) return undefined;
+      const { exchange, instrumentId, rejectCode, rejectReason } = ev;
+      if (!isWireExchangeId(exchange) || !isInt(instrumentId) || !isRejectCode(rejectCode) || !isWireText(rejectReason)) return undefined;
+      return { exchange, instrumentId, rejectCode, rejectReason };
+    },
+  ],
+  [
+    'onOrderExecution',
+    (ev) => {
+      if (!isPlainEvent(ev)) return undefined;
+      const { exchange, clientId, side, execTs, recvTs, instrumentId, liquidity } = ev;
+      if (!isWireExchangeId(exchange) || !isWireId(clientId) || !SIDES.has(side) || !isTs(execTs) || !isTs(recvTs) || !isInt(instrumentId) || !LIQUIDITIES.has(liquidity)) return undefined;
+      const price = wireDecimal(ev.price);
+      const fillQty = wireDecimal(ev.fillQty);
+      const leavesQty = wireDecimal(ev.leavesQty);
+      const fee = wireDecimal(ev.fee);
+      if (price === undefined || fillQty === undefined || leavesQty === undefined || fee === undefined) return undefined;
+      return { exchange, clientId, side, price, fillQty, leavesQty, execTs, recvTs, instrumentId, fee, liquidity };
+    },
+  ],
+  [
+    'onOrderCancelled',
+    (ev) => {
+      if (!isPlainEvent(ev)) return undefined;
+      const { exchange, clientId, unsolicited, engineTs, recvTs, cancelCode, cancelReason } = ev;
+      if (!isWireExchangeId(exchange) || !isWireId(clientId) || typeof unsolicited !== 'boolean' || !isTs(engineTs) || !isTs(recvTs) || !isCancelCode(cancelCode) || !isWireText(cancelReason)) return undefined;
+      return { exchange, clientId, unsolicited, engineTs, recvTs, cancelCode, cancelReason };
+    },
+  ],
+]);
 
 // ------------------------------------------------------------------ market data
 
@@ -293,7 +474,102 @@ function checkInstrument(msg: { exchange: string; instrumentId?: number }, inst:
   return inst;
 }
 
+// ---- exact grid arithmetic in doubles (the common case of checkPrice / checkQty)
+//
+// decimal.js's mod and div dominate the cost of decoding an order. A decimal string of at
+// most 15 digits is an integer number of units of 10^-scale, exact in a double; brought to
+// a common scale, a price (qty) and a tick (lot) size that both stay safe integers compare,
+// divide and take a remainder exactly, so the answer is the one decimal.js gives. Anything
+// else (more digits, a sign, an exponent, an off-grid or too small value, a grid of more
+// digits) goes the decimal.js way, which also words every refusal.
+
+/** 10^0 … 10^15, all exact doubles. */
+const POW10 = Array.from({ length: 16 }, (_, i) => Number(`1e${i}`));
+/** Scale of the last successful `parseUnits`. */
+let parsedScale = 0;
+
+/**
+ * `s` (unsigned digits with at most one inner point, at most 15 digits) as an integer
+ * number of 10^-`parsedScale` units; -1 for any other string.
+ */
+function parseUnits(s: string): number {
+  const n = s.length;
+  if (n === 0 || n > 16) return -1;
+  let units = 0;
+  let digits = 0;
+  let scale = 0;
+  let point = false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      units = units * 10 + (c - 48);
+      digits++;
+      if (point) scale++;
+    } else if (c === 46 && !point && i > 0 && i < n - 1) point = true;
+    else return -1;
+  }
+  if (digits > 15) return -1;
+  parsedScale = scale;
+  return units;
+}
+
+/** A non-negative decimal as `units × 10^-scale`. */
+interface Units {
+  units: number;
+  scale: number;
+}
+/** Grid values of instruments (tick and lot sizes, minimum qty) in units; null when they have no such exact form. */
+const UNITS = new WeakMap<DecimalValue, Units | null>();
+
+function unitsOf(v: DecimalValue): Units | null {
+  if (!(v instanceof DecimalValue)) return null;
+  let u = UNITS.get(v);
+  if (u === undefined) {
+    const units = parseUnits(v.toString());
+    u = units < 0 ? null : { units, scale: parsedScale };
+    UNITS.set(v, u);
+  }
+  return u;
+}
+
+/** `a` and `b` scaled to their common scale, into `scaledA`/`scaledB`; false when either is then not a safe integer (inexact). */
+let scaledA = 0;
+let scaledB = 0;
+function toCommonScale(aUnits: number, aScale: number, b: Units): boolean {
+  scaledA = aScale < b.scale ? aUnits * POW10[b.scale - aScale]! : aUnits;
+  scaledB = b.scale < aScale ? b.units * POW10[aScale - b.scale]! : b.units;
+  // A product past 2^53 rounds to at least 2^53, so this catches every inexact one.
+  return Number.isSafeInteger(scaledA) && Number.isSafeInteger(scaledB);
+}
+
+/** How many `step`s the value `units × 10^-scale` is, when positive and exactly on the grid; -1 otherwise (or when unsure). */
+function stepsOf(units: number, scale: number, step: Units | null): number {
+  if (step === null || step.units <= 0 || units <= 0 || !toCommonScale(units, scale, step) || scaledA % scaledB !== 0) return -1;
+  return scaledA / scaledB;
+}
+
+function fastPrice(s: string, inst: Instrument): { price: Price; ticks: number } | undefined {
+  const units = parseUnits(s);
+  const ticks = units < 0 ? -1 : stepsOf(units, parsedScale, unitsOf(inst.tickSize));
+  // parseUnits took digits and an inner point only, all Price.of would check before new Decimal.
+  return ticks < 0 ? undefined : { price: Price.of(new Decimal(s)), ticks };
+}
+
+function fastQty(s: string, inst: Instrument): { qty: Qty; lots: number } | undefined {
+  const units = parseUnits(s);
+  if (units < 0) return undefined;
+  const scale = parsedScale;
+  const min = unitsOf(inst.minQty);
+  if (min === null || !toCommonScale(units, scale, min) || scaledA < scaledB) return undefined;
+  const lots = stepsOf(units, scale, unitsOf(inst.lotSize));
+  return lots < 0 ? undefined : { qty: Qty.of(new Decimal(s)), lots };
+}
+
 function checkPrice(s: string | undefined, inst: Instrument, what: string): { price: Price; ticks: number } | Rejection {
+  if (typeof s === 'string' && gatewayFastPaths.enabled) {
+    const fast = fastPrice(s, inst);
+    if (fast !== undefined) return fast;
+  }
   if (s === undefined) return reject(RejectCode.InvalidPrice, `${what} is missing (${inst.name})`);
   const price = parsePrice(s);
   if (price === undefined) return reject(RejectCode.InvalidPrice, `${what} '${s}' is not a decimal number`);
@@ -305,6 +581,10 @@ function checkPrice(s: string | undefined, inst: Instrument, what: string): { pr
 }
 
 function checkQty(s: string | undefined, inst: Instrument, what: string): { qty: Qty; lots: number } | Rejection {
+  if (typeof s === 'string' && gatewayFastPaths.enabled) {
+    const fast = fastQty(s, inst);
+    if (fast !== undefined) return fast;
+  }
   if (s === undefined) return reject(RejectCode.InvalidQty, `${what} is missing`);
   const qty = parseQty(s);
   if (qty === undefined) return reject(RejectCode.InvalidQty, `${what} '${s}' is not a decimal number`);
@@ -337,7 +617,9 @@ function decodeAny(msg: RequestBody, ctx: DecodeRequestContext): DecodeRequestRe
     case 'new_order': {
       const inst = checkInstrument(msg, ctx.instrument);
       if (isRejection(inst)) return inst;
-      const execInstr = [...new Set(msg.execInstr)];
+      // Without a Set for the usual zero or one instruction.
+      const given = msg.execInstr;
+      const execInstr = Array.isArray(given) && given.length < 2 ? given.slice() : [...new Set(given)];
       let price = Price.ZERO;
       let priceTick = Number.NaN;
       if (msg.orderType === OrderType.Limit) {

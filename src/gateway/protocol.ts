@@ -185,12 +185,46 @@ export const MAX_ID_LENGTH = 64;
 
 /** Printable ASCII without the space: ids survive logs, journals and command arguments. */
 const PRINTABLE_ID = /^[\x21-\x7e]+$/;
+// The patterns and bounds below are shared by the schemas and the hand-written fast paths
+// (`fastClientMessage`, the codec's event encoders), so that the two cannot drift apart.
+const MAX_DECIMAL_LENGTH = 62;
+const DECIMAL_PATTERN = /^-?\d{1,30}(\.\d{1,30})?$/;
+const MAX_EXCHANGE_ID_LENGTH = 32;
+const EXCHANGE_ID_PATTERN = /^[\w.-]+$/;
+const MAX_EXEC_INSTR = 4;
+const MAX_TEXT_LENGTH = 4096;
+const MAX_VENUE_ORDER_ID_LENGTH = 128;
+const EXEC_INSTR_VALUES: ReadonlySet<unknown> = new Set(Object.values(ExecInstr));
+
+/** @internal The rule of `ReqId` and `ClientOrderId` without zod, for the fast paths. */
+export function isWireId(x: unknown): x is string {
+  return typeof x === 'string' && x.length <= MAX_ID_LENGTH && PRINTABLE_ID.test(x);
+}
+/** @internal The rule of `ExchangeId` without zod, for the fast paths. */
+export function isWireExchangeId(x: unknown): x is string {
+  return typeof x === 'string' && x.length <= MAX_EXCHANGE_ID_LENGTH && EXCHANGE_ID_PATTERN.test(x);
+}
+/** @internal The rule of `DecimalString` without zod, for the fast paths. */
+export function isWireDecimal(x: unknown): x is string {
+  return typeof x === 'string' && x.length <= MAX_DECIMAL_LENGTH && DECIMAL_PATTERN.test(x);
+}
+/** @internal The rule of free text (reasons, details: at most 4096 characters) without zod, for the fast paths. */
+export function isWireText(x: unknown): x is string {
+  return typeof x === 'string' && x.length <= MAX_TEXT_LENGTH;
+}
+/** @internal The rule of a venue's order id in events (at most 128 characters) without zod, for the fast paths. */
+export function isWireVenueOrderId(x: unknown): x is string {
+  return typeof x === 'string' && x.length <= MAX_VENUE_ORDER_ID_LENGTH;
+}
+/** @internal The rule of an `execInstr` list without zod, for the fast paths. */
+export function isWireExecInstrList(x: unknown): x is ExecInstr[] {
+  if (!Array.isArray(x) || x.length > MAX_EXEC_INSTR) return false;
+  for (let i = 0; i < x.length; i++) if (!EXEC_INSTR_VALUES.has(x[i])) return false;
+  return true;
+}
 
 /** Exact decimal as a string: optional `-`, 1–30 digits, optional `.` and 1–30 digits. No exponent, no `+`, no spaces. */
-export const DecimalString = z
-  .string()
-  .max(62)
-  .regex(/^-?\d{1,30}(\.\d{1,30})?$/, 'expected a decimal string like "123.45"');
+export const DecimalString = z.string().max(MAX_DECIMAL_LENGTH).regex(DECIMAL_PATTERN, 'expected a decimal string like "123.45"');
 /** A decimal string above zero (instrument grids). */
 export const PositiveDecimalString = DecimalString.regex(/[1-9]/, 'expected a positive decimal').regex(/^[^-]/, 'expected a positive decimal');
 /** Frame sequence number: an integer ≥ 1. */
@@ -202,7 +236,7 @@ export const ReqId = z.string().min(1).max(MAX_ID_LENGTH).regex(PRINTABLE_ID, 'e
 /** Timestamp: integer microseconds since the Unix epoch (UTC). */
 export const TimestampUs = z.int().min(0);
 /** Venue id, e.g. `SIM`, `BYBIT`: 1–32 characters of letters, digits, `_ . -`. */
-export const ExchangeId = z.string().min(1).max(32).regex(/^[\w.-]+$/, 'expected letters, digits, _ . -');
+export const ExchangeId = z.string().min(1).max(MAX_EXCHANGE_ID_LENGTH).regex(EXCHANGE_ID_PATTERN, 'expected letters, digits, _ . -');
 /** Venue-defined numeric instrument id (a safe integer). */
 export const InstrumentId = z.int();
 /** Client order id: 1–64 printable ASCII characters without spaces. */
@@ -214,7 +248,7 @@ export const CmdName = z.string().min(1).max(64).regex(/^[\w.-]+$/, 'expected le
 /** Coin or currency code, e.g. `USDT`, `1000PEPE`: 1–32 letters, digits, `_ . -`. */
 export const CoinCode = z.string().min(1).max(32).regex(/^[\w.-]+$/, 'expected letters, digits, _ . -');
 /** Human-readable text (reasons, details): at most 4096 characters. */
-const Text = z.string().max(4096);
+const Text = z.string().max(MAX_TEXT_LENGTH);
 /** Reject code: 1000–2999 (`RejectCode`); unknown codes in range are accepted so that a newer gateway's codes still reach the strategy. */
 const RejectCodeSchema = z
   .int()
@@ -228,7 +262,7 @@ const CancelCodeSchema = z
   .max(3999)
   .transform((n) => n as CancelCode);
 const SideSchema = z.enum(Side);
-const ExecInstrList = z.array(z.enum(ExecInstr)).max(4);
+const ExecInstrList = z.array(z.enum(ExecInstr)).max(MAX_EXEC_INSTR);
 
 /** An instrument as the gateway lists it (`InstrumentSpec` of `src/api/instrument.ts`); build with `makeInstrument`. */
 export const InstrumentSpecSchema = z.object({
@@ -300,7 +334,7 @@ export function defineEventSchemas<P extends z.ZodType<unknown, string>, Q exten
     exchange: ExchangeId,
     instrumentId: InstrumentId,
     clientOrdId: ClientOrderId,
-    exchOrdId: z.string().max(128),
+    exchOrdId: z.string().max(MAX_VENUE_ORDER_ID_LENGTH),
     side: SideSchema,
     price,
     leavesQty: qty,
@@ -317,7 +351,7 @@ export function defineEventSchemas<P extends z.ZodType<unknown, string>, Q exten
     onNewOrderAck: z.object({
       exchange: ExchangeId,
       clientId: ClientOrderId,
-      exchangeId: z.string().max(128),
+      exchangeId: z.string().max(MAX_VENUE_ORDER_ID_LENGTH),
       instrumentId: InstrumentId,
       side: SideSchema,
       price,
@@ -923,7 +957,123 @@ function ownString(obj: Record<string, unknown>, key: string): unknown {
   return Object.hasOwn(obj, key) ? obj[key] : undefined;
 }
 
-function parseFrame<M>(raw: RawFrame, limits: Readonly<ProtocolLimits>, schemas: Readonly<Record<string, z.ZodType>>, peer: string): ParseResult<M> {
+// ------------------------------------------------------------------ fast path of the hot client frames
+
+/**
+ * @internal Test switch: with `enabled` false, client frames and order events always take
+ * the zod schemas, which the hand-written fast paths (`fastClientMessage` here, the event
+ * encoders and grid checks of the codec) must match exactly.
+ */
+export const gatewayFastPaths = { enabled: true };
+
+// Taken from the schemas themselves, so that an enum added there cannot be missed here.
+const SIDES: ReadonlySet<unknown> = new Set(NewOrderMsgSchema.shape.side.options);
+const ORDER_TYPES: ReadonlySet<unknown> = new Set(NewOrderMsgSchema.shape.orderType.options);
+const TIFS: ReadonlySet<unknown> = new Set(NewOrderMsgSchema.shape.tif.options);
+
+function ownKeyCount(obj: object): number {
+  // for…in, like zod's unknown-key check, and without the array of Object.keys.
+  let n = 0;
+  for (const _ in obj) n++;
+  return n;
+}
+
+/**
+ * @internal The client message of the hot frames (`new_order`, `cancel_order`,
+ * `modify_order`, `cancel_all`, `heartbeat`) by hand-written checks, several times cheaper
+ * than zod: the same object zod would build (same keys in the same order, same values), or
+ * undefined whenever anything is off (another type, a bad or unknown field, a depth limit
+ * the frame could exceed), and the schemas then decide and word the error. So the fast path
+ * only ever accepts what the schemas accept; it never refuses. `obj` is a parsed JSON object.
+ */
+export function fastClientMessage(obj: Record<string, unknown>, limits: Readonly<ProtocolLimits>): ClientMessage | undefined {
+  // Flat frames are depth 1 (the root object); new_order's execInstr array makes it 2.
+  if (!(limits.maxJsonDepth >= 1) || obj.v !== PROTOCOL_VERSION) return undefined;
+  const seq = obj.seq;
+  if (!isInt(seq) || (seq as number) < 1) return undefined;
+  const reqId = obj.reqId;
+  if (reqId !== undefined && !isWireId(reqId)) return undefined;
+  // Every key of a hot frame is checked below; the count proves that there is no other.
+  let keys = ownKeyCount(obj) - (reqId === undefined ? 3 : 4);
+  const type = obj.type;
+  const exchange = obj.exchange;
+  const instrumentId = obj.instrumentId;
+  switch (type) {
+    case 'new_order': {
+      const { clientId, side, orderType, tif, execInstr, price, qty } = obj;
+      if (!(limits.maxJsonDepth >= 2)) return undefined;
+      if (!isWireExchangeId(exchange) || !isInt(instrumentId) || !isWireId(clientId) || !SIDES.has(side) || !ORDER_TYPES.has(orderType) || !TIFS.has(tif)) return undefined;
+      if (!isWireExecInstrList(execInstr) || !isWireDecimal(qty)) return undefined;
+      if (price !== undefined) {
+        if (!isWireDecimal(price)) return undefined;
+        keys--;
+      }
+      if (keys !== 8) return undefined;
+      const m: Record<string, unknown> = { v: PROTOCOL_VERSION, seq };
+      if (reqId !== undefined) m.reqId = reqId;
+      m.type = type;
+      m.exchange = exchange;
+      m.instrumentId = instrumentId;
+      m.clientId = clientId;
+      m.side = side;
+      m.orderType = orderType;
+      m.tif = tif;
+      m.execInstr = execInstr.slice();
+      if (price !== undefined) m.price = price;
+      m.qty = qty;
+      return m as NewOrderMsg;
+    }
+    case 'cancel_order': {
+      const clientId = obj.clientId;
+      if (keys !== 3 || !isWireExchangeId(exchange) || !isInt(instrumentId) || !isWireId(clientId)) return undefined;
+      return reqId === undefined
+        ? { v: PROTOCOL_VERSION, seq: seq as number, type, exchange, instrumentId: instrumentId as number, clientId }
+        : { v: PROTOCOL_VERSION, seq: seq as number, reqId, type, exchange, instrumentId: instrumentId as number, clientId };
+    }
+    case 'cancel_all':
+      if (keys !== 2 || !isWireExchangeId(exchange) || !isInt(instrumentId)) return undefined;
+      return reqId === undefined
+        ? { v: PROTOCOL_VERSION, seq: seq as number, type, exchange, instrumentId: instrumentId as number }
+        : { v: PROTOCOL_VERSION, seq: seq as number, reqId, type, exchange, instrumentId: instrumentId as number };
+    case 'modify_order': {
+      const { clientId, newPrice, newQty } = obj;
+      if (!isWireExchangeId(exchange) || !isInt(instrumentId) || !isWireId(clientId)) return undefined;
+      if (newPrice !== undefined) {
+        if (!isWireDecimal(newPrice)) return undefined;
+        keys--;
+      }
+      if (newQty !== undefined) {
+        if (!isWireDecimal(newQty)) return undefined;
+        keys--;
+      }
+      if (keys !== 3) return undefined;
+      const m: Record<string, unknown> = { v: PROTOCOL_VERSION, seq };
+      if (reqId !== undefined) m.reqId = reqId;
+      m.type = type;
+      m.exchange = exchange;
+      m.instrumentId = instrumentId;
+      m.clientId = clientId;
+      if (newPrice !== undefined) m.newPrice = newPrice;
+      if (newQty !== undefined) m.newQty = newQty;
+      return m as ModifyOrderMsg;
+    }
+    case 'heartbeat': {
+      const ts = obj.ts;
+      if (keys !== 1 || !isInt(ts) || (ts as number) < 0) return undefined;
+      return reqId === undefined ? { v: PROTOCOL_VERSION, seq: seq as number, type, ts: ts as number } : { v: PROTOCOL_VERSION, seq: seq as number, reqId, type, ts: ts as number };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function parseFrame<M>(
+  raw: RawFrame,
+  limits: Readonly<ProtocolLimits>,
+  schemas: Readonly<Record<string, z.ZodType>>,
+  peer: string,
+  fast?: (obj: Record<string, unknown>, limits: Readonly<ProtocolLimits>) => M | undefined,
+): ParseResult<M> {
   let from: { reqId?: string; refSeq?: number } | undefined;
   try {
     if (typeof raw !== 'string' && !(raw instanceof Uint8Array) && !(raw instanceof ArrayBuffer) && !Array.isArray(raw)) {
@@ -947,6 +1097,10 @@ function parseFrame<M>(raw: RawFrame, limits: Readonly<ProtocolLimits>, schemas:
       return fail(ProtocolErrorCode.NotAnObject, `frame is ${kindOf(value)}, not a JSON object`);
     }
     const obj = value as Record<string, unknown>;
+    if (fast !== undefined && gatewayFastPaths.enabled) {
+      const msg = fast(obj, limits);
+      if (msg !== undefined) return { ok: true, msg };
+    }
     // Read reqId and seq before full validation so that every error can point at its frame.
     from = {};
     const reqId = ownString(obj, 'reqId');
@@ -988,7 +1142,7 @@ function parseFrame<M>(raw: RawFrame, limits: Readonly<ProtocolLimits>, schemas:
  * @param limits the gateway's limits; default `DEFAULT_LIMITS`.
  */
 export function parseClientFrame(raw: RawFrame, limits: Readonly<ProtocolLimits> = DEFAULT_LIMITS): ParseResult<ClientMessage> {
-  return parseFrame<ClientMessage>(raw, limits, CLIENT_MESSAGE_SCHEMAS, 'gateway');
+  return parseFrame<ClientMessage>(raw, limits, CLIENT_MESSAGE_SCHEMAS, 'gateway', fastClientMessage);
 }
 
 /**

@@ -11,7 +11,7 @@ import type { StrategyEventMap } from '../api/events.js';
 import type { Scheduler } from '../core/clock.js';
 import type { Role } from '../control/commands.js';
 import { MdStatus, MdType, type MdEvent } from '../data/events.js';
-import { encodeMd, eventBody } from './codec.js';
+import { encodeMd, eventFrame } from './codec.js';
 import { FrameGuard } from './frame-guard.js';
 import {
   ProtocolErrorCode,
@@ -154,9 +154,19 @@ export class GatewaySession {
     return true;
   }
 
-  /** Sends a recorded event with its event sequence number. */
+  /**
+   * Sends a recorded event with its event sequence number.
+   * @throws ProtocolError when the event has no valid wire form (nothing is sent, no number used).
+   */
   sendEvent<K extends VenueCallbackName>(eventSeq: number, cb: K, ev: StrategyEventMap[K]): boolean {
-    return this.send(eventBody(eventSeq, cb, ev));
+    // Encoded straight to text (eventFrame), with the number it gets if it goes out: as
+    // before, an event that cannot be encoded throws, even on a closed socket, and uses no number.
+    const text = eventFrame(this.seqOut + 1, eventSeq, cb, ev);
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    this.seqOut++;
+    this.ws.send(text);
+    this.guard.onSent(this.nowMs());
+    return true;
   }
 
   /** Sends a non-fatal `error` frame. */

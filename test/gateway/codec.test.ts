@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RejectCode } from '../../src/api/codes.js';
-import { Price, Qty } from '../../src/api/decimal.js';
+import { Decimal, Price, Qty } from '../../src/api/decimal.js';
 import { ExecInstr, OrderType, RequestType, Side, TimeInForce } from '../../src/api/enums.js';
 import { makeInstrument } from '../../src/api/instrument.js';
 import type { VenueFetch, VenueRequest } from '../../src/core/venue.js';
@@ -11,16 +12,33 @@ import {
   decodeMd,
   decodeRequest,
   encodeEvent,
+  encodeEventBySchema,
   encodeMd,
   encodeRequest,
   eventBody,
+  eventFrame,
   instrumentToSpec,
   isVenueCallback,
   rejectEvent,
   type DecodeRequestContext,
   type RequestBody,
 } from '../../src/gateway/codec.js';
-import { EVENT_CALLBACKS, InstrumentSpecSchema, ProtocolErrorCode, VENUE_CALLBACKS, parseClientFrame, parseGatewayFrame, serializeFrame, type EventCallback, type FrameBody, type ModifyOrderMsg, type NewOrderMsg } from '../../src/gateway/protocol.js';
+import {
+  EVENT_CALLBACKS,
+  EVENT_WIRE_SCHEMAS,
+  InstrumentSpecSchema,
+  ProtocolErrorCode,
+  VENUE_CALLBACKS,
+  gatewayFastPaths,
+  parseClientFrame,
+  parseGatewayFrame,
+  serializeFrame,
+  type EventCallback,
+  type FrameBody,
+  type ModifyOrderMsg,
+  type NewOrderMsg,
+  type VenueCallbackName,
+} from '../../src/gateway/protocol.js';
 import { EQ, EVENT_EXAMPLES, PERP, TS } from './fixtures.js';
 
 /** Exact comparison of decoded events: decimals by value and class, everything else by ===. */
@@ -305,5 +323,291 @@ describe('requests', () => {
       expect(() => encodeEvent(e.cb as EventCallback, e.ev as never)).not.toThrow();
     }
     expect(rejectEvent('s', cases[4][0], rej).ev).toEqual({ exchange: 'SIM', rejectCode: RejectCode.PriceOffTick, detail: 'off tick', rejectedRqstType: RequestType.FundingInfo });
+  });
+});
+
+describe('fast paths', () => {
+  afterEach(() => {
+    gatewayFastPaths.enabled = true;
+    vi.restoreAllMocks();
+  });
+
+  /** What `f` gives with the fast paths and without them: a value, or the error it throws. */
+  function both(f: () => unknown): [unknown, unknown] {
+    const run = (fast: boolean): unknown => {
+      gatewayFastPaths.enabled = fast;
+      try {
+        return { value: f() };
+      } catch (e) {
+        return { threw: `${(e as Error).name}: ${(e as Error).message}`, code: (e as ProtocolError).code };
+      }
+    };
+    return [run(true), run(false)];
+  }
+
+  /** The callbacks with hand-written encoders. */
+  const ORDER_EVENTS = [
+    'onNewOrderAck',
+    'onNewOrderReject',
+    'onModifyOrderAck',
+    'onModifyOrderReject',
+    'onCancelOrderAck',
+    'onCancelOrderReject',
+    'onCancelAllAck',
+    'onCancelAllReject',
+    'onOrderExecution',
+    'onOrderCancelled',
+  ] as const satisfies readonly VenueCallbackName[];
+
+  it('encodes valid order events without the wire schema', () => {
+    for (const cb of ORDER_EVENTS) {
+      const spy = vi.spyOn(EVENT_WIRE_SCHEMAS[cb], 'safeParse');
+      encodeEvent(cb, EVENT_EXAMPLES[cb] as never);
+      eventFrame(3, 4, cb, EVENT_EXAMPLES[cb] as never);
+      expect(spy, cb).not.toHaveBeenCalled();
+    }
+  });
+
+  /** Values at and around every rule of the order events' fields, and of every kind toWire treats apart. */
+  const VALUES: unknown[] = [
+    Price.of('100.25'),
+    Price.of('-0.0075'),
+    Qty.of('0'),
+    Qty.of('1e-40'),
+    Price.of('1e40'),
+    Price.of('1'.repeat(30)),
+    Price.of(`1${'0'.repeat(30)}`),
+    Qty.of(`0.${'0'.repeat(29)}1`),
+    new Decimal('5.5'),
+    { d: new Decimal('7.25') },
+    '100.25',
+    '-3',
+    '1e5',
+    '1.',
+    '',
+    'SIM',
+    'x'.repeat(32),
+    'x'.repeat(33),
+    'x'.repeat(64),
+    'x'.repeat(65),
+    'x'.repeat(128),
+    'x'.repeat(129),
+    'r'.repeat(4096),
+    'r'.repeat(4097),
+    'a b',
+    'a"b\\c',
+    '\ud800',
+    'é',
+    'line\nbreak',
+    'Buy',
+    'Sell',
+    'Limit',
+    'Market',
+    'GTC',
+    'IOC',
+    'FOK',
+    'Maker',
+    'Taker',
+    'PostOnly',
+    0,
+    -0,
+    1,
+    -1,
+    1.5,
+    999,
+    1000,
+    2999,
+    3000,
+    3999,
+    4000,
+    TS,
+    2 ** 53 - 1,
+    2 ** 53,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    true,
+    false,
+    null,
+    undefined,
+    [],
+    ['PostOnly'],
+    ['PostOnly', 'PostOnly', 'ReduceOnly', 'ReduceOnly'],
+    ['PostOnly', 'PostOnly', 'ReduceOnly', 'ReduceOnly', 'PostOnly'],
+    ['Post'],
+    [Price.of('1')],
+    {},
+    { a: 1 },
+  ];
+  const EXTRA_KEYS = ['extra', 'strategy', 'd', 'toStringTag'];
+  /** Whole events of the kinds toWire does not read field by field. */
+  const ODD_EVENTS: unknown[] = [null, undefined, 5, 'ev', [], [1], Price.of('1'), new Decimal(1), { d: new Decimal(1) }, { toStringTag: '[object Decimal]', exchange: 'SIM', instrumentId: 1 }];
+
+  /** Encodes `ev` both ways, as a payload and as a whole frame: same value (keys in the same order) or the same error. */
+  function compareEvent(cb: VenueCallbackName, ev: unknown, seq = 7, eventSeq = 70): void {
+    const label = `${cb} ${String(JSON.stringify(ev))?.slice(0, 200)}`;
+    const [fast, slow] = both(() => encodeEvent(cb, ev as never));
+    expect(fast, label).toStrictEqual(slow);
+    expect(JSON.stringify(fast), label).toBe(JSON.stringify(slow));
+    const [fastText, slowText] = both(() => eventFrame(seq, eventSeq, cb, ev as never));
+    expect(fastText, label).toStrictEqual(slowText);
+    // And without the fast paths, eventFrame is exactly serializeFrame(eventBody()).
+    expect(slowText, label).toStrictEqual(both(() => serializeFrame(eventBody(eventSeq, cb, ev as never), seq))[1]);
+  }
+
+  it('gives the payloads and frame texts of the schema path for mutated order events (fast-check)', () => {
+    const keysOf = (cb: VenueCallbackName) => [...Object.keys(EVENT_EXAMPLES[cb]), ...EXTRA_KEYS];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...ORDER_EVENTS),
+        fc.array(fc.tuple(fc.nat(), fc.constantFrom(...VALUES), fc.boolean()), { maxLength: 3 }),
+        fc.boolean(),
+        (cb, edits, stored) => {
+          // `stored`: decimals as strings, as events come back from the store.
+          const ev: Record<string, unknown> = stored ? JSON.parse(JSON.stringify(EVENT_EXAMPLES[cb])) : { ...EVENT_EXAMPLES[cb] };
+          const keys = keysOf(cb);
+          for (const [k, value, drop] of edits) {
+            const key = keys[k % keys.length]!;
+            if (drop) delete ev[key];
+            else ev[key] = value;
+          }
+          compareEvent(cb, ev);
+        },
+      ),
+      { seed: 20240611, numRuns: 20_000 },
+    );
+  });
+
+  it('gives the schema path for every value in every field, odd events, and odd frame numbers', () => {
+    for (const cb of ORDER_EVENTS) {
+      const example = EVENT_EXAMPLES[cb] as unknown as Record<string, unknown>;
+      compareEvent(cb, example);
+      compareEvent(cb, JSON.parse(JSON.stringify(example)));
+      for (const key of [...Object.keys(example), ...EXTRA_KEYS]) {
+        for (const value of VALUES) compareEvent(cb, { ...example, [key]: value });
+        const rest = { ...example };
+        delete rest[key];
+        compareEvent(cb, rest);
+      }
+      for (const ev of ODD_EVENTS) compareEvent(cb, ev);
+      for (const n of [1, 2 ** 53 - 1, 2 ** 53, 1.5, -0, -1, Number.NaN, undefined]) {
+        compareEvent(cb, example, n as number, 5);
+        compareEvent(cb, example, 5, n as number);
+      }
+    }
+    // Callbacks without a fast encoder, and those that are not sent in event frames, as before.
+    for (const cb of ['onOrderStatus', 'onPublicTrade', 'onStart', '__proto__'] as VenueCallbackName[]) compareEvent(cb, (EVENT_EXAMPLES as Record<string, unknown>)[cb] ?? {});
+  });
+
+  // ---- requests
+
+  const GRIDS = [
+    EQ,
+    PERP,
+    makeInstrument({ instrumentId: 1, exchange: 'SIM', name: 'fine', tickSize: '0.00000001', lotSize: '0.00001', minQty: '0.0001', baseCurrency: 'B', quoteCurrency: 'Q' }),
+    makeInstrument({ instrumentId: 1, exchange: 'SIM', name: 'coarse', tickSize: '25', lotSize: '100', minQty: '300', baseCurrency: 'B', quoteCurrency: 'Q' }),
+    makeInstrument({ instrumentId: 1, exchange: 'SIM', name: 'odd', tickSize: '0.25', lotSize: '0.3', minQty: '0', baseCurrency: 'B', quoteCurrency: 'Q' }),
+    makeInstrument({ instrumentId: 1, exchange: 'SIM', name: '15dp', tickSize: '0.000000000000001', lotSize: '0.000000000000005', baseCurrency: 'B', quoteCurrency: 'Q' }),
+    makeInstrument({ instrumentId: 1, exchange: 'SIM', name: '16dp', tickSize: '0.0000000000000001', lotSize: '1000000000000000', baseCurrency: 'B', quoteCurrency: 'Q' }),
+    makeInstrument({ instrumentId: 1, exchange: 'SIM', name: 'big', tickSize: '1000000000', lotSize: '123456789012345', baseCurrency: 'B', quoteCurrency: 'Q' }),
+  ];
+  const FIXED = [
+    '0', '0.0', '00', '000.000', '-1', '-0', '', '1e2', ' 1', '1 ', '.5', '5.', '+1', '1..2', '0x10',
+    '1', '01', '0.01', '0.010', '100.25', '100.255', '99999999999999', '999999999999999', '9999999999999999', '99999999999999999',
+    '90071992547409.91', '90071992547409.92', '9007199254740991', '0.000000000000001', '0.0000000000000001', '123456789012345', '1234567890123450',
+    '300', '299.99', '0.0001', '0.00009', '0.3', '0.6', '0.9', '1.2', '0.25', '0.5',
+  ];
+
+  function decimalStrings(next: () => number, inst: (typeof GRIDS)[number], n: number): string[] {
+    const out: string[] = [];
+    const digits = (k: number) => Array.from({ length: k }, () => Math.floor(next() * 10)).join('');
+    for (let i = 0; i < n; i++) {
+      const r = next();
+      if (r < 0.5) {
+        // On a grid (tick or lot), sometimes with trailing zeros or leading zeros.
+        const step = next() < 0.5 ? inst.tickSize.d : inst.lotSize.d;
+        const count = Math.floor(next() ** 4 * 10 ** Math.floor(next() * 17));
+        let s = step.mul(count).toFixed();
+        if (next() < 0.2) s += s.includes('.') ? '0'.repeat(1 + Math.floor(next() * 3)) : '.000';
+        if (next() < 0.1) s = `0${s}`;
+        out.push(s);
+      } else {
+        const int = digits(1 + Math.floor(next() * 16));
+        out.push(next() < 0.5 ? int : `${int}.${digits(1 + Math.floor(next() * 16))}`);
+      }
+    }
+    return out;
+  }
+
+  it('decodes prices and qtys of orders and modifies exactly as decimal.js does', () => {
+    let seed = 99;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    let fastTaken = 0;
+    const isOnGrid = vi.spyOn(Price.prototype, 'isOnGrid');
+    for (const inst of GRIDS) {
+      const strings = [...FIXED, ...decimalStrings(next, inst, 1500)];
+      const base = { type: 'new_order', exchange: 'SIM', instrumentId: 1, clientId: 'c', side: Side.Buy, orderType: OrderType.Limit, tif: TimeInForce.GTC, execInstr: [], qty: '1' } as FrameBody<NewOrderMsg>;
+      const ctx = { strategy: 's', instrument: inst };
+      const order = { price: Price.of('7.5'), qty: Qty.of('300') };
+      for (let i = 0; i < strings.length; i++) {
+        const price = strings[i]!;
+        const qty = strings[(i * 7 + 3) % strings.length]!;
+        const label = `${inst.name} price ${price} qty ${qty}`;
+        for (const msg of [
+          { ...base, price, qty },
+          { ...base, price: '7.5', qty: price },
+          { ...base, orderType: OrderType.Market, qty },
+        ]) {
+          const [fast, slow] = both(() => decodeRequest(msg, ctx));
+          expect(fast, label).toStrictEqual(slow);
+        }
+        const modify = { type: 'modify_order', exchange: 'SIM', instrumentId: 1, clientId: 'c', newPrice: price, newQty: qty } as FrameBody<ModifyOrderMsg>;
+        for (const msg of [modify, { ...modify, newPrice: undefined }, { ...modify, newQty: undefined }]) {
+          const [fast, slow] = both(() => decodeRequest(msg, { ...ctx, order }));
+          expect(fast, label).toStrictEqual(slow);
+        }
+        isOnGrid.mockClear();
+        gatewayFastPaths.enabled = true;
+        const r = decodeRequest({ ...base, price, qty: '300' }, ctx);
+        if (r.ok && isOnGrid.mock.calls.length === 0) fastTaken++;
+      }
+    }
+    // Most on-grid prices of the grids that fit in doubles take the fast path.
+    expect(fastTaken).toBeGreaterThan(1000);
+  });
+
+  it('decodes odd values and execution instructions as before', () => {
+    const base = { ...(parseClientFrame(JSON.stringify({ v: 1, type: 'new_order', seq: 1, exchange: 'SIM', instrumentId: 1, clientId: 'c', side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: [], price: '1', qty: '1' })) as { msg: NewOrderMsg }).msg };
+    const ctx = { strategy: 's', instrument: EQ };
+    const P = ExecInstr.PostOnly;
+    const R = ExecInstr.ReduceOnly;
+    for (const [execInstr, deduped] of [
+      [[], []],
+      [[P], [P]],
+      [[P, P], [P]],
+      [[R, P, R], [R, P]],
+      [undefined, []],
+    ] as const) {
+      const [fast, slow] = both(() => decodeRequest({ ...base, execInstr } as never, ctx));
+      expect(fast, String(execInstr)).toStrictEqual(slow);
+      const r = decodeRequest({ ...base, execInstr } as unknown as FrameBody<NewOrderMsg>, ctx);
+      expect(r.ok && r.request.execInstr, String(execInstr)).toEqual(deduped);
+      // A copy, never the frame's own array.
+      if (r.ok && Array.isArray(execInstr)) expect(r.request.execInstr).not.toBe(execInstr);
+    }
+    for (const v of [100, 1.5, null, undefined, {}, 'PostOnly', Price.of('1'), new Decimal(2)]) {
+      for (const msg of [{ ...base, price: v }, { ...base, qty: v }, { ...base, execInstr: v }]) {
+        const [fast, slow] = both(() => decodeRequest(msg as never, ctx));
+        expect(fast, String(v)).toStrictEqual(slow);
+      }
+    }
+    // An instrument whose grid values are not this module's decimals.
+    const foreign = { ...EQ, minQty: undefined, tickSize: { d: EQ.tickSize.d } } as never;
+    for (const msg of [base, { ...base, qty: '5' }]) {
+      const [fast, slow] = both(() => decodeRequest(msg, { strategy: 's', instrument: foreign }));
+      expect(fast).toStrictEqual(slow);
+    }
   });
 });

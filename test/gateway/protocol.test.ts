@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { encodeEvent } from '../../src/gateway/codec.js';
 import {
@@ -14,12 +15,15 @@ import {
   ProtocolErrorCode,
   VENUE_CALLBACKS,
   errorBody,
+  fastClientMessage,
+  gatewayFastPaths,
   parseClientFrame,
   parseGatewayFrame,
   resolveLimits,
   serializeFrame,
   type ParseFailure,
   type ParseResult,
+  type ProtocolLimits,
 } from '../../src/gateway/protocol.js';
 import { MAX_CLIENT_ID_LENGTH } from '../../src/core/validate.js';
 import { CLIENT_EXAMPLES, EVENT_EXAMPLES, GATEWAY_EXAMPLES, TS } from './fixtures.js';
@@ -372,5 +376,155 @@ describe('frame helpers', () => {
     expect(errorBody({ code: ProtocolErrorCode.RateLimited, reason: 'flood' })).toEqual({ type: 'error', code: 4021, reason: 'flood', fatal: true });
     const frame = serializeFrame(body, 12);
     expect(parseGatewayFrame(frame)).toEqual({ ok: true, msg: { v: 1, seq: 12, ...body } });
+  });
+});
+
+describe('fast path of the hot client frames', () => {
+  afterEach(() => {
+    gatewayFastPaths.enabled = true;
+  });
+
+  /** Bases the mutations start from: each hot type, with and without its optional fields. */
+  const BASES: Record<string, unknown>[] = [
+    CLIENT_EXAMPLES.new_order!,
+    without(CLIENT_EXAMPLES.new_order!, 'reqId'),
+    { ...without(CLIENT_EXAMPLES.new_order!, 'price'), orderType: 'Market', tif: 'IOC', execInstr: [] },
+    { ...CLIENT_EXAMPLES.new_order!, execInstr: ['PostOnly', 'ReduceOnly', 'PostOnly', 'ReduceOnly'], side: 'Sell', tif: 'FOK' },
+    CLIENT_EXAMPLES.modify_order!,
+    { ...without(CLIENT_EXAMPLES.modify_order!, 'newQty'), reqId: 'm-1' },
+    without(CLIENT_EXAMPLES.modify_order!, 'newPrice'),
+    without(without(CLIENT_EXAMPLES.modify_order!, 'newPrice'), 'newQty'),
+    CLIENT_EXAMPLES.cancel_order!,
+    { ...CLIENT_EXAMPLES.cancel_order!, reqId: 'c-1' },
+    CLIENT_EXAMPLES.cancel_all!,
+    { ...CLIENT_EXAMPLES.cancel_all!, reqId: 'x'.repeat(64) },
+    CLIENT_EXAMPLES.heartbeat!,
+    { ...CLIENT_EXAMPLES.heartbeat!, reqId: 'h', ts: 0 },
+  ];
+  const KEYS = [...new Set(BASES.flatMap((b) => Object.keys(b))), 'ts', 'price', 'newPrice', 'newQty', 'reqId', 'extra', 'constructor', 'prototype', 'postOnly'];
+  /** Values at and around every limit and rule of the hot frames' fields. */
+  const VALUES: unknown[] = [
+    ...['', 'a', 'x'.repeat(32), 'x'.repeat(33), 'x'.repeat(64), 'x'.repeat(65), 'a b', 'a"b', 'a\\b', 'é', '\u0000', 'SIM.x-1_', 'S/M', '~!'],
+    ...['0', '1', '-1', '1.', '.5', '1e5', '01', '100.25', '-0.5', '1'.repeat(30), '1'.repeat(31), `1.${'0'.repeat(30)}`, `1.${'0'.repeat(31)}`, `-${'9'.repeat(30)}.${'9'.repeat(30)}`, ' 1', '1 '],
+    ...['new_order', 'modify_order', 'cancel_order', 'cancel_all', 'heartbeat', 'fetch', 'Buy', 'Sell', 'buy', 'Limit', 'Market', 'GTC', 'IOC', 'FOK', 'PostOnly', 'ReduceOnly'],
+    ...[0, -0, 1, -1, 1.5, 2, 2 ** 53 - 1, 2 ** 53, -(2 ** 53 - 1), -(2 ** 53), 1e21, TS],
+    true,
+    false,
+    null,
+    [],
+    {},
+    ['PostOnly'],
+    ['PostOnly', 'PostOnly'],
+    ['PostOnly', 'ReduceOnly', 'PostOnly', 'ReduceOnly', 'PostOnly'],
+    ['Post'],
+    [['PostOnly']],
+    [1],
+    { a: 1 },
+    { a: { b: { c: 1 } } },
+  ];
+
+  /** Parses `text` with the fast path and without it; the two must agree exactly, and the fast path may only ever accept. */
+  function compare(text: string, limits: Readonly<ProtocolLimits>, tally: { fast: number; declined: number }): void {
+    gatewayFastPaths.enabled = false;
+    const slow = parseClientFrame(text, limits);
+    gatewayFastPaths.enabled = true;
+    const fast = parseClientFrame(text, limits);
+    expect(fast, text).toStrictEqual(slow);
+    // Same keys in the same order too (deep equality ignores order).
+    expect(json(fast), text).toBe(json(slow));
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
+    const direct = fastClientMessage(value as Record<string, unknown>, limits);
+    if (direct === undefined) {
+      tally.declined++;
+      return;
+    }
+    tally.fast++;
+    expect(slow.ok, text).toBe(true);
+    expect(direct, text).toStrictEqual(slow.ok && slow.msg);
+    expect(json(direct), text).toBe(json(slow.ok && slow.msg));
+  }
+
+  /** A small deterministic generator (mulberry32). */
+  function rng(seed: number): () => number {
+    let a = seed >>> 0;
+    return () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  it('accepts the examples on the fast path', () => {
+    for (const b of BASES) {
+      const r = fastClientMessage(b, DEFAULT_LIMITS);
+      expect(r, json(b)).toBeDefined();
+      gatewayFastPaths.enabled = false;
+      expect(parseClientFrame(json(b))).toStrictEqual({ ok: true, msg: r });
+    }
+  });
+
+  it('gives what the schemas give on 20 000 seeded mutations of the hot frames, under several depth limits', () => {
+    const next = rng(20240611);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+    for (const limits of [DEFAULT_LIMITS, { ...DEFAULT_LIMITS, maxJsonDepth: 2 }, { ...DEFAULT_LIMITS, maxJsonDepth: 1 }, { ...DEFAULT_LIMITS, maxJsonDepth: 0 }]) {
+      const tally = { fast: 0, declined: 0 };
+      const n = limits === DEFAULT_LIMITS ? 14_000 : 2_000;
+      for (let i = 0; i < n; i++) {
+        const frame: Record<string, unknown> = { ...pick(BASES) };
+        // 0 to 3 mutations: replace a field's value, remove a field, or add one.
+        const edits = Math.floor(next() * 4);
+        for (let e = 0; e < edits; e++) {
+          const r = next();
+          if (r < 0.6) frame[pick(KEYS)] = pick(VALUES);
+          else if (r < 0.85) delete frame[pick(Object.keys(frame))];
+          else frame[pick(['extra', 'execinstr', 'Price', 'ts', 'price', 'reqId', 'newQty'])] = pick(VALUES);
+        }
+        compare(json(frame), limits, tally);
+      }
+      if (limits.maxJsonDepth >= 1) expect(tally.fast).toBeGreaterThan(n / 10);
+      else expect(tally.fast).toBe(0);
+      expect(tally.declined).toBeGreaterThan(n / 10);
+    }
+  });
+
+  it('gives what the schemas give for any JSON value in any field (fast-check)', () => {
+    const tally = { fast: 0, declined: 0 };
+    fc.assert(
+      fc.property(fc.constantFrom(...BASES), fc.constantFrom(...KEYS), fc.oneof(fc.jsonValue(), fc.constantFrom(...VALUES)), fc.boolean(), (base, key, value, drop) => {
+        const frame: Record<string, unknown> = { ...base, [key]: value };
+        if (drop) delete frame[key === 'type' ? 'v' : 'type'];
+        compare(json(frame), DEFAULT_LIMITS, tally);
+      }),
+      { seed: 4242, numRuns: 5_000 },
+    );
+    expect(tally.fast).toBeGreaterThan(100);
+  });
+
+  it('leaves text-level oddities to the schemas: forbidden keys, duplicate keys, overflowing numbers, -0', () => {
+    const tally = { fast: 0, declined: 0 };
+    const base = json(CLIENT_EXAMPLES.cancel_order);
+    const texts = [
+      base.replace('{', '{"__proto__":{"x":1},'),
+      base.replace('{', '{"__proto__":1,'),
+      base.replace('{', '{"constructor":1,'),
+      base.replace('"instrumentId":1', '"instrumentId":1e400'),
+      base.replace('"instrumentId":1', '"instrumentId":-0'),
+      base.replace('"instrumentId":1', '"instrumentId":1.0'),
+      base.replace('"seq":5', '"seq":5.0000000000000001'),
+      base.replace('"clientId":"mm-1"', '"clientId":"mm-1","clientId":"mm-2"'),
+      base.replace('"clientId":"mm-1"', '"clientId":"mm\\u0022"'),
+      base.replace('"clientId":"mm-1"', '"clientId":"\\ud800"'),
+      json(CLIENT_EXAMPLES.new_order).replace('"execInstr":["PostOnly"]', '"execInstr":["PostOnly",{"__proto__":1}]'),
+    ];
+    for (const t of texts) for (const limits of [DEFAULT_LIMITS, { ...DEFAULT_LIMITS, maxJsonDepth: 1 }]) compare(t, limits, tally);
+    expect(tally.fast).toBeGreaterThan(0);
   });
 });

@@ -9,16 +9,19 @@ import type { WebSocket } from 'ws';
 import { SimClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { MdStatus, MdType, type MdEvent } from '../../src/data/events.js';
-import { encodeMd } from '../../src/gateway/codec.js';
-import { DEFAULT_LIMITS, type ClientMessage } from '../../src/gateway/protocol.js';
+import { ProtocolError, encodeMd, eventBody } from '../../src/gateway/codec.js';
+import { DEFAULT_LIMITS, VENUE_CALLBACKS, gatewayFastPaths, serializeFrame, type ClientMessage } from '../../src/gateway/protocol.js';
+import { EVENT_EXAMPLES } from './fixtures.js';
 import { GatewaySession } from '../../src/gateway/session.js';
 
 class FakeSocket extends EventEmitter {
   readyState = 1; // OPEN
   bufferedAmount = 0;
   sent: Array<Record<string, unknown>> = [];
+  texts: string[] = [];
   closedWith: [number, string] | undefined;
   send(text: string): void {
+    this.texts.push(text);
     this.sent.push(JSON.parse(text) as Record<string, unknown>);
   }
   close(code: number, reason: string): void {
@@ -110,6 +113,41 @@ describe('GatewaySession', () => {
     // And live again.
     s.deliverMd('SYN', batch, encodeMd(batch), () => []);
     expect(ws.sent).toHaveLength(3);
+  });
+
+  it('sends events as serializeFrame(eventBody()) would, numbered with the other frames', () => {
+    for (const fast of [true, false]) {
+      gatewayFastPaths.enabled = fast;
+      try {
+        const { ws, s } = setup();
+        s.send({ type: 'heartbeat', ts: 5 });
+        const expected = [serializeFrame({ type: 'heartbeat', ts: 5 }, 1)];
+        VENUE_CALLBACKS.forEach((cb, i) => {
+          expect(s.sendEvent(100 + i, cb, EVENT_EXAMPLES[cb] as never)).toBe(true);
+          expected.push(serializeFrame(eventBody(100 + i, cb, EVENT_EXAMPLES[cb] as never), i + 2));
+        });
+        expect(ws.texts).toEqual(expected);
+      } finally {
+        gatewayFastPaths.enabled = true;
+      }
+    }
+  });
+
+  it('throws on an event without a wire form and uses no frame number for it, open or closed', () => {
+    const { ws, s } = setup();
+    const bad = { ...EVENT_EXAMPLES.onNewOrderAck, instrumentId: 1.5 };
+    expect(() => s.sendEvent(1, 'onNewOrderAck', bad)).toThrow(ProtocolError);
+    expect(s.sendEvent(2, 'onCancelOrderAck', EVENT_EXAMPLES.onCancelOrderAck)).toBe(true);
+    expect(ws.sent.map((f) => [f.seq, f.eventSeq])).toEqual([[1, 2]]);
+    ws.readyState = 3;
+    expect(() => s.sendEvent(3, 'onNewOrderAck', bad)).toThrow(ProtocolError);
+    expect(s.sendEvent(3, 'onCancelOrderAck', EVENT_EXAMPLES.onCancelOrderAck)).toBe(false);
+    ws.readyState = 1;
+    expect(s.sendEvent(4, 'onCancelOrderAck', EVENT_EXAMPLES.onCancelOrderAck)).toBe(true);
+    expect(ws.sent.map((f) => [f.seq, f.eventSeq])).toEqual([
+      [1, 2],
+      [2, 4],
+    ]);
   });
 
   it('passes valid frames to the handler and answers bad ones itself', () => {
