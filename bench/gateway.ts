@@ -62,6 +62,8 @@ export interface OrderAckResult {
   /** Acks after which the order was found in the store, acknowledged and `Open`, out of `stats.n` + warm-up. */
   storedBeforeAck: number;
   acks: number;
+  /** Where the time goes, from timestamps taken around the store's two writes. */
+  segments: OrderAckSegments;
 }
 
 /** One fan-out figure. */
@@ -206,7 +208,23 @@ interface OrderRig {
   roundTrip(): Promise<number>;
   storedBeforeAck: number;
   acks: number;
+  /** Per timed round trip, µs: [send → insert starts, insert, insert → ack recording starts, ack recording, ack recorded → received]. */
+  segments: number[][];
   close(): Promise<void>;
+}
+
+/** Where an order → ack round trip spends its time (p50 and p99 of each part, µs). */
+export interface OrderAckSegments {
+  /** Client send, loopback, frame parse and checks, up to the store's `insertOrder`. */
+  toInsert: [p50: number, p99: number];
+  /** `insertOrder`: the order's commit. */
+  insert: [p50: number, p99: number];
+  /** Submit, the venue's engine and its ack back to the gateway (two event-loop turns). */
+  venue: [p50: number, p99: number];
+  /** `recordEvent` of the ack: its commit. */
+  recordAck: [p50: number, p99: number];
+  /** Encoding, send, loopback and the client's parse. */
+  toClient: [p50: number, p99: number];
 }
 
 async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string): Promise<OrderRig> {
@@ -223,6 +241,26 @@ async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string):
     loop: true,
     sim: { latency: new ConstantLatencyModel({ entryUs: 0, responseUs: 0 }) },
   });
+  // Timestamps around the two writes of each order (the wrapper costs well under 1 µs).
+  let tInsert0 = 0n;
+  let tInsert1 = 0n;
+  let tAck0 = 0n;
+  let tAck1 = 0n;
+  const insertOrder = store.insertOrder.bind(store);
+  const recordEvent = store.recordEvent.bind(store);
+  store.insertOrder = async (o) => {
+    tInsert0 = process.hrtime.bigint();
+    const r = await insertOrder(o);
+    tInsert1 = process.hrtime.bigint();
+    return r;
+  };
+  store.recordEvent = async (strategy, cb, ev, ts) => {
+    const ack = cb === 'onNewOrderAck';
+    if (ack) tAck0 = process.hrtime.bigint();
+    const r = await recordEvent(strategy, cb, ev, ts);
+    if (ack) tAck1 = process.hrtime.bigint();
+    return r;
+  };
   const server = new GatewayServer({ tokens: { bench: 'bench-token' }, store, venues: [host], clock, logger: silentLogger(), limits: { maxMsgsPerSec: 1e6, burstMsgs: 1_000_000 }, shutdownGraceMs: 5 });
   const { url } = await server.start();
   const c = await Client.open(url);
@@ -234,14 +272,17 @@ async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string):
   const rig: OrderRig = {
     storedBeforeAck: 0,
     acks: 0,
+    segments: [],
     async roundTrip() {
       const id = `b-${++i}`;
       const msg = newOrder(id);
       const t0 = process.hrtime.bigint();
       c.send(msg);
       const f = await c.next();
-      const us = Number(process.hrtime.bigint() - t0) / 1000;
+      const t1 = process.hrtime.bigint();
+      const us = Number(t1 - t0) / 1000;
       if (f.type !== 'event' || f.cb !== 'onNewOrderAck' || f.ev.clientId !== id) throw new Error(`order → ack: got ${JSON.stringify(f).slice(0, 300)}`);
+      rig.segments.push([t0, tInsert0, tInsert1, tAck0, tAck1, t1].slice(1).map((t, k, a) => Number(t - (k === 0 ? t0 : a[k - 1]!)) / 1000));
       rig.acks++;
       // Not timed: the order is in the store, acknowledged, when its ack arrives.
       const o = await store.getOrder('bench', id);
@@ -479,7 +520,13 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
       ['memory', 'MEMORY'],
     ] as const) {
       const s = stats(samples[key]);
-      orderAck.push({ synchronous, stats: s, ratioP99ToEcho: s.p99Us / echoStats.p99Us, storedBeforeAck: rigs[key].storedBeforeAck, acks: rigs[key].acks });
+      const seg = rigs[key].segments.slice(-samples[key].length);
+      const part = (k: number): [number, number] => {
+        const st = stats(seg.map((r) => r[k]!));
+        return [st.p50Us, st.p99Us];
+      };
+      const segments: OrderAckSegments = { toInsert: part(0), insert: part(1), venue: part(2), recordAck: part(3), toClient: part(4) };
+      orderAck.push({ synchronous, segments, stats: s, ratioP99ToEcho: s.p99Us / echoStats.p99Us, storedBeforeAck: rigs[key].storedBeforeAck, acks: rigs[key].acks });
       await rigs[key].close();
     }
 
@@ -504,6 +551,9 @@ export function formatGatewayBench(r: GatewayBenchResult): string[] {
   const lines = [`machine: ${r.machine.cpu}, ${r.machine.cores} cores, node ${r.machine.node}, load average ${r.machine.loadavg.join(' ')}`, `bare ws JSON echo:              ${lat(r.echo)}`];
   for (const o of r.orderAck) {
     lines.push(`order → ack, ${o.synchronous === 'MEMORY' ? 'in-memory store' : `${o.synchronous} store`.padEnd(15)}: ${lat(o.stats)}; p99 ${o.ratioP99ToEcho.toFixed(2)}× echo; in the store at its ack: ${o.storedBeforeAck}/${o.acks}`);
+    const g = o.segments;
+    const seg = (name: string, [p50, p99]: [number, number]) => `${name} ${p50.toFixed(0)}/${p99.toFixed(0)}`;
+    lines.push(`    where it goes (p50/p99 µs): ${[seg('to insert', g.toInsert), seg('insert', g.insert), seg('venue', g.venue), seg('record ack', g.recordAck), seg('to client', g.toClient)].join(', ')}`);
   }
   lines.push(`md fan-out: the venue alone publishes ${k(r.fanoutBaselinePerSec)} rows/s`);
   for (const f of r.fanout) {

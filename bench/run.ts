@@ -346,6 +346,16 @@ async function main() {
       out({ figure: `${label} p99`, value: o.stats.p99Us, unit: 'µs', baseline: 'echo p99', baselineValue: echo.p99Us, ratio: o.ratioP99ToEcho, ...(o.synchronous !== 'MEMORY' ? { target: '≤ 2× echo p99', met: o.ratioP99ToEcho <= 2 } : {}) });
       out({ figure: `${label} p99.9`, value: o.stats.p999Us, unit: 'µs', baseline: 'echo p99.9', baselineValue: echo.p999Us, ratio: o.stats.p999Us / echo.p999Us });
       out({ figure: `${label}: in the store at its ack`, value: (100 * o.storedBeforeAck) / o.acks, unit: '%', target: 'every order', met: o.storedBeforeAck === o.acks });
+      if (o.synchronous !== 'FULL') {
+        const parts = [
+          ['toInsert', 'client send → insert (loopback, parse, checks)'],
+          ['insert', 'insert commit'],
+          ['venue', 'venue (submit, engine, ack back)'],
+          ['recordAck', 'ack commit'],
+          ['toClient', 'encode, send, loopback, client parse'],
+        ] as const;
+        for (const [k, name] of parts) out({ figure: `${label}, part: ${name} p50`, value: o.segments[k][0], unit: 'µs' });
+      }
     }
     out({ figure: 'gateway: md fan-out, venue alone (no subscriber)', value: gateway.fanoutBaselinePerSec, unit: 'ev/s' });
     for (const f of gateway.fanout) {
