@@ -834,6 +834,17 @@ export function serializeFrame<B extends { type: string }>(body: B, seq: number)
   return JSON.stringify({ v: PROTOCOL_VERSION, type, seq, ...rest });
 }
 
+/**
+ * @internal The text of an `md` frame from already serialized parts, byte-identical to
+ * `serializeFrame({ type: 'md', exchange, events }, seq)` when `exchangeJson` is
+ * `JSON.stringify(exchange)` and `eventsJson` is `JSON.stringify(events)`. The gateway fans
+ * the same rows out to many connections whose frames differ only by `seq`, so it serializes
+ * the rows once and only the envelope per connection. Keep in step with `serializeFrame`.
+ */
+export function serializeMdFrame(seq: number, exchangeJson: string, eventsJson: string): string {
+  return `{"v":${PROTOCOL_VERSION},"type":"md","seq":${seq},"exchange":${exchangeJson},"events":${eventsJson}}`;
+}
+
 /** Body of an `error` frame from a failure (or any code and reason); `fatal` from `PROTOCOL_ERROR_FATAL` unless given. */
 export function errorBody(e: { code: ProtocolErrorCode; reason: string; reqId?: string; refSeq?: number; fatal?: boolean }): FrameBody<ErrorMsg> {
   const body: FrameBody<ErrorMsg> = { type: 'error', code: e.code, reason: e.reason };

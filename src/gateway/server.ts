@@ -59,7 +59,7 @@ import {
   type WireOrderStatus,
   type WirePosition,
 } from './protocol.js';
-import { GatewaySession, type SessionHandler } from './session.js';
+import { GatewaySession, MdBatch, type SessionHandler } from './session.js';
 import type { HostedVenue } from './venue-host.js';
 
 /** Options of {@link GatewayServer}. */
@@ -626,13 +626,14 @@ export class GatewayServer implements SessionHandler {
 
   private onMd(exchange: string, events: readonly MdEvent[]): void {
     if (events.length === 0) return;
-    let rows: ReturnType<typeof encodeMd> | undefined;
+    // One batch for all sessions: rows encoded and serialized once, not once per session.
+    let batch: MdBatch | undefined;
     const v = this.venues.get(exchange)!;
     const snapshot = (id: number) => v.snapshot(id);
     for (const s of this.sessions) {
       if (!s.ready || !s.subscribed(exchange)) continue;
-      rows ??= encodeMd(events);
-      s.deliverMd(exchange, events, rows, snapshot);
+      batch ??= new MdBatch(exchange, events);
+      s.deliverBatch(batch, snapshot);
     }
   }
 

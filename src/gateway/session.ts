@@ -18,6 +18,7 @@ import {
   errorBody,
   parseClientFrame,
   serializeFrame,
+  serializeMdFrame,
   type ClientMessage,
   type FrameBody,
   type GatewayMessage,
@@ -76,6 +77,155 @@ function closeReason(s: string): string {
 /** A status row of the md wire form. */
 function statusRow(instrumentId: number, ts: number, status: number): MdRow {
   return [MdType.Status, instrumentId, ts, ts, 0, 0, 0, 0, status];
+}
+
+/**
+ * @internal What one session takes of an `MdBatch`: some of its rows, with the `events`
+ * JSON of each of their frames, shared by every session that takes the same rows.
+ */
+export interface MdSelection {
+  /** Rows taken (at least 1). */
+  readonly size: number;
+  /** `JSON.stringify` of frame `k`'s rows, frames holding `rowsPerFrame` rows. */
+  eventsJson(k: number, rowsPerFrame: number): string;
+}
+
+class Selection implements MdSelection {
+  private readonly texts: string[] = [];
+  private rowsPerFrame = 0;
+
+  /**
+   * `index` lists the batch rows taken (undefined: all). `joinRows`: build the text from the
+   * batch's per-row texts, worth it when other sessions take other, overlapping rows.
+   */
+  constructor(
+    private readonly batch: MdBatch,
+    private readonly rows: readonly MdRow[],
+    private readonly index: readonly number[] | undefined,
+    private readonly joinRows: boolean,
+  ) {}
+
+  get size(): number {
+    return this.rows.length;
+  }
+
+  eventsJson(k: number, rowsPerFrame: number): string {
+    if (this.rowsPerFrame !== rowsPerFrame) {
+      // The cache holds one frame size; sessions of one server all use the same.
+      if (this.texts.length > 0) return this.serialize(k, rowsPerFrame);
+      this.rowsPerFrame = rowsPerFrame;
+    }
+    return (this.texts[k] ??= this.serialize(k, rowsPerFrame));
+  }
+
+  private serialize(k: number, n: number): string {
+    const start = k * n;
+    const end = Math.min(start + n, this.rows.length);
+    if (this.joinRows && this.index !== undefined) {
+      const parts = new Array<string>(end - start);
+      for (let i = start; i < end; i++) parts[i - start] = this.batch.rowJson(this.index[i]!);
+      return `[${parts.join(',')}]`;
+    }
+    return JSON.stringify(start === 0 && end === this.rows.length ? this.rows : this.rows.slice(start, end));
+  }
+}
+
+/**
+ * @internal One published batch of market events of an exchange, shared by every session
+ * it is delivered to: the rows are encoded and JSON-serialized once per batch rather than once
+ * per session, since their frames differ only by the connection's `seq`. Sessions taking the
+ * same instruments of the batch (usually all of them) share their frames' `events` text.
+ */
+export class MdBatch {
+  /** Exchange of the events. */
+  readonly exchange: string;
+  /** `JSON.stringify(exchange)`, for the frames' envelope. */
+  readonly exchangeJson: string;
+  /** The events, in publishing order. */
+  readonly events: readonly MdEvent[];
+  private encoded: readonly MdRow[] | undefined;
+  private instruments: number[] | undefined;
+  private readonly selections = new Map<string, Selection>();
+  private rowTexts: string[] | undefined;
+  /** 1 for the rows an earlier partial selection took. */
+  private takenRows: Uint8Array | undefined;
+
+  /** `rows`: the events' `encodeMd` rows when the caller has them (else encoded on first use). */
+  constructor(exchange: string, events: readonly MdEvent[], rows?: readonly MdRow[]) {
+    this.exchange = exchange;
+    this.exchangeJson = JSON.stringify(exchange);
+    this.events = events;
+    this.encoded = rows;
+  }
+
+  /** The events' wire rows. */
+  get rows(): readonly MdRow[] {
+    return (this.encoded ??= encodeMd(this.events));
+  }
+
+  /** Distinct instrument ids of the events, in order of first appearance. */
+  instrumentIds(): readonly number[] {
+    if (this.instruments === undefined) {
+      const seen = new Set<number>();
+      const ids: number[] = [];
+      let last = NaN;
+      for (let i = 0; i < this.events.length; i++) {
+        const id = this.events[i]!.instrumentId;
+        // Runs of one instrument are the usual shape of a batch: skip the set for them.
+        if (id === last) continue;
+        last = id;
+        if (!seen.has(id)) {
+          seen.add(id);
+          ids.push(id);
+        }
+      }
+      this.instruments = ids;
+    }
+    return this.instruments;
+  }
+
+  /** What a session subscribed to `ids` takes of the batch; undefined when no row. */
+  select(ids: ReadonlySet<number>): MdSelection | undefined {
+    const all = this.instrumentIds();
+    let wanted = 0;
+    for (let i = 0; i < all.length; i++) if (ids.has(all[i]!)) wanted++;
+    if (wanted === 0) return undefined;
+    // The key names the instruments taken; the order of `all` makes it the same for every session.
+    let key = '*';
+    if (wanted < all.length) {
+      key = '';
+      for (let i = 0; i < all.length; i++) if (ids.has(all[i]!)) key += `${all[i]},`;
+    }
+    let sel = this.selections.get(key);
+    if (sel === undefined) {
+      if (key === '*') sel = new Selection(this, this.rows, undefined, false);
+      else {
+        const rows = this.rows;
+        const index: number[] = [];
+        const out: MdRow[] = [];
+        const before = (this.takenRows ??= new Uint8Array(this.events.length));
+        let shared = 0;
+        for (let i = 0; i < this.events.length; i++) {
+          if (!ids.has(this.events[i]!.instrumentId)) continue;
+          index.push(i);
+          out.push(rows[i]!);
+          shared += before[i]!;
+          before[i] = 1;
+        }
+        // Serializing rows one by one costs ≈ 1.4× one JSON.stringify of them all, so it only
+        // pays for rows that other selections take too: sessions on overlapping instrument sets.
+        sel = new Selection(this, out, index, 2 * shared > out.length);
+      }
+      this.selections.set(key, sel);
+    }
+    return sel;
+  }
+
+  /** `JSON.stringify` of row `i`, cached for the partial selections of other sessions. */
+  rowJson(i: number): string {
+    const texts = (this.rowTexts ??= new Array<string>(this.events.length));
+    return (texts[i] ??= JSON.stringify(this.rows[i]));
+  }
 }
 
 /**
@@ -237,6 +387,15 @@ export class GatewaySession {
    * `snapshot` of each instrument replaces the batch (the books already include it).
    */
   deliverMd(exchange: string, events: readonly MdEvent[], rows: readonly MdRow[], snapshot: (instrumentId: number) => MdEvent[]): void {
+    this.deliverBatch(new MdBatch(exchange, events, rows), snapshot);
+  }
+
+  /**
+   * @internal `deliverMd` of a batch shared with the other sessions, so that its rows are
+   * serialized once for all of them (the server's fan-out).
+   */
+  deliverBatch(batch: MdBatch, snapshot: (instrumentId: number) => MdEvent[]): void {
+    const exchange = batch.exchange;
     const ids = this.subs.get(exchange);
     if (!ids || ids.size === 0 || !this.ready) return;
     const buffered = this.ws.bufferedAmount;
@@ -249,9 +408,8 @@ export class GatewaySession {
       this.sendRows(exchange, encodeMd(fresh));
       return;
     }
-    const out: MdRow[] = [];
-    for (let i = 0; i < events.length; i++) if (ids.has(events[i]!.instrumentId)) out.push(rows[i]!);
-    if (out.length === 0) return;
+    const sel = batch.select(ids);
+    if (sel === undefined) return;
     if (buffered > this.deps.maxBufferedBytes) {
       this.stalled.add(exchange);
       const ts = this.deps.clock.now();
@@ -262,7 +420,14 @@ export class GatewaySession {
       );
       return;
     }
-    this.sendRows(exchange, out);
+    const n = this.deps.mdRowsPerFrame;
+    const frames = Math.ceil(sel.size / n);
+    for (let k = 0; k < frames; k++) {
+      if (this.ws.readyState !== WebSocket.OPEN) return;
+      const events = sel.eventsJson(k, n);
+      this.ws.send(serializeMdFrame(++this.seqOut, batch.exchangeJson, events));
+      this.guard.onSent(this.nowMs());
+    }
   }
 
   // ---- receiving -----------------------------------------------------------------------

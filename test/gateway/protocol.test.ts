@@ -21,6 +21,7 @@ import {
   parseGatewayFrame,
   resolveLimits,
   serializeFrame,
+  serializeMdFrame,
   type ParseFailure,
   type ParseResult,
   type ProtocolLimits,
@@ -367,6 +368,31 @@ describe('frame helpers', () => {
     expect(s).toBe(`{"v":1,"type":"heartbeat","seq":7,"ts":${TS}}`);
     expect(parseClientFrame(s).ok).toBe(true);
     expect(parseGatewayFrame(s).ok).toBe(true);
+  });
+
+  it('builds md frames from serialized parts byte for byte as serializeFrame does', () => {
+    // The number forms JSON.stringify has to agree on: exponents, -0, the extremes, NaN (null).
+    const odd = [0, -0, 1.5, -2.25, 1e21, 1e-7, 5e-324, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 0.1 + 0.2, NaN, Infinity];
+    const row = (i: number) => [6, i, TS, TS + 1, i % 2 ? 1 : -1, 100 + i, odd[i % odd.length]!, odd[(i + 5) % odd.length]!, 0];
+    for (const exchange of ['SYN', 'A.b-C_9', 'x']) {
+      for (const seq of [1, 9, 10, 123_456_789, Number.MAX_SAFE_INTEGER]) {
+        for (const events of [[row(0)], Array.from({ length: 25 }, (_, i) => row(i))]) {
+          const expected = serializeFrame({ type: 'md', exchange, events }, seq);
+          expect(serializeMdFrame(seq, JSON.stringify(exchange), JSON.stringify(events))).toBe(expected);
+        }
+      }
+    }
+    const rows = [[6, 1, TS, TS + 1, 1, 101, 10_024, 2.5, 0]];
+    expect(parseGatewayFrame(serializeMdFrame(3, '"SYN"', JSON.stringify(rows)))).toEqual({ ok: true, msg: { v: 1, type: 'md', seq: 3, exchange: 'SYN', events: rows } });
+  });
+
+  it('builds md frames as serializeFrame does for any rows (property)', () => {
+    const num = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-0, 1e21, 5e-324));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), fc.stringMatching(/^[\w.-]{1,32}$/), fc.array(fc.array(num, { minLength: 9, maxLength: 9 }), { minLength: 1, maxLength: 20 }), (seq, exchange, events) => {
+        expect(serializeMdFrame(seq, JSON.stringify(exchange), JSON.stringify(events))).toBe(serializeFrame({ type: 'md', exchange, events }, seq));
+      }),
+    );
   });
 
   it('builds error bodies from failures, fatal only when it is', () => {

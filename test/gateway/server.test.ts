@@ -11,7 +11,7 @@ import { Price } from '../../src/api/decimal.js';
 import { OrderStatus, Side } from '../../src/api/enums.js';
 import { L3Book } from '../../src/book/l3-book.js';
 import { MdStatus, MdType, type MdEvent } from '../../src/data/events.js';
-import { ProtocolErrorCode } from '../../src/gateway/protocol.js';
+import { ProtocolErrorCode, serializeFrame } from '../../src/gateway/protocol.js';
 import { CommandError } from '../../src/gateway/server.js';
 import { SqliteOrderStore } from '../../src/store/sqlite-store.js';
 import { RawClient, TOKENS, sleep, startTestGateway, type Frame, type TestGateway } from './harness.js';
@@ -219,6 +219,47 @@ describe('market data', () => {
     expect(await c.nextType('error', { reqId: 's2' })).toMatchObject({ code: ProtocolErrorCode.UnknownExchange });
     c.send({ type: 'subscribe', reqId: 's3', exchange: 'SYN', instrumentIds: [1, 99], subs: ['BBO'] });
     expect(await c.nextType('error', { reqId: 's3' })).toMatchObject({ code: ProtocolErrorCode.UnknownInstrument });
+  });
+
+  it('fans the same md out to every subscriber, as text frames serializeFrame would write, each with its own seq', async () => {
+    const g = await gateway();
+    const a = await loggedIn(g, 'alpha');
+    const b = await loggedIn(g, 'beta');
+    const raw = new Map<RawClient, { text: string; binary: boolean }[]>([
+      [a, []],
+      [b, []],
+    ]);
+    for (const [c, texts] of raw) c.ws.on('message', (d, isBinary) => texts.push({ text: String(d), binary: isBinary }));
+    a.send({ type: 'subscribe', reqId: 'sa', exchange: 'SYN', instrumentIds: [1], subs: ['OrderBook'] });
+    await a.nextType('subscribe_ack');
+    await a.nextType('md'); // the snapshot
+    await a.nextType('md'); // live: alpha is now ahead of beta in frame numbers
+    b.send({ type: 'subscribe', reqId: 'sb', exchange: 'SYN', instrumentIds: [1], subs: ['OrderBook'] });
+    await b.nextType('subscribe_ack');
+    // The snapshot, then live batches (each frame of a batch goes to both).
+    const snapshotEnd = await b.next((f) => f.type === 'md' && (f.events as number[][]).at(-1)![8] === MdStatus.SnapshotEnd);
+    for (let i = 0; i < 5; i++) await b.next((f) => f.type === 'md' && f.seq > snapshotEnd.seq + i);
+    const md = (c: RawClient) =>
+      raw.get(c)!.flatMap(({ text, binary }) => {
+        const f = JSON.parse(text) as Frame;
+        if (f.type !== 'md') return [];
+        expect(binary).toBe(false);
+        expect(text).toBe(serializeFrame({ type: 'md', exchange: f.exchange, events: f.events }, f.seq));
+        return [{ seq: f.seq as number, events: JSON.stringify(f.events) }];
+      });
+    const live = md(b).filter((f) => f.seq > snapshotEnd.seq);
+    const ofA = md(a);
+    const start = ofA.findIndex((f) => f.events === live[0]!.events);
+    expect(start).toBeGreaterThan(0);
+    // Beta's socket may be read before alpha's: compare what both have received.
+    const n = Math.min(live.length, ofA.length - start);
+    expect(n).toBeGreaterThanOrEqual(3);
+    const same = ofA.slice(start, start + n);
+    expect(same.map((f) => f.events)).toEqual(live.slice(0, n).map((f) => f.events));
+    // Each numbered on from its own earlier frames (md flows, so no heartbeat falls between).
+    const offset = same[0]!.seq - live[0]!.seq;
+    expect(offset).toBeGreaterThan(0);
+    expect(same.map((f, i) => f.seq - live[i]!.seq)).toEqual(same.map(() => offset));
   });
 
   it('after a feed disconnect, subscribers get Disconnected, then a snapshot that makes their book equal the venue book', async () => {

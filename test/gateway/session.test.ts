@@ -1,10 +1,12 @@
 /**
- * A gateway session over a fake socket: frame numbering, md splitting, and the
- * slow-consumer rule (md paused with Disconnected while the socket does not drain, then a
- * snapshot instead of the batch), which a real loopback socket cannot provoke reliably.
+ * A gateway session over a fake socket: frame numbering, md splitting, md frames of a batch
+ * shared by several sessions (byte for byte what `serializeFrame` makes of each session's
+ * rows), and the slow-consumer rule (md paused with Disconnected while the socket does not
+ * drain, then a snapshot instead of the batch), which a real loopback socket cannot provoke
+ * reliably.
  */
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { WebSocket } from 'ws';
 import { SimClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -12,7 +14,7 @@ import { MdStatus, MdType, type MdEvent } from '../../src/data/events.js';
 import { ProtocolError, encodeMd, eventBody } from '../../src/gateway/codec.js';
 import { DEFAULT_LIMITS, VENUE_CALLBACKS, gatewayFastPaths, serializeFrame, type ClientMessage } from '../../src/gateway/protocol.js';
 import { EVENT_EXAMPLES } from './fixtures.js';
-import { GatewaySession } from '../../src/gateway/session.js';
+import { GatewaySession, MdBatch } from '../../src/gateway/session.js';
 
 class FakeSocket extends EventEmitter {
   readyState = 1; // OPEN
@@ -35,6 +37,31 @@ class FakeSocket extends EventEmitter {
 
 function add(id: number, orderId: number, tick: number): MdEvent {
   return { type: MdType.OrderAdd, instrumentId: id, exchTs: 1, localTs: 1, side: 1, orderId, priceTick: tick, qty: 5, status: 0 };
+}
+
+/** What the per-session path sent for these events: the rows of `ids` (all when undefined), `n` per frame, from `seq`. */
+function oldFrames(exchange: string, events: readonly MdEvent[], ids: readonly number[] | undefined, n: number, seq: number): string[] {
+  const rows = encodeMd(events).filter((r) => ids === undefined || ids.includes(r[1]));
+  const out: string[] = [];
+  for (let i = 0; i < rows.length; i += n) out.push(serializeFrame({ type: 'md', exchange, events: rows.slice(i, i + n) }, seq + out.length));
+  return out;
+}
+
+/** Deterministic pseudo-random numbers in [0, 1) (a 32-bit LCG). */
+function lcg(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => (x = (Math.imul(x, 1_664_525) + 1_013_904_223) >>> 0) / 2 ** 32;
+}
+
+/** Events over instruments 1..`instruments` with number forms JSON has to agree on (floats, exponents, -0). */
+function mixedEvents(count: number, instruments: number, rnd: () => number = lcg(1)): MdEvent[] {
+  const odd = [0, -0, 2.5, 0.1 + 0.2, 1e21, 1e-7, 123_456_789];
+  return Array.from({ length: count }, (_, i) => ({
+    ...add(1 + Math.floor(rnd() * instruments), 1000 + i, odd[i % odd.length]!),
+    qty: odd[(i + 3) % odd.length]!,
+    exchTs: 1_718_000_000_000_000 + i,
+    side: (i % 2 ? 1 : -1) as MdEvent['side'],
+  }));
 }
 
 function setup(rowsPerFrame = 3) {
@@ -75,6 +102,120 @@ describe('GatewaySession', () => {
     s.deliverMd('OTHER', evs, encodeMd(evs), () => []);
     expect(ws.sent).toHaveLength(1);
     expect((ws.sent[0]!.events as number[][]).map((r) => r[1])).toEqual([2]);
+  });
+
+  it('sends md frames of a shared batch byte for byte as serializeFrame sends the session\'s rows, full and partial', () => {
+    const exchange = 'X.y-Z_9';
+    const evs = mixedEvents(11, 3);
+    const full = setup(3);
+    const partial = setup(3);
+    const none = setup(3);
+    const wider = setup(4);
+    full.s.subscribe(exchange, [1, 2, 3]);
+    partial.s.subscribe(exchange, [2]);
+    none.s.subscribe(exchange, [7]);
+    wider.s.subscribe(exchange, [1, 2, 3]);
+    const batch = new MdBatch(exchange, evs);
+    for (const x of [full, partial, none, wider]) x.s.deliverBatch(batch, () => []);
+    expect(full.ws.texts).toEqual(oldFrames(exchange, evs, undefined, 3, 1));
+    expect(full.ws.texts).toHaveLength(4);
+    expect(wider.ws.texts).toEqual(oldFrames(exchange, evs, undefined, 4, 1));
+    expect(partial.ws.texts).toEqual(oldFrames(exchange, evs, [2], 3, 1));
+    expect(partial.ws.texts.length).toBeGreaterThan(0);
+    expect(none.ws.texts).toEqual([]);
+    // The public per-session entry point sends the same bytes.
+    const alone = setup(3);
+    alone.s.subscribe(exchange, [1, 3]);
+    alone.s.deliverMd(exchange, evs, encodeMd(evs), () => []);
+    expect(alone.ws.texts).toEqual(oldFrames(exchange, evs, [1, 3], 3, 1));
+  });
+
+  it('gives two sessions the same rows of a shared batch, each frame with its own seq', () => {
+    const a = setup(4);
+    const b = setup(4);
+    a.s.subscribe('SYN', [1]);
+    b.s.subscribe('SYN', [1]);
+    a.s.send({ type: 'heartbeat', ts: 5 });
+    a.s.send({ type: 'heartbeat', ts: 6 });
+    const evs = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => add(1, i, 100 + i));
+    const batch = new MdBatch('SYN', evs);
+    a.s.deliverBatch(batch, () => []);
+    b.s.deliverBatch(batch, () => []);
+    expect(a.ws.texts.slice(2)).toEqual(oldFrames('SYN', evs, undefined, 4, 3));
+    expect(b.ws.texts).toEqual(oldFrames('SYN', evs, undefined, 4, 1));
+    expect(a.ws.sent.slice(2).map((f) => f.seq)).toEqual([3, 4, 5]);
+    expect(b.ws.sent.map((f) => f.seq)).toEqual([1, 2, 3]);
+    expect(a.ws.sent.slice(2).map((f) => f.events)).toEqual(b.ws.sent.map((f) => f.events));
+    // Later frames go on from each session's own number.
+    a.s.send({ type: 'heartbeat', ts: 7 });
+    b.s.send({ type: 'heartbeat', ts: 7 });
+    expect([a.ws.sent.at(-1)!.seq, b.ws.sent.at(-1)!.seq]).toEqual([6, 4]);
+  });
+
+  it('sends sessions on overlapping instrument sets their own rows, also when the batch joins rows serialized once', () => {
+    const rowJson = vi.spyOn(MdBatch.prototype, 'rowJson');
+    try {
+      const evs = mixedEvents(40, 4);
+      const subs = [[1, 2, 3], [1, 2], [2, 3], [1, 2], [4], [1, 2, 3, 4], [3, 2, 1]];
+      const xs = subs.map((ids) => {
+        const x = setup(6);
+        x.s.subscribe('SYN', ids);
+        return x;
+      });
+      const batch = new MdBatch('SYN', evs);
+      for (const x of xs) x.s.deliverBatch(batch, () => []);
+      xs.forEach((x, i) => expect(x.ws.texts).toEqual(oldFrames('SYN', evs, subs[i]!.length === 4 ? undefined : subs[i], 6, 1)));
+      // [1, 2] came after [1, 2, 3], which had taken all its rows: they were joined, not re-serialized.
+      expect(rowJson).toHaveBeenCalled();
+    } finally {
+      rowJson.mockRestore();
+    }
+  });
+
+  it('sends every session of a shared batch what the per-session path sent (random batches and subscriptions)', () => {
+    const rnd = lcg(42);
+    for (let round = 0; round < 60; round++) {
+      const instruments = 1 + Math.floor(rnd() * 5);
+      const n = 1 + Math.floor(rnd() * 7);
+      const xs = Array.from({ length: 6 }, () => {
+        const x = setup(n);
+        const ids = [1, 2, 3, 4, 5, 6].filter(() => rnd() < 0.5);
+        x.s.subscribe('SYN', ids);
+        // Different frame numbers per session.
+        for (let h = Math.floor(rnd() * 3); h > 0; h--) x.s.send({ type: 'heartbeat', ts: h });
+        return { ...x, ids, expected: [...x.ws.texts] };
+      });
+      for (let b = 0; b < 3; b++) {
+        const evs = mixedEvents(1 + Math.floor(rnd() * 25), instruments, rnd);
+        const batch = new MdBatch('SYN', evs);
+        for (const x of xs) {
+          x.expected.push(...oldFrames('SYN', evs, x.ids, n, x.expected.length + 1));
+          x.s.deliverBatch(batch, () => []);
+        }
+      }
+      for (const x of xs) expect(x.ws.texts).toEqual(x.expected);
+    }
+  });
+
+  it('pauses a slow session of a shared batch, the others get its rows; a closed one uses no frame number', () => {
+    const slow = setup(100);
+    const fine = setup(100);
+    const closed = setup(100);
+    for (const x of [slow, fine, closed]) x.s.subscribe('SYN', [1, 2]);
+    const evs = [add(1, 1, 100), add(2, 2, 100), add(3, 3, 100)];
+    slow.ws.bufferedAmount = 5000;
+    closed.ws.readyState = 3;
+    const batch = new MdBatch('SYN', evs);
+    for (const x of [slow, fine, closed]) x.s.deliverBatch(batch, () => []);
+    expect((slow.ws.sent[0]!.events as number[][]).map((r) => [r[0], r[1], r[8]])).toEqual([
+      [MdType.Status, 1, MdStatus.Disconnected],
+      [MdType.Status, 2, MdStatus.Disconnected],
+    ]);
+    expect(fine.ws.texts).toEqual(oldFrames('SYN', evs, [1, 2], 100, 1));
+    expect(closed.ws.texts).toEqual([]);
+    closed.ws.readyState = 1;
+    closed.s.deliverBatch(new MdBatch('SYN', evs), () => []);
+    expect(closed.ws.texts).toEqual(oldFrames('SYN', evs, [1, 2], 100, 1));
   });
 
   it('pauses md while the socket does not drain, then sends a snapshot instead of the batch', () => {
