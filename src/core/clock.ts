@@ -159,6 +159,9 @@ export class LiveClock implements Scheduler {
     const a: Action = { ts, seq: ++this.seq, fn };
     this.queue.add(a);
     if (ts < this.wakeTs) this.arm(ts);
+    // Due now behind a timer whose own time has passed: Node fires timers ≥ 1 ms after they
+    // are set, so waiting for it would delay this action (a venue's answer) by up to 1 ms.
+    else if (this.immediate === undefined && ts <= this.now()) this.arm(ts);
     return a.seq;
   }
   cancel(handle: number): void {

@@ -210,6 +210,20 @@ describe('LiveClock', () => {
     expect(ran).toEqual(['earlier time', 'first', 'second']);
   });
 
+  it('does not hold a due action behind a timer whose own time has passed (Node fires it ≥ 1 ms late)', async () => {
+    const c = new LiveClock();
+    const ran: string[] = [];
+    const ts = c.now() + 300;
+    c.at(ts, () => ran.push('timer'));
+    while (c.now() <= ts + 50) {
+      /* the timer's time passes without yielding; its setTimeout will fire ≥ 1 ms after it was set */
+    }
+    c.at(c.now(), () => ran.push('due'));
+    // One turn of the loop: the due action runs (and the timer's, due too, before it).
+    await new Promise((r) => setImmediate(r));
+    expect(ran).toEqual(['timer', 'due']);
+  });
+
   it('lets the event loop turn between a zero-delay action and the ones it schedules', async () => {
     const c = new LiveClock();
     let hops = 0;
