@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { SeededRng } from '../../src/core/rng.js';
 import { encodeEvent } from '../../src/gateway/codec.js';
 import {
   CLIENT_MESSAGE_SCHEMAS,
@@ -476,18 +477,6 @@ describe('fast path of the hot client frames', () => {
     expect(json(direct), text).toBe(json(slow.ok && slow.msg));
   }
 
-  /** A small deterministic generator (mulberry32). */
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   it('accepts the examples on the fast path', () => {
     for (const b of BASES) {
       const r = fastClientMessage(b, DEFAULT_LIMITS);
@@ -498,7 +487,8 @@ describe('fast path of the hot client frames', () => {
   });
 
   it('gives what the schemas give on 20 000 seeded mutations of the hot frames, under several depth limits', () => {
-    const next = rng(20240611);
+    const r = new SeededRng(20240611);
+    const next = () => r.next();
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
     for (const limits of [DEFAULT_LIMITS, { ...DEFAULT_LIMITS, maxJsonDepth: 2 }, { ...DEFAULT_LIMITS, maxJsonDepth: 1 }, { ...DEFAULT_LIMITS, maxJsonDepth: 0 }]) {
       const tally = { fast: 0, declined: 0 };
