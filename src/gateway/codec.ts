@@ -109,7 +109,7 @@ function schemaOf<T>(schemas: Record<string, T>, cb: string): T {
  */
 export function encodeEvent<K extends EventCallback>(cb: K, ev: StrategyEventMap[K]): WireEventMap[K] {
   if (gatewayFastPaths.enabled) {
-    const w = FAST_ENCODERS.get(cb)?.(ev as unknown as EventFields);
+    const w = fastEncode(cb, ev);
     if (w !== undefined) return w as WireEventMap[K];
   }
   return encodeEventBySchema(cb, ev);
@@ -158,7 +158,7 @@ export function eventBody<K extends VenueCallbackName>(eventSeq: number, cb: K, 
 export function eventFrame<K extends VenueCallbackName>(seq: number, eventSeq: number, cb: K, ev: StrategyEventMap[K]): string {
   // Safe integers print the same through a template as through JSON.stringify.
   if (gatewayFastPaths.enabled && Number.isSafeInteger(seq) && Number.isSafeInteger(eventSeq)) {
-    const w = FAST_ENCODERS.get(cb)?.(ev as unknown as EventFields);
+    const w = fastEncode(cb, ev);
     if (w !== undefined) return `{"v":${PROTOCOL_VERSION},"type":"event","seq":${seq},"eventSeq":${eventSeq},"cb":"${cb}","ev":${JSON.stringify(w)}}`;
   }
   return serializeFrame(eventBody(eventSeq, cb, ev), seq);
@@ -173,6 +173,7 @@ export function eventFrame<K extends VenueCallbackName>(seq: number, eventSeq: n
 // still throws the schema's message. Several times cheaper than toWire + zod.
 
 type EventFields = Record<string, unknown>;
+/** Reads a plain event (`isPlainEvent`, checked once by `fastEncode`) field by field. */
 type FastEncoder = (ev: EventFields) => Record<string, unknown> | undefined;
 
 const ACK_SCHEMA = EVENT_WIRE_SCHEMAS.onNewOrderAck.shape;
@@ -220,7 +221,6 @@ const FAST_ENCODERS: ReadonlyMap<string, FastEncoder> = new Map<VenueCallbackNam
   [
     'onNewOrderAck',
     (ev) => {
-      if (!isPlainEvent(ev)) return undefined;
       const { exchange, clientId, exchangeId, instrumentId, side, orderType, tif, execInstr } = ev;
       if (!isWireExchangeId(exchange) || !isWireId(clientId) || !isWireVenueOrderId(exchangeId) || !isInt(instrumentId)) return undefined;
       if (!SIDES.has(side) || !ORDER_TYPES.has(orderType) || !TIFS.has(tif) || !isWireExecInstrList(execInstr)) return undefined;
@@ -231,11 +231,10 @@ const FAST_ENCODERS: ReadonlyMap<string, FastEncoder> = new Map<VenueCallbackNam
       return { exchange, clientId, exchangeId, instrumentId, side, price, qty, leavesQty, orderType, tif, execInstr: execInstr.slice() };
     },
   ],
-  ['onNewOrderReject', (ev) => (isPlainEvent(ev) ? rejectOf(ev) : undefined)],
+  ['onNewOrderReject', rejectOf],
   [
     'onModifyOrderAck',
     (ev) => {
-      if (!isPlainEvent(ev)) return undefined;
       const { exchange, clientId } = ev;
       if (!isWireExchangeId(exchange) || !isWireId(clientId)) return undefined;
       const newPrice = wireDecimal(ev.newPrice);
@@ -245,11 +244,10 @@ const FAST_ENCODERS: ReadonlyMap<string, FastEncoder> = new Map<VenueCallbackNam
       return { exchange, clientId, newPrice, newQty, leavesQty };
     },
   ],
-  ['onModifyOrderReject', (ev) => (isPlainEvent(ev) ? rejectOf(ev) : undefined)],
+  ['onModifyOrderReject', rejectOf],
   [
     'onCancelOrderAck',
     (ev) => {
-      if (!isPlainEvent(ev)) return undefined;
       const { exchange, clientId } = ev;
       if (!isWireExchangeId(exchange) || !isWireId(clientId)) return undefined;
       return { exchange, clientId };
@@ -258,7 +256,6 @@ const FAST_ENCODERS: ReadonlyMap<string, FastEncoder> = new Map<VenueCallbackNam
   [
     'onCancelOrderReject',
     (ev) => {
-      if (!isPlainEvent(ev)) return undefined;
       const { exchange, clientId, rejectCode, rejectReason } = ev;
       // clientId is absent for a cancel-all; the schema's transform keeps the key, undefined.
       if (!isWireExchangeId(exchange) || (clientId !== undefined && !isWireId(clientId)) || !isRejectCode(rejectCode) || !isWireText(rejectReason)) return undefined;
@@ -268,7 +265,6 @@ const FAST_ENCODERS: ReadonlyMap<string, FastEncoder> = new Map<VenueCallbackNam
   [
     'onCancelAllAck',
     (ev) => {
-      if (!isPlainEvent(ev)) return undefined;
       const { exchange, instrumentId } = ev;
       if (!isWireExchangeId(exchange) || !isInt(instrumentId)) return undefined;
       return { exchange, instrumentId };
@@ -277,7 +273,6 @@ const FAST_ENCODERS: ReadonlyMap<string, FastEncoder> = new Map<VenueCallbackNam
   [
     'onCancelAllReject',
     (ev) => {
-      if (!isPlainEvent(ev)) return undefined;
       const { exchange, instrumentId, rejectCode, rejectReason } = ev;
       if (!isWireExchangeId(exchange) || !isInt(instrumentId) || !isRejectCode(rejectCode) || !isWireText(rejectReason)) return undefined;
       return { exchange, instrumentId, rejectCode, rejectReason };
@@ -286,7 +281,6 @@ const FAST_ENCODERS: ReadonlyMap<string, FastEncoder> = new Map<VenueCallbackNam
   [
     'onOrderExecution',
     (ev) => {
-      if (!isPlainEvent(ev)) return undefined;
       const { exchange, clientId, side, execTs, recvTs, instrumentId, liquidity } = ev;
       if (!isWireExchangeId(exchange) || !isWireId(clientId) || !SIDES.has(side) || !isTs(execTs) || !isTs(recvTs) || !isInt(instrumentId) || !LIQUIDITIES.has(liquidity)) return undefined;
       const price = wireDecimal(ev.price);
@@ -300,13 +294,18 @@ const FAST_ENCODERS: ReadonlyMap<string, FastEncoder> = new Map<VenueCallbackNam
   [
     'onOrderCancelled',
     (ev) => {
-      if (!isPlainEvent(ev)) return undefined;
       const { exchange, clientId, unsolicited, engineTs, recvTs, cancelCode, cancelReason } = ev;
       if (!isWireExchangeId(exchange) || !isWireId(clientId) || typeof unsolicited !== 'boolean' || !isTs(engineTs) || !isTs(recvTs) || !isCancelCode(cancelCode) || !isWireText(cancelReason)) return undefined;
       return { exchange, clientId, unsolicited, engineTs, recvTs, cancelCode, cancelReason };
     },
   ],
 ]);
+
+/** The wire form of an order event by its hand-written encoder; undefined when there is none or it declines. */
+function fastEncode(cb: string, ev: unknown): Record<string, unknown> | undefined {
+  const encode = FAST_ENCODERS.get(cb);
+  return encode !== undefined && isPlainEvent(ev) ? encode(ev) : undefined;
+}
 
 // ------------------------------------------------------------------ market data
 
