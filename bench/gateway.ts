@@ -18,8 +18,10 @@
  *    fixed window, beside what the venue publishes with nobody subscribed.
  *
  * Clock: the venue answers with zero simulated latency, and the gateway and venue run on
- * the gateway's own `LiveClock`, which runs actions already due at the next turn of the
- * event loop (`setImmediate`, not a timer that Node would clamp to ≥ 1 ms).
+ * the gateway's own `LiveClock`, which runs actions already due as microtasks (a few in a
+ * row, then at the next turn of the event loop; never a timer that Node would clamp to
+ * ≥ 1 ms). The server runs with its defaults, group commit included: the order and its ack
+ * commit together, right before the ack is sent.
  *
  * Run alone: `npm run build && node --import tsx bench/gateway.ts` (prints the figures and
  * the JSON). Env: BENCH_GW_ECHO (echo round trips, default 20 000), BENCH_GW_ORDERS
@@ -59,7 +61,7 @@ export interface OrderAckResult {
   stats: LatencyStats;
   /** p99 ÷ the echo's p99. */
   ratioP99ToEcho: number;
-  /** Acks after which the order was found in the store, acknowledged and `Open`, out of `stats.n` + warm-up. */
+  /** Acks after which a second connection found the order committed, acknowledged and `Open`, out of `stats.n` + warm-up (the in-memory store: its own connection). */
   storedBeforeAck: number;
   acks: number;
   /** Where the time goes, from timestamps taken around the store's two writes. */
@@ -217,13 +219,13 @@ interface OrderRig {
 export interface OrderAckSegments {
   /** Client send, loopback, frame parse and checks, up to the store's `insertOrder`. */
   toInsert: [p50: number, p99: number];
-  /** `insertOrder`: the order's commit. */
+  /** `insertOrder` (with group commit, written, not yet committed). */
   insert: [p50: number, p99: number];
-  /** Submit, the venue's engine and its ack back to the gateway (two event-loop turns). */
+  /** Submit, the venue's engine and its ack back to the gateway (microtasks of the `LiveClock`, no turn of the event loop). */
   venue: [p50: number, p99: number];
-  /** `recordEvent` of the ack: its commit. */
+  /** `recordEvent` of the ack (with group commit, only written: the order and the ack commit together right before the send, in "to client"). */
   recordAck: [p50: number, p99: number];
-  /** Encoding, send, loopback and the client's parse. */
+  /** The group's commit, encoding, send, loopback and the client's parse. */
   toClient: [p50: number, p99: number];
 }
 
@@ -231,7 +233,8 @@ async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string):
   // The gateway's own clock: actions already due (the venue's zero latency) run at the next
   // turn of the event loop, later ones on a timer.
   const clock = new LiveClock();
-  const store = synchronous === 'MEMORY' ? new SqliteOrderStore(':memory:') : new SqliteOrderStore(join(dir, `orders-${synchronous}.db`), { synchronous });
+  const path = join(dir, `orders-${synchronous}.db`);
+  const store = synchronous === 'MEMORY' ? new SqliteOrderStore(':memory:') : new SqliteOrderStore(path, { synchronous });
   // The venue at its own pace (≈ 100–200 events/s, nobody subscribed), answering at once.
   const host = new SimVenueHost({
     exchange: EXCHANGE,
@@ -263,6 +266,9 @@ async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string):
   };
   const server = new GatewayServer({ tokens: { bench: 'bench-token' }, store, venues: [host], clock, logger: silentLogger(), limits: { maxMsgsPerSec: 1e6, burstMsgs: 1_000_000 }, shutdownGraceMs: 5 });
   const { url } = await server.start();
+  // The check reads through a second connection, as `tradeloop orders` would: it sees committed
+  // rows only (the gateway's own connection would also see a group not yet committed).
+  const reader = synchronous === 'MEMORY' ? store : new SqliteOrderStore(path, { readonly: true });
   const c = await Client.open(url);
   c.send({ type: 'login', reqId: 'login', strategy: 'bench', token: 'bench-token' });
   const ack = await c.next();
@@ -284,8 +290,8 @@ async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string):
       if (f.type !== 'event' || f.cb !== 'onNewOrderAck' || f.ev.clientId !== id) throw new Error(`order → ack: got ${JSON.stringify(f).slice(0, 300)}`);
       rig.segments.push([t0, tInsert0, tInsert1, tAck0, tAck1, t1].slice(1).map((t, k, a) => Number(t - (k === 0 ? t0 : a[k - 1]!)) / 1000));
       rig.acks++;
-      // Not timed: the order is in the store, acknowledged, when its ack arrives.
-      const o = await store.getOrder('bench', id);
+      // Not timed: the order is in the store, acknowledged and committed, when its ack arrives.
+      const o = await reader.getOrder('bench', id);
       if (o && o.acked && o.status === 'Open' && o.exchangeId === f.ev.exchangeId) rig.storedBeforeAck++;
       if (++open >= 250) {
         c.send({ type: 'cancel_all', exchange: EXCHANGE, instrumentId: 1 });
@@ -304,6 +310,7 @@ async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string):
     async close() {
       c.close();
       await server.close();
+      if (reader !== store) await reader.close();
       await store.close();
       clock.cancelAll();
     },

@@ -349,10 +349,10 @@ async function main() {
       if (o.synchronous !== 'FULL') {
         const parts = [
           ['toInsert', 'client send → insert (loopback, parse, checks)'],
-          ['insert', 'insert commit'],
+          ['insert', 'insert (written; commits with the ack)'],
           ['venue', 'venue (submit, engine, ack back)'],
-          ['recordAck', 'ack commit'],
-          ['toClient', 'encode, send, loopback, client parse'],
+          ['recordAck', 'ack (written)'],
+          ['toClient', 'group commit, encode, send, loopback, client parse'],
         ] as const;
         for (const [k, name] of parts) out({ figure: `${label}, part: ${name} p50`, value: o.segments[k][0], unit: 'µs' });
       }

@@ -134,14 +134,20 @@ export class SimClock implements Scheduler {
   }
 }
 
+/** Wake-ups in a row that {@link LiveClock} runs as microtasks before it lets the event loop turn: enough for an order's hop to an in-process venue and back. */
+export const LIVE_CLOCK_MICROTASK_WAKES = 4;
+
 /**
  * Wall-clock time; actions run on Node timers. The only place live time is read.
  *
  * Actions run in (time, scheduling order), as on `SimClock`: one timer wakes the clock for the
- * earliest action and every action then due runs in order. An action already due runs on the
- * next turn of the event loop (`setImmediate`: `setTimeout` never waits less than 1 ms), and
- * actions scheduled while a batch runs wait for the next turn, so a chain of zero-delay
- * actions never starves sockets.
+ * earliest action and every action then due runs in order. An action already due runs as
+ * soon as the code that scheduled it returns (a microtask), so that a zero-latency hop —
+ * the gateway handing an order to an in-process venue and the venue's ack coming back —
+ * costs no turn of the event loop. After {@link LIVE_CLOCK_MICROTASK_WAKES} such wake-ups in
+ * a row the clock waits for the next turn (`setImmediate`; `setTimeout` never waits less than
+ * 1 ms), and actions scheduled while a batch runs wait for the next wake-up, so a chain of
+ * zero-delay actions never starves sockets or timers.
  */
 export class LiveClock implements Scheduler {
   readonly simulated = false;
@@ -149,6 +155,12 @@ export class LiveClock implements Scheduler {
   private readonly queue = new ActionQueue();
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
+  /** Token of the armed microtask wake-up (a microtask cannot be cancelled: a stale one sees another token); 0: none. */
+  private micro = 0;
+  private microTokens = 0;
+  /** Microtask wake-ups since the event loop last turned. */
+  private microStreak = 0;
+  private streakReset: NodeJS.Immediate | undefined;
   /** Time the armed wake-up is for, µs (Infinity: none). */
   private wakeTs = Number.POSITIVE_INFINITY;
 
@@ -161,7 +173,7 @@ export class LiveClock implements Scheduler {
     if (ts < this.wakeTs) this.arm(ts);
     // Due now behind a timer whose own time has passed: Node fires timers ≥ 1 ms after they
     // are set, so waiting for it would delay this action (a venue's answer) by up to 1 ms.
-    else if (this.immediate === undefined && ts <= this.now()) this.arm(ts);
+    else if (this.immediate === undefined && this.micro === 0 && ts <= this.now()) this.arm(ts);
     return a.seq;
   }
   cancel(handle: number): void {
@@ -171,25 +183,42 @@ export class LiveClock implements Scheduler {
   cancelAll(): void {
     this.queue.clear();
     this.disarm();
+    if (this.streakReset) clearImmediate(this.streakReset);
+    this.streakReset = undefined;
+    this.microStreak = 0;
   }
 
   private arm(ts: number): void {
     this.disarm();
     this.wakeTs = ts;
     const delayUs = ts - this.now();
-    if (delayUs <= 0) this.immediate = setImmediate(() => this.wake());
-    else this.timer = setTimeout(() => this.wake(), delayUs / 1000);
+    if (delayUs > 0) this.timer = setTimeout(() => this.wake(), delayUs / 1000);
+    else if (this.microStreak < LIVE_CLOCK_MICROTASK_WAKES) {
+      // The streak ends when the loop turns (this immediate runs in its check phase).
+      if (this.microStreak++ === 0) this.streakReset = setImmediate(this.endStreak);
+      const token = ++this.microTokens;
+      this.micro = token;
+      queueMicrotask(() => {
+        if (this.micro === token) this.wake();
+      });
+    } else this.immediate = setImmediate(() => this.wake());
   }
+  private readonly endStreak = (): void => {
+    this.streakReset = undefined;
+    this.microStreak = 0;
+  };
   private disarm(): void {
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
     this.immediate = undefined;
+    this.micro = 0;
     this.wakeTs = Number.POSITIVE_INFINITY;
   }
   private wake(): void {
     this.timer = undefined;
     this.immediate = undefined;
+    this.micro = 0;
     this.wakeTs = Number.POSITIVE_INFINITY;
     const now = this.now();
     const lastSeq = this.seq;

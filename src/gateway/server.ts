@@ -99,7 +99,20 @@ export interface GatewayServerOptions {
   mdRowsPerFrame?: number;
   /** Unsent bytes per connection above which `md` pauses. Default 16 MiB. */
   maxBufferedBytes?: number;
+  /**
+   * Group commit, when the store has it (`SqliteOrderStore`): writes join one transaction
+   * that commits right before the next frame leaves the gateway or a request goes to a venue
+   * outside the process (and at the latest {@link GROUP_COMMIT_MAX_HOLD_US} after the first
+   * write). An order sent to an in-process venue then commits together with the venue's ack:
+   * one commit per order instead of two. Nothing a client sees is ever uncommitted. Default true.
+   */
+  groupCommit?: boolean;
+  /** Longest a group stays uncommitted when nothing is sent, µs. Default {@link GROUP_COMMIT_MAX_HOLD_US}. */
+  groupCommitMaxHoldUs?: number;
 }
+
+/** Default longest time a group of writes stays uncommitted when nothing is sent, µs (1 ms). */
+export const GROUP_COMMIT_MAX_HOLD_US = 1_000;
 
 /** A `cmd` sent to a strategy, waiting for its `cmd_result`. */
 interface PendingCmd {
@@ -114,6 +127,14 @@ export class CommandError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'CommandError';
+  }
+}
+
+/** A commit of the order store failed: what depended on it was not sent, and the gateway stops. */
+export class StoreCommitError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`order store commit failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'StoreCommitError';
   }
 }
 
@@ -211,6 +232,10 @@ export class GatewayServer implements SessionHandler {
   private cmdCount = 0;
   private state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
   private closing: Promise<void> | undefined;
+  private readonly groupCommit: boolean;
+  private readonly groupMaxHoldUs: number;
+  /** The clock action that commits an open group at the latest. */
+  private groupDeadline: number | undefined;
 
   /** @throws RangeError for invalid limits, TypeError for empty tokens, Error for two venues with one exchange. */
   constructor(opts: GatewayServerOptions) {
@@ -218,6 +243,9 @@ export class GatewayServer implements SessionHandler {
     this.clock = opts.clock;
     this.logger = opts.logger ?? silentLogger();
     this.store = opts.store;
+    this.groupCommit = opts.groupCommit !== false && typeof opts.store.beginGroup === 'function' && typeof opts.store.commitGroup === 'function';
+    this.groupMaxHoldUs = opts.groupCommitMaxHoldUs ?? GROUP_COMMIT_MAX_HOLD_US;
+    if (!Number.isSafeInteger(this.groupMaxHoldUs) || this.groupMaxHoldUs < 0) throw new RangeError(`groupCommitMaxHoldUs must be an integer ≥ 0, got ${String(opts.groupCommitMaxHoldUs)}`);
     this.limits = resolveLimits(opts.limits ?? {}, DEFAULT_LIMITS);
     this.verifier = new TokenVerifier(opts.tokens);
     this.strategies = Object.keys(opts.tokens);
@@ -312,6 +340,11 @@ export class GatewayServer implements SessionHandler {
     for (const v of this.venues.values()) await v.close();
     for (const u of this.unlisten) u();
     await Promise.all([...this.queues.values()].map((q) => q.idle()));
+    try {
+      this.commitWrites();
+    } catch {
+      // Logged in commitWrites.
+    }
     // Sessions that do not answer the close handshake quickly are dropped.
     let handshake: number | undefined;
     await Promise.race([
@@ -384,6 +417,7 @@ export class GatewayServer implements SessionHandler {
       logger: this.logger,
       mdRowsPerFrame: this.opts.mdRowsPerFrame ?? 2_000,
       maxBufferedBytes: this.opts.maxBufferedBytes ?? 16 * 1024 * 1024,
+      beforeSend: this.groupCommit ? this.commitWrites : undefined,
     });
     this.sessions.add(s);
     this.logger.info({ session: id, remote }, 'connection');
@@ -583,6 +617,7 @@ export class GatewayServer implements SessionHandler {
     try {
       s.sendEvent(seq, cb, ev as never);
     } catch (err) {
+      if (err instanceof StoreCommitError) return; // logged; the gateway is stopping
       this.logger.error({ strategy: s.strategy, seq, cb, err }, 'event could not be encoded; not sent');
     }
   }
@@ -650,6 +685,7 @@ export class GatewayServer implements SessionHandler {
 
   /** Records an event for a strategy, then sends it to the strategy's live session if any. Call inside the strategy's queue. */
   private async recordAndDeliver<K extends EventCallbackName>(strategy: string, cb: K, ev: StrategyEventMap[K]): Promise<void> {
+    this.groupWrites();
     const seq = await this.store.recordEvent(strategy, cb, ev, this.nowUs());
     const s = this.active.get(strategy);
     if (s && s.ready && s.isOpen) this.sendStored(s, seq, cb, ev);
@@ -732,8 +768,48 @@ export class GatewayServer implements SessionHandler {
   }
 
   private submit(v: HostedVenue, req: VenueRequest): void {
+    // A venue outside the process must never hold an order the store could still lose.
+    if (v.inProcess !== true) this.commitWrites();
     v.venue.submit(req);
   }
+
+  // ---- group commit -----------------------------------------------------------------------
+
+  /** Before a write: opens a group (when enabled) with its deadline. */
+  private groupWrites(): void {
+    if (!this.groupCommit || this.store.groupOpen === true) return;
+    this.store.beginGroup!();
+    this.groupDeadline = this.clock.at(this.clock.now() + this.groupMaxHoldUs, () => {
+      this.groupDeadline = undefined;
+      try {
+        this.commitWrites();
+      } catch {
+        // Logged and handled in commitWrites.
+      }
+    });
+  }
+
+  /**
+   * Commits the open group: before every frame sent (the session calls it), before a request
+   * to a venue outside the process, at the deadline and at close. A failed commit loses
+   * writes an in-process venue has already acted on, so the gateway stops (a restart
+   * reconciles: orders left open are recorded cancelled); the error is thrown so that the
+   * frame that depended on the writes is not sent.
+   */
+  private readonly commitWrites = (): void => {
+    if (this.store.groupOpen !== true) return;
+    if (this.groupDeadline !== undefined) {
+      this.clock.cancel(this.groupDeadline);
+      this.groupDeadline = undefined;
+    }
+    try {
+      this.store.commitGroup!();
+    } catch (err) {
+      this.logger.fatal({ err }, 'order store commit failed: the gateway stops');
+      if (this.state === 'running') void this.close();
+      throw new StoreCommitError(err);
+    }
+  };
 
   /** One order or query request, inside the strategy's queue. */
   private async request(strategy: string, msg: NewOrderMsg | ModifyOrderMsg | CancelOrderMsg | CancelAllMsg | FetchMsg): Promise<void> {
@@ -773,6 +849,7 @@ export class GatewayServer implements SessionHandler {
       const peek = limiter.peek(this.nowUs());
       if (!peek.allowed) return this.refuseNewOrder(strategy, msg, RejectCode.RateLimited, this.rateLimitedReason(limiter, peek.resetTs));
     }
+    this.groupWrites();
     const ins = await this.store.insertOrder(newOrderRecord(d.request, msg.exchange, this.nowUs()));
     if (!ins.created) return this.repeatNewOrder(strategy, msg, ins.order);
     // Allowed by the peek (requests of a strategy are serial); should the window still refuse
@@ -821,6 +898,7 @@ export class GatewayServer implements SessionHandler {
     const rate = await this.rateCheck(strategy, msg);
     if (!rate.ok) return;
     const req = d.request;
+    this.groupWrites();
     const r = await this.store.recordRequest(req, this.nowUs());
     if (!r.ok) return this.reject(strategy, msg, stateRejectCode(r.order), r.reason);
     this.submit(v, req);

@@ -45,6 +45,8 @@ export interface SessionDeps {
   mdRowsPerFrame: number;
   /** Unsent bytes above which `md` stops until the socket drains (then a fresh snapshot). */
   maxBufferedBytes: number;
+  /** Runs before every frame leaves (the server commits its open group of writes); a throw stops the send. */
+  beforeSend?: () => void;
 }
 
 /** Login state of a connection. */
@@ -299,6 +301,7 @@ export class GatewaySession {
   /** Sends one frame (numbered here). False when the connection is not open. */
   send(body: FrameBody<GatewayMessage>): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
+    this.deps.beforeSend?.();
     this.ws.send(serializeFrame(body, ++this.seqOut));
     this.guard.onSent(this.nowMs());
     return true;
@@ -313,6 +316,7 @@ export class GatewaySession {
     // before, an event that cannot be encoded throws, even on a closed socket, and uses no number.
     const text = eventFrame(this.seqOut + 1, eventSeq, cb, ev);
     if (this.ws.readyState !== WebSocket.OPEN) return false;
+    this.deps.beforeSend?.();
     this.seqOut++;
     this.ws.send(text);
     this.guard.onSent(this.nowMs());
@@ -422,6 +426,7 @@ export class GatewaySession {
     }
     const n = this.deps.mdRowsPerFrame;
     const frames = Math.ceil(sel.size / n);
+    this.deps.beforeSend?.();
     for (let k = 0; k < frames; k++) {
       if (this.ws.readyState !== WebSocket.OPEN) return;
       const events = sel.eventsJson(k, n);

@@ -55,6 +55,13 @@ export interface HostedVenue {
    * at start the gateway closes such orders left open in the store by a previous run.
    */
   readonly keepsOrders: boolean;
+  /**
+   * True when the venue runs inside the gateway process (a simulated venue): what it does is
+   * seen outside only through the gateway's frames, and it dies with the process. The
+   * gateway may then commit an order together with the venue's answer (group commit);
+   * otherwise (default) every write is committed before a request is submitted.
+   */
+  readonly inProcess?: boolean;
   /** An instrument by id; undefined when not listed. */
   instrument(instrumentId: number): Instrument | undefined;
   /** Current gateway status of the venue, with the reason. */
@@ -123,6 +130,7 @@ export class SimVenueHost implements HostedVenue {
   readonly instruments: readonly Instrument[];
   readonly venue: SimVenue;
   readonly keepsOrders = false;
+  readonly inProcess = true;
   /** Books by instrument id (read-only for callers: tests compare them with what subscribers built). */
   readonly books = new Map<number, L3Book>();
 

@@ -284,6 +284,25 @@ export interface OrderStore {
 
   /** Closes the store; later calls reject. Closing twice is a no-op. */
   close(): Promise<void>;
+
+  /**
+   * Group commit, optional: the writes after `beginGroup` join one open transaction until
+   * `commitGroup`, so that an order and the venue's answer to it commit together. Reads on
+   * this store see them at once; other connections (the `tradeloop orders` CLI) only after
+   * the commit. While a group is open the caller owns durability: nothing that depends on
+   * those writes may leave the process (a frame to a client, a request to a venue outside
+   * the process) before `commitGroup` returns. No-op when a group is already open. A store
+   * without it (a networked database) commits each write on its own.
+   */
+  beginGroup?(): void;
+  /**
+   * Commits the open group, if any (synchronously: it runs right before a send). On failure
+   * the group's writes are rolled back and the error is thrown: the caller must not send
+   * what depended on them.
+   */
+  commitGroup?(): void;
+  /** True while a group is open. */
+  readonly groupOpen?: boolean;
 }
 
 // ---------------------------------------------------------------- pure state functions

@@ -414,6 +414,9 @@ export class SqliteOrderStore implements OrderStore {
     maxSeq: BetterSqlite3.Statement<[string], number | null>;
     saveSeqFloor: BetterSqlite3.Statement<[string, number]>;
     dataVersion: BetterSqlite3.Statement<[], number>;
+    begin: BetterSqlite3.Statement<[]>;
+    commit: BetterSqlite3.Statement<[]>;
+    rollback: BetterSqlite3.Statement<[]>;
     insertEvent: BetterSqlite3.Statement<unknown[]>;
     eventsSince: BetterSqlite3.Statement<[string, number, number], EventRow>;
     orderEvents: BetterSqlite3.Statement<[string, string], EventRow>;
@@ -439,6 +442,8 @@ export class SqliteOrderStore implements OrderStore {
   private checkpointer: Worker | undefined;
   private readonly checkpointEvery: number;
   private commitsSinceCheckpoint = 0;
+  /** A group is open (beginGroup): each write is a savepoint inside one transaction. */
+  private group = false;
 
   /**
    * Opens (and when writable, creates) a store.
@@ -494,6 +499,9 @@ export class SqliteOrderStore implements OrderStore {
       maxSeq: db.prepare('SELECT MAX(seq) FROM events WHERE strategy = ?').pluck() as BetterSqlite3.Statement<[string], number | null>,
       saveSeqFloor: db.prepare('INSERT INTO event_seq (strategy, last_seq) VALUES (?, ?) ON CONFLICT (strategy) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)'),
       dataVersion: db.prepare('PRAGMA data_version').pluck() as BetterSqlite3.Statement<[], number>,
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
       insertEvent: db.prepare('INSERT INTO events (strategy, seq, ts, cb, client_id, ev, effect, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       eventsSince: db.prepare('SELECT * FROM events WHERE strategy = ? AND seq > ? ORDER BY seq LIMIT ?'),
       orderEvents: db.prepare('SELECT * FROM events WHERE strategy = ? AND client_id = ? ORDER BY seq'),
@@ -617,8 +625,9 @@ export class SqliteOrderStore implements OrderStore {
     }
   }
 
-  /** After each of our commits. */
+  /** After each of our writes: counts commits (a write inside a group commits with it). */
   private committed(): void {
+    if (this.group) return;
     if (this.checkpointer !== undefined && ++this.commitsSinceCheckpoint >= this.checkpointEvery) {
       this.commitsSinceCheckpoint = 0;
       this.checkpointer.postMessage('checkpoint');
@@ -823,9 +832,52 @@ export class SqliteOrderStore implements OrderStore {
     return this.st.positions.all(strategy).map(toPosition);
   }
 
+  /** True while a group is open ({@link beginGroup}). */
+  get groupOpen(): boolean {
+    return this.group;
+  }
+
+  /**
+   * Opens a group: the next writes are savepoints of one `BEGIN IMMEDIATE` transaction (a
+   * write that fails still undoes only itself) until {@link commitGroup}; see
+   * {@link OrderStore.beginGroup}. The write lock is held meanwhile: other writers wait
+   * (`busyTimeoutMs`), so commit soon. No-op when a group is open.
+   */
+  beginGroup(): void {
+    this.live();
+    if (this.group) return;
+    this.st.begin.run();
+    this.group = true;
+  }
+
+  /**
+   * Commits the open group (no-op when none). When the commit fails, the group's writes are
+   * rolled back, the caches dropped (they held the rolled-back writes) and the error thrown.
+   */
+  commitGroup(): void {
+    if (!this.group) return;
+    this.group = false;
+    try {
+      this.st.commit.run();
+    } catch (err) {
+      try {
+        if (this.db.inTransaction) this.st.rollback.run();
+      } catch {
+        // The connection may already have rolled back.
+      }
+      this.orders.clear();
+      this.lastSeqs.clear();
+      this.dataVersion = -1;
+      throw err;
+    }
+    this.committed();
+  }
+
   /** @inheritDoc */
   async close(): Promise<void> {
     if (this.closed) return;
+    // An open group is committed: close is an orderly end, not a crash.
+    this.commitGroup();
     this.closed = true;
     const w = this.checkpointer;
     this.checkpointer = undefined;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LiveClock, SimClock } from '../../src/core/clock.js';
+import { LIVE_CLOCK_MICROTASK_WAKES, LiveClock, SimClock } from '../../src/core/clock.js';
 
 /** Deterministic PRNG (mulberry32). */
 function rng(seed: number): () => number {
@@ -224,16 +224,54 @@ describe('LiveClock', () => {
     expect(ran).toEqual(['timer', 'due']);
   });
 
+  it('runs an action already due as soon as the code that scheduled it returns, never inside it', async () => {
+    const c = new LiveClock();
+    const ran: string[] = [];
+    setImmediate(() => ran.push('immediate'));
+    c.at(c.now(), () => ran.push('due'));
+    ran.push('scheduler returned');
+    await Promise.resolve();
+    await Promise.resolve();
+    // A microtask: before the loop turns (the immediate queued first has not run).
+    expect(ran).toEqual(['scheduler returned', 'due']);
+    // A hop to a venue and back (an action scheduling another due one) also runs before the turn.
+    c.at(c.now(), () => c.at(c.now(), () => ran.push('answer')));
+    await new Promise((r) => setImmediate(r));
+    expect(ran).toEqual(['scheduler returned', 'due', 'answer', 'immediate']);
+  });
+
+  it(`runs at most ${LIVE_CLOCK_MICROTASK_WAKES} wake-ups in a row as microtasks, then lets the loop turn`, async () => {
+    const c = new LiveClock();
+    let hops = 0;
+    let hopsAtTurn = -1;
+    setImmediate(() => (hopsAtTurn = hops));
+    const hop = () => {
+      if (++hops < 100) c.at(c.now(), hop);
+    };
+    c.at(c.now(), hop);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(hopsAtTurn).toBe(LIVE_CLOCK_MICROTASK_WAKES);
+    expect(hops).toBe(100);
+    // A cancelled microtask wake-up runs nothing.
+    const ran: string[] = [];
+    const h = c.at(c.now(), () => ran.push('cancelled'));
+    c.cancel(h);
+    c.at(c.now() + 1_000_000, () => ran.push('later'));
+    c.cancelAll();
+    await new Promise((r) => setImmediate(r));
+    expect(ran).toEqual([]);
+  });
+
   it('lets the event loop turn between a zero-delay action and the ones it schedules', async () => {
     const c = new LiveClock();
     let hops = 0;
     const hop = () => {
-      if (++hops < 1000) c.at(c.now(), hop);
+      if (++hops < 100_000) c.at(c.now(), hop);
     };
     c.at(c.now(), hop);
     const t0 = performance.now();
     const firedAfterMs = await new Promise<number>((r) => setTimeout(() => r(performance.now() - t0), 5));
-    expect(hops).toBeLessThan(1000);
+    expect(hops).toBeLessThan(100_000);
     expect(firedAfterMs).toBeLessThan(200);
     c.cancelAll();
   });

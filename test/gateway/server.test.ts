@@ -12,9 +12,11 @@ import { OrderStatus, Side } from '../../src/api/enums.js';
 import { L3Book } from '../../src/book/l3-book.js';
 import { MdStatus, MdType, type MdEvent } from '../../src/data/events.js';
 import { ProtocolErrorCode, serializeFrame } from '../../src/gateway/protocol.js';
-import { CommandError } from '../../src/gateway/server.js';
+import { CommandError, GROUP_COMMIT_MAX_HOLD_US } from '../../src/gateway/server.js';
+import { LiveClock } from '../../src/core/clock.js';
+import { ConstantLatencyModel } from '../../src/sim/latency.js';
 import { SqliteOrderStore } from '../../src/store/sqlite-store.js';
-import { RawClient, TOKENS, sleep, startTestGateway, type Frame, type TestGateway } from './harness.js';
+import { RawClient, TOKENS, sleep, startTestGateway, syntheticHost, type Frame, type TestGateway } from './harness.js';
 
 const open: TestGateway[] = [];
 const clients: RawClient[] = [];
@@ -303,17 +305,41 @@ describe('market data', () => {
 });
 
 describe('orders', () => {
-  it('records a new order before it reaches the venue, and the ack before it is sent', async () => {
-    const g = await gateway();
+  it('records a new order before it reaches the venue, and commits it with the ack before the ack is sent', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'tl-gw-')), 'store.db');
+    // A venue answering at once: the order and its ack fall in one group (the hold is long, so
+    // that a slow first run of the code cannot commit the order on its own).
+    const g = await gateway({
+      store: new SqliteOrderStore(path, { synchronous: 'NORMAL' }),
+      groupCommitMaxHoldUs: 5_000_000,
+      hostOpts: { sim: { latency: new ConstantLatencyModel({ entryUs: 0, responseUs: 0 }) } },
+    });
+    // Another connection, as `tradeloop orders` would open: it sees committed rows only.
+    const reader = new SqliteOrderStore(path, { readonly: true });
     const c = await loggedIn(g);
     let seenInStore: unknown;
     c.ws.on('message', (d) => {
       const f = JSON.parse(String(d)) as Frame;
       if (f.type === 'event' && f.cb === 'onNewOrderAck' && seenInStore === undefined) {
-        // Synchronously, on arrival of the frame: the store already holds the order, acked, and the event.
-        seenInStore = Promise.all([g.store.getOrder('alpha', 'a-1'), g.store.eventsSince('alpha', f.eventSeq - 1, 1)]);
+        // Synchronously, on arrival of the frame: the order, acked, and the event are committed.
+        seenInStore = Promise.all([reader.getOrder('alpha', 'a-1'), reader.eventsSince('alpha', f.eventSeq - 1, 1)]);
       }
     });
+    let orderAtVenue: unknown;
+    const submit = g.host.venue.submit.bind(g.host.venue);
+    g.host.venue.submit = (req) => {
+      if (req.type === 'NewOrder') orderAtVenue = g.store.getOrder('alpha', req.clientId);
+      submit(req);
+    };
+    // One commit for the order and its ack (group commit with an in-process venue).
+    let commits = 0;
+    const commitGroup = g.store.commitGroup.bind(g.store);
+    g.store.commitGroup = () => {
+      if (g.store.groupOpen) {
+        commits++;
+      }
+      commitGroup();
+    };
     const price = passiveBid(g);
     c.send(newOrder('a-1', price));
     const ack = await c.nextEvent('onNewOrderAck');
@@ -321,6 +347,57 @@ describe('orders', () => {
     const [order, events] = (await seenInStore) as [Awaited<ReturnType<SqliteOrderStore['getOrder']>>, Awaited<ReturnType<SqliteOrderStore['eventsSince']>>];
     expect(order).toMatchObject({ status: OrderStatus.Open, acked: true, price, exchangeId: ack.ev.exchangeId });
     expect(events.map((e) => [e.seq, e.cb])).toEqual([[1, 'onNewOrderAck']]);
+    expect(await orderAtVenue).toMatchObject({ status: OrderStatus.PendingNew, clientId: 'a-1' });
+    expect(commits).toBe(1);
+    await reader.close();
+  });
+
+  it('commits the order before it goes to a venue outside the process', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'tl-gw-')), 'store.db');
+    const clock = new LiveClock();
+    const inner = syntheticHost(clock);
+    // The same venue, declared outside the process (as a live venue adapter would be).
+    const outside = new Proxy(inner, { get: (t, k) => (k === 'inProcess' ? false : Reflect.get(t, k, t)) });
+    const g = await gateway({ clock, store: new SqliteOrderStore(path, { synchronous: 'NORMAL' }), venues: [outside] });
+    const reader = new SqliteOrderStore(path, { readonly: true });
+    let committedAtVenue: unknown;
+    const submit = inner.venue.submit.bind(inner.venue);
+    inner.venue.submit = (req) => {
+      if (req.type === 'NewOrder') committedAtVenue = reader.getOrder('alpha', req.clientId);
+      submit(req);
+    };
+    const c = await loggedIn(g);
+    c.send(newOrder('x-1', passiveBid({ ...g, host: inner })));
+    await c.nextEvent('onNewOrderAck');
+    expect(await committedAtVenue).toMatchObject({ status: OrderStatus.PendingNew, clientId: 'x-1' });
+    await reader.close();
+  });
+
+  it('a failed commit sends nothing that depended on it and stops the gateway', async () => {
+    const g = await gateway();
+    const c = await loggedIn(g);
+    // The COMMIT itself fails (as on a full disk); the store rolls the group back.
+    (g.store as unknown as { st: { commit: { run(): void } } }).st.commit = {
+      run() {
+        throw new Error('disk I/O error');
+      },
+    };
+    c.send(newOrder('a-1', passiveBid(g)));
+    expect((await c.closed).code).toBe(ProtocolErrorCode.GatewayShutdown);
+    expect(c.frames.filter((f) => f.type === 'event' && f.cb === 'onNewOrderAck')).toEqual([]);
+  });
+
+  it(`commits writes that nothing sends within ${GROUP_COMMIT_MAX_HOLD_US} µs`, async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'tl-gw-')), 'store.db');
+    const seed = new SqliteOrderStore(path, { synchronous: 'NORMAL' });
+    await seed.insertOrder({ strategy: 'alpha', clientId: 'left-open', exchange: 'SYN', instrumentId: 1, side: Side.Buy, orderType: 'Limit' as never, tif: 'GTC' as never, execInstr: [], price: '90', qty: '1', createdTs: 1 });
+    await seed.close();
+    const reader = new SqliteOrderStore(path, { readonly: true });
+    // At start the gateway records the order left open as cancelled; nobody is connected to be sent it.
+    await gateway({ store: new SqliteOrderStore(path, { synchronous: 'NORMAL' }) });
+    await sleep(30);
+    expect((await reader.getOrder('alpha', 'left-open'))!.status).toBe(OrderStatus.Cancelled);
+    await reader.close();
   });
 
   it('modifies and cancels through the store, and validates at the edge', async () => {

@@ -574,6 +574,72 @@ describe('SqliteOrderStore: files, WAL, durability, schema', () => {
     }
   });
 
+  it('group commit: writes join one transaction, seen at once by this store and by others only after commitGroup', async () => {
+    const path = tmpDb();
+    const w = new SqliteOrderStore(path, { synchronous: 'NORMAL' });
+    const r = new SqliteOrderStore(path, { readonly: true });
+    try {
+      expect(w.groupOpen).toBe(false);
+      w.beginGroup();
+      w.beginGroup(); // no-op
+      expect(w.groupOpen).toBe(true);
+      await w.insertOrder(order('g1'));
+      expect(await w.recordEvent('A', 'onNewOrderAck', ack('g1'), T0 + 1)).toBe(1);
+      // A write the store refuses inside the group undoes only itself.
+      await expect(w.insertOrder({ ...order('bad'), price: 'x' as never })).rejects.toThrow(TypeError);
+      expect((await w.getOrder('A', 'g1'))!.status).toBe(OrderStatus.Open);
+      expect(await r.getOrder('A', 'g1')).toBeUndefined();
+      expect(await r.eventsSince('A', 0)).toEqual([]);
+      w.commitGroup();
+      expect(w.groupOpen).toBe(false);
+      w.commitGroup(); // no-op
+      expect((await r.getOrder('A', 'g1'))!.status).toBe(OrderStatus.Open);
+      expect((await r.eventsSince('A', 0)).map((e) => e.cb)).toEqual(['onNewOrderAck']);
+      // Without a group every write commits on its own, as before.
+      await w.insertOrder(order('g2'));
+      expect((await r.getOrder('A', 'g2'))!.status).toBe(OrderStatus.PendingNew);
+      // close commits an open group.
+      w.beginGroup();
+      await w.recordEvent('A', 'onNewOrderAck', ack('g2'), T0 + 2);
+      await w.close();
+      expect((await r.getOrder('A', 'g2'))!.status).toBe(OrderStatus.Open);
+    } finally {
+      await r.close();
+      await w.close();
+    }
+  });
+
+  it('group commit: a failed commit rolls the whole group back, throws, and leaves the store consistent', async () => {
+    const path = tmpDb();
+    const w = new SqliteOrderStore(path, { synchronous: 'NORMAL' });
+    const raw = (w as unknown as { db: BetterSqlite3.Database }).db;
+    try {
+      await w.insertOrder(order('k1'));
+      await w.recordEvent('A', 'onNewOrderAck', ack('k1'), T0 + 1);
+      w.beginGroup();
+      await w.insertOrder(order('k2'));
+      await w.recordEvent('A', 'onNewOrderAck', ack('k2'), T0 + 2);
+      await w.recordEvent('A', 'onOrderExecution', fill('k1', '4'), T0 + 3);
+      // A deferred foreign-key violation makes the COMMIT itself fail (as an I/O error would).
+      raw.pragma('defer_foreign_keys = ON');
+      raw.prepare(`INSERT INTO fills (strategy, client_id, fill_seq, event_seq, exchange, instrument_id, side, price, qty, fee, ts) VALUES ('A', 'nobody', 1, 99, 'SIM', 7, 'Buy', '1', '1', '0', 1)`).run();
+      expect(() => w.commitGroup()).toThrow(/FOREIGN KEY/);
+      expect(w.groupOpen).toBe(false);
+      expect(raw.inTransaction).toBe(false);
+      // Nothing of the group is left, also not in the caches.
+      expect(await w.getOrder('A', 'k2')).toBeUndefined();
+      const k1 = (await w.getOrder('A', 'k1'))!;
+      expect([k1.status, k1.cumQty]).toEqual([OrderStatus.Open, '0']);
+      expect(await w.fills('A')).toEqual([]);
+      expect((await w.eventsSince('A', 0)).map((e) => e.seq)).toEqual([1]);
+      // The store goes on: numbers continue after the last committed one.
+      expect(await w.recordEvent('A', 'onOrderExecution', fill('k1', '2'), T0 + 4)).toBe(2);
+      expect((await w.getOrder('A', 'k1'))!.cumQty).toBe('2');
+    } finally {
+      await w.close();
+    }
+  });
+
   it('hands out event numbers after the highest ever used, and keeps that floor when it closes', async () => {
     const path = tmpDb();
     const s = new SqliteOrderStore(path, { synchronous: 'NORMAL' });
