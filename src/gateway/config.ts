@@ -147,6 +147,8 @@ export const GatewayConfigSchema = z.strictObject({
     path: z.string().min(1),
     /** `FULL` (default: every commit synced, survives a power loss) or `NORMAL` (survives a process crash only; faster). */
     synchronous: z.enum(['FULL', 'NORMAL']).optional(),
+    /** Group commit (default true): an order and its simulated venue's ack commit together, right before the ack is sent (`GatewayServerOptions.groupCommit`). */
+    groupCommit: z.boolean().optional(),
   }),
   /** Overrides of the protocol limits on client frames (`ProtocolLimits`). */
   limits: LimitsSchema.optional(),
@@ -243,8 +245,8 @@ export interface GatewayConfig {
   controlTokens?: Record<string, { token: string; role: Role }>;
   /** The `telegram` section (a relative `tokenFile` made absolute); undefined: no Telegram. */
   telegram?: TelegramConfig;
-  /** The order store: absolute SQLite path (or `:memory:`) and its `synchronous` mode (default `FULL`). */
-  store: { path: string; synchronous: 'FULL' | 'NORMAL' };
+  /** The order store: absolute SQLite path (or `:memory:`), its `synchronous` mode (default `FULL`) and group commit (default true). */
+  store: { path: string; synchronous: 'FULL' | 'NORMAL'; groupCommit: boolean };
   /** Protocol limits on client frames, checked by `resolveLimits`. */
   limits: ProtocolLimits;
   /** Gateway-wide order-entry rate limit; undefined: none. */
@@ -407,7 +409,7 @@ export function parseGatewayConfig(value: unknown, opts: ParseGatewayConfigOptio
     tokens,
     controlTokens,
     telegram: c.telegram && { ...c.telegram, ...(c.telegram.tokenFile !== undefined ? { tokenFile: resolve(baseDir, c.telegram.tokenFile) } : {}) },
-    store: { path: c.store.path === ':memory:' ? ':memory:' : resolve(baseDir, c.store.path), synchronous: c.store.synchronous ?? 'FULL' },
+    store: { path: c.store.path === ':memory:' ? ':memory:' : resolve(baseDir, c.store.path), synchronous: c.store.synchronous ?? 'FULL', groupCommit: c.store.groupCommit ?? true },
     limits,
     rateLimit,
     sessionTakeover: c.sessionTakeover,

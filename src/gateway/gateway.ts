@@ -79,6 +79,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayAssembly
     shutdownGraceMs: config.shutdownGraceMs,
     mdRowsPerFrame: config.mdRowsPerFrame,
     maxBufferedBytes: config.maxBufferedBytes,
+    groupCommit: config.store.groupCommit,
   });
   let closing: Promise<void> | undefined;
   return {

@@ -34,7 +34,9 @@ describe('gateway config', () => {
     const c = parseGatewayConfig(BASE);
     expect(c.listen).toEqual({ host: '127.0.0.1', port: 0, path: '/v1' });
     expect(c.tokens).toEqual({ alpha: 'alpha-secret' });
-    expect(c.store).toEqual({ path: ':memory:', synchronous: 'FULL' });
+    expect(c.store).toEqual({ path: ':memory:', synchronous: 'FULL', groupCommit: true });
+    expect(parseGatewayConfig({ ...BASE, store: { path: ':memory:', groupCommit: false } }).store.groupCommit).toBe(false);
+    expect(error({ ...BASE, store: { path: ':memory:', groupCommit: 'yes' } })).toMatch(/store\.groupCommit/);
     expect(c.limits).toEqual(DEFAULT_LIMITS);
     expect(c.rateLimit).toBeUndefined();
     expect(c.sessionTakeover).toBe('replace');
