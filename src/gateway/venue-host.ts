@@ -423,7 +423,8 @@ export class SimVenueHost implements HostedVenue {
         if (this.stopped) return;
       }
       this.apply(ev, true);
-      // A backlog (high speed, or a slow turn): publish and let sockets and timers run. Counted
+      // A backlog (high speed, or a slow turn): publish and give way (the clock lets the event
+      // loop turn at least every few of these, see LiveClock), so sockets and timers run. Counted
       // in events, not batch size: a source read with an await per event only ever runs
       // microtasks, which would starve the sockets however small the batches.
       if (++sinceYield >= this.maxBatch || this.batch.length >= this.maxBatch) {
