@@ -11,6 +11,8 @@
  *    that the order is in the store, acknowledged, when the ack arrives. Every 250 orders a
  *    `cancel_all` (not timed) keeps the open orders few. Blocks of echo and order round
  *    trips are interleaved, so that a change of machine load hits both alike.
+ *    The same NORMAL figure and the echo again with the client in a child process, as a
+ *    strategy runs (`crossProcess`).
  * 3. **Market-data fan-out** — a synthetic venue at maximum speed (the generator's events in
  *    batches of 4 096, as a recorded file replays) and 1, 10, 50 clients in
  *    a child process (strategies run in their own processes), each its own strategy,
@@ -26,7 +28,8 @@
  * Run alone: `npm run build && node --import tsx bench/gateway.ts` (prints the figures and
  * the JSON). Env: BENCH_GW_ECHO (echo round trips, default 20 000), BENCH_GW_ORDERS
  * (NORMAL order round trips, default 10 000; FULL gets a third, the in-memory store half),
- * BENCH_GW_FANOUT_S (seconds per fan-out window, default 5).
+ * BENCH_GW_FANOUT_S (seconds per fan-out window, default 5), BENCH_GW_XPROC (cross-process round
+ * trips, echo and order each, default 5 000; 0 skips it).
  * @module
  */
 import { spawn } from 'node:child_process';
@@ -90,6 +93,8 @@ export interface GatewayBenchResult {
   machine: { cpu: string; cores: number; node: string; loadavg: number[] };
   echo: LatencyStats;
   orderAck: OrderAckResult[];
+  /** Order → ack (NORMAL) and the echo with the client in its own process; undefined when skipped. */
+  crossProcess?: CrossProcessResult;
   /** What the synthetic venue publishes at maximum speed with nobody subscribed (md rows/s). */
   fanoutBaselinePerSec: number;
   fanout: FanoutResult[];
@@ -105,6 +110,8 @@ export interface GatewayBenchOptions {
   fanoutClients?: number[];
   /** Seconds of each fan-out window (after 1 s of warm-up). Default 5 (env BENCH_GW_FANOUT_S). */
   fanoutSeconds?: number;
+  /** Round trips of the cross-process figure, echo and order each (after warm-up); 0 skips it. Default 5 000 (env BENCH_GW_XPROC). */
+  crossProcessRoundTrips?: number;
   /** Progress lines. Default none. */
   log?: (line: string) => void;
 }
@@ -180,26 +187,35 @@ interface EchoRig {
   close(): Promise<void>;
 }
 
-async function echoRig(): Promise<EchoRig> {
+/** A `ws` server that parses each message and sends it back as JSON. */
+async function echoServer(): Promise<{ url: string; close(): Promise<void> }> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
   await new Promise<void>((r) => wss.once('listening', () => r()));
   wss.on('connection', (ws) => ws.on('message', (d: WebSocket.RawData) => ws.send(JSON.stringify(JSON.parse(String(d))))));
   const port = (wss.address() as { port: number }).port;
-  const c = await Client.open(`ws://127.0.0.1:${port}/`);
+  return { url: `ws://127.0.0.1:${port}/`, close: () => new Promise<void>((r) => wss.close(() => r())) };
+}
+
+/** One echo round trip of client `c`, µs. */
+async function echoRoundTrip(c: Client, id: string): Promise<number> {
+  const msg = newOrder(id);
+  const t0 = process.hrtime.bigint();
+  c.send(msg);
+  const f = await c.next();
+  const us = Number(process.hrtime.bigint() - t0) / 1000;
+  if (f.clientId !== msg.clientId) throw new Error(`echo: got ${JSON.stringify(f).slice(0, 200)}`);
+  return us;
+}
+
+async function echoRig(): Promise<EchoRig> {
+  const srv = await echoServer();
+  const c = await Client.open(srv.url);
   let i = 0;
   return {
-    async roundTrip() {
-      const msg = newOrder(`e-${++i}`);
-      const t0 = process.hrtime.bigint();
-      c.send(msg);
-      const f = await c.next();
-      const us = Number(process.hrtime.bigint() - t0) / 1000;
-      if (f.clientId !== msg.clientId) throw new Error(`echo: got ${JSON.stringify(f).slice(0, 200)}`);
-      return us;
-    },
+    roundTrip: () => echoRoundTrip(c, `e-${++i}`),
     async close() {
       c.close();
-      await new Promise<void>((r) => wss.close(() => r()));
+      await srv.close();
     },
   };
 }
@@ -229,11 +245,20 @@ export interface OrderAckSegments {
   toClient: [p50: number, p99: number];
 }
 
-async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string): Promise<OrderRig> {
-  // The gateway's own clock: actions already due (the venue's zero latency) run at the next
-  // turn of the event loop, later ones on a timer.
+/** The gateway of the order → ack figures: its store, its venue, its clock. */
+interface OrderServer {
+  url: string;
+  path: string;
+  store: InstanceType<typeof SqliteOrderStore>;
+  server: InstanceType<typeof GatewayServer>;
+  clock: InstanceType<typeof LiveClock>;
+}
+
+async function orderServer(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string, tag = ''): Promise<Omit<OrderServer, 'url' | 'server'> & { start(): Promise<OrderServer> }> {
+  // The gateway's own clock: actions already due (the venue's zero latency) run as
+  // microtasks, later ones on a timer.
   const clock = new LiveClock();
-  const path = join(dir, `orders-${synchronous}.db`);
+  const path = join(dir, `orders-${synchronous}${tag}.db`);
   const store = synchronous === 'MEMORY' ? new SqliteOrderStore(':memory:') : new SqliteOrderStore(path, { synchronous });
   // The venue at its own pace (≈ 100–200 events/s, nobody subscribed), answering at once.
   const host = new SimVenueHost({
@@ -244,6 +269,21 @@ async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string):
     loop: true,
     sim: { latency: new ConstantLatencyModel({ entryUs: 0, responseUs: 0 }) },
   });
+  return {
+    path,
+    store,
+    clock,
+    async start() {
+      const server = new GatewayServer({ tokens: { bench: 'bench-token' }, store, venues: [host], clock, logger: silentLogger(), limits: { maxMsgsPerSec: 1e6, burstMsgs: 1_000_000 }, shutdownGraceMs: 5 });
+      const { url } = await server.start();
+      return { url, path, store, server, clock };
+    },
+  };
+}
+
+async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string): Promise<OrderRig> {
+  const gw = await orderServer(synchronous, dir);
+  const { store, path, clock } = gw;
   // Timestamps around the two writes of each order (the wrapper costs well under 1 µs).
   let tInsert0 = 0n;
   let tInsert1 = 0n;
@@ -264,8 +304,7 @@ async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string):
     if (ack) tAck1 = process.hrtime.bigint();
     return r;
   };
-  const server = new GatewayServer({ tokens: { bench: 'bench-token' }, store, venues: [host], clock, logger: silentLogger(), limits: { maxMsgsPerSec: 1e6, burstMsgs: 1_000_000 }, shutdownGraceMs: 5 });
-  const { url } = await server.start();
+  const { url, server } = await gw.start();
   // The check reads through a second connection, as `tradeloop orders` would: it sees committed
   // rows only (the gateway's own connection would also see a group not yet committed).
   const reader = synchronous === 'MEMORY' ? store : new SqliteOrderStore(path, { readonly: true });
@@ -316,6 +355,95 @@ async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string):
     },
   };
   return rig;
+}
+
+// ---- 2b. order → ack with the strategy in its own process --------------------------------------
+
+/** Order → ack (NORMAL store) and the echo, with the client in a child process, as a strategy runs. */
+export interface CrossProcessResult {
+  echo: LatencyStats;
+  orderAck: LatencyStats;
+  /** Order → ack p99 ÷ this echo's p99. */
+  ratioP99ToEcho: number;
+  /** Acks after which the child's own read-only connection found the order committed, acknowledged and `Open`. */
+  storedBeforeAck: number;
+  acks: number;
+}
+
+/**
+ * The child process of the cross-process figure: an echo client and a gateway client
+ * (strategy `bench`), warm-up, then `blocks` interleaved blocks of echo and order round trips
+ * (a `cancel_all` every 250 orders, not timed); prints `{"echo":[…],"order":[…],"stored":…,"acks":…}`.
+ */
+async function crossProcessClients(echoUrl: string, gwUrl: string, dbPath: string, echoN: number, orderN: number): Promise<void> {
+  const e = await Client.open(echoUrl);
+  const g = await Client.open(gwUrl);
+  g.send({ type: 'login', reqId: 'login', strategy: 'bench', token: 'bench-token' });
+  if ((await g.next()).type !== 'login_ack') throw new Error('cross-process: login refused');
+  const reader = new SqliteOrderStore(dbPath, { readonly: true });
+  let i = 0;
+  let open = 0;
+  let stored = 0;
+  let acks = 0;
+  const order = async (): Promise<number> => {
+    const id = `x-${++i}`;
+    const t0 = process.hrtime.bigint();
+    g.send(newOrder(id));
+    const f = await g.next();
+    const us = Number(process.hrtime.bigint() - t0) / 1000;
+    if (f.type !== 'event' || f.cb !== 'onNewOrderAck' || f.ev.clientId !== id) throw new Error(`cross-process order → ack: got ${JSON.stringify(f).slice(0, 300)}`);
+    acks++;
+    const o = await reader.getOrder('bench', id);
+    if (o && o.acked && o.status === 'Open' && o.exchangeId === f.ev.exchangeId) stored++;
+    if (++open >= 250) {
+      g.send({ type: 'cancel_all', exchange: EXCHANGE, instrumentId: 1 });
+      let cancelled = 0;
+      let acked = false;
+      while (cancelled < open || !acked) {
+        const x = await g.next();
+        if (x.cb === 'onCancelAllAck') acked = true;
+        else if (x.cb === 'onOrderCancelled') cancelled++;
+        else throw new Error(`cross-process cancel_all: got ${JSON.stringify(x).slice(0, 300)}`);
+      }
+      open = 0;
+    }
+    return us;
+  };
+  let k = 0;
+  for (let w = 0; w < 1000; w++) await echoRoundTrip(e, `xe-${++k}`);
+  for (let w = 0; w < 500; w++) await order();
+  const echo: number[] = [];
+  const orders: number[] = [];
+  const BLOCKS = 10;
+  for (let b = 0; b < BLOCKS; b++) {
+    for (let j = 0; j < echoN / BLOCKS; j++) echo.push(await echoRoundTrip(e, `xe-${++k}`));
+    for (let j = 0; j < orderN / BLOCKS; j++) orders.push(await order());
+  }
+  process.stdout.write(`${JSON.stringify({ echo, order: orders, stored, acks })}\n`);
+  e.close();
+  g.close();
+  await reader.close();
+}
+
+async function crossProcessFigure(dir: string, echoN: number, orderN: number): Promise<CrossProcessResult> {
+  const echo = await echoServer();
+  const gw = await (await orderServer('NORMAL', dir, '-xproc')).start();
+  try {
+    const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--xproc-clients', echo.url, gw.url, gw.path, String(echoN), String(orderN)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => (buf += d.toString('utf8')));
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    if (code !== 0) throw new Error(`cross-process clients exited with ${code}`);
+    const r = JSON.parse(buf.trim()) as { echo: number[]; order: number[]; stored: number; acks: number };
+    const e = stats(r.echo);
+    const o = stats(r.order);
+    return { echo: e, orderAck: o, ratioP99ToEcho: o.p99Us / e.p99Us, storedBeforeAck: r.stored, acks: r.acks };
+  } finally {
+    await gw.server.close();
+    await gw.store.close();
+    gw.clock.cancelAll();
+    await echo.close();
+  }
 }
 
 // ---- 3. fan-out -----------------------------------------------------------------------------
@@ -537,6 +665,14 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
       await rigs[key].close();
     }
 
+    // The same with the client in its own process.
+    const xprocN = opts.crossProcessRoundTrips ?? envNum('BENCH_GW_XPROC') ?? 5_000;
+    let crossProcess: CrossProcessResult | undefined;
+    if (xprocN > 0) {
+      log(`    order → ack and echo, client in its own process (${xprocN} each)`);
+      crossProcess = await crossProcessFigure(dir, xprocN, xprocN);
+    }
+
     // Fan-out.
     log(`    fan-out: venue alone (${fanSeconds} s)`);
     const fanoutBaselinePerSec = await fanoutBaseline(fanSeconds);
@@ -545,7 +681,7 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
       log(`    fan-out: ${n} client${n === 1 ? '' : 's'} (${fanSeconds} s)`);
       fanout.push(await fanoutFigure(n, fanSeconds));
     }
-    return { machine, echo: echoStats, orderAck, fanoutBaselinePerSec, fanout };
+    return { machine, echo: echoStats, orderAck, crossProcess, fanoutBaselinePerSec, fanout };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -562,6 +698,11 @@ export function formatGatewayBench(r: GatewayBenchResult): string[] {
     const seg = (name: string, [p50, p99]: [number, number]) => `${name} ${p50.toFixed(0)}/${p99.toFixed(0)}`;
     lines.push(`    where it goes (p50/p99 µs): ${[seg('to insert', g.toInsert), seg('insert', g.insert), seg('venue', g.venue), seg('record ack', g.recordAck), seg('to client', g.toClient)].join(', ')}`);
   }
+  const x = r.crossProcess;
+  if (x) {
+    lines.push(`client in its own process — echo:  ${lat(x.echo)}`);
+    lines.push(`client in its own process — order → ack, NORMAL store: ${lat(x.orderAck)}; p99 ${x.ratioP99ToEcho.toFixed(2)}× that echo; in the store at its ack: ${x.storedBeforeAck}/${x.acks}`);
+  }
   lines.push(`md fan-out: the venue alone publishes ${k(r.fanoutBaselinePerSec)} rows/s`);
   for (const f of r.fanout) {
     lines.push(`md fan-out, ${String(f.clients).padStart(2)} clients: ${k(f.perClientPerSec)} rows/s per client (min ${k(f.minClientPerSec)}), ${k(f.totalPerSec)} rows/s in all; venue published ${k(f.publishedPerSec)} rows/s; ${f.framesPerClientPerSec.toFixed(0)} frames/s per client; slow-consumer pauses ${f.slowConsumerPauses}`);
@@ -570,6 +711,11 @@ export function formatGatewayBench(r: GatewayBenchResult): string[] {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === '--xproc-clients') {
+    const [echoUrl, gwUrl, dbPath, echoN, orderN] = process.argv.slice(3);
+    await crossProcessClients(echoUrl!, gwUrl!, dbPath!, Number(echoN), Number(orderN));
+    return;
+  }
   if (process.argv[2] === '--fanout-clients') {
     const [url, n, warm, ms] = process.argv.slice(3);
     await fanoutClients(url!, Number(n), Number(warm), Number(ms));

@@ -357,6 +357,14 @@ async function main() {
         for (const [k, name] of parts) out({ figure: `${label}, part: ${name} p50`, value: o.segments[k][0], unit: 'µs' });
       }
     }
+    const x = gateway.crossProcess;
+    if (x) {
+      const label = 'gateway: order → ack, NORMAL store, strategy in its own process';
+      out({ figure: 'gateway: bare ws JSON echo, client in its own process, p99', value: x.echo.p99Us, unit: 'µs' });
+      out({ figure: `${label} p50`, value: x.orderAck.p50Us, unit: 'µs', baseline: 'that echo p50', baselineValue: x.echo.p50Us, ratio: x.orderAck.p50Us / x.echo.p50Us });
+      out({ figure: `${label} p99`, value: x.orderAck.p99Us, unit: 'µs', baseline: 'that echo p99', baselineValue: x.echo.p99Us, ratio: x.ratioP99ToEcho });
+      out({ figure: `${label}: in the store at its ack`, value: (100 * x.storedBeforeAck) / x.acks, unit: '%', target: 'every order', met: x.storedBeforeAck === x.acks });
+    }
     out({ figure: 'gateway: md fan-out, venue alone (no subscriber)', value: gateway.fanoutBaselinePerSec, unit: 'ev/s' });
     for (const f of gateway.fanout) {
       out({ figure: `gateway: md fan-out, ${f.clients} strateg${f.clients === 1 ? 'y' : 'ies'}, per client`, value: f.perClientPerSec, unit: 'ev/s', baseline: 'venue alone', baselineValue: gateway.fanoutBaselinePerSec, ratio: f.perClientPerSec / gateway.fanoutBaselinePerSec });

@@ -187,7 +187,7 @@ export {
 } from './gateway/config.js';
 export { SimVenueHost, type HostedVenue, type VenueHostListener, type SimVenueHostOptions } from './gateway/venue-host.js';
 export { GatewaySession, type SessionHandler, type SessionDeps, type SessionState, type ErrorRef } from './gateway/session.js';
-export { GatewayServer, CommandError, type GatewayServerOptions } from './gateway/server.js';
+export { GatewayServer, CommandError, StoreCommitError, GROUP_COMMIT_MAX_HOLD_US, type GatewayServerOptions } from './gateway/server.js';
 export { createGateway, startGateway, openVenueHost, type Gateway, type GatewayAssemblyOptions } from './gateway/gateway.js';
 
 // Strategy side of the gateway (docs/runner.md): transport, remote environment, paper mode.
