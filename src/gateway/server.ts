@@ -617,7 +617,6 @@ export class GatewayServer implements SessionHandler {
     try {
       s.sendEvent(seq, cb, ev as never);
     } catch (err) {
-      if (err instanceof StoreCommitError) return; // logged; the gateway is stopping
       this.logger.error({ strategy: s.strategy, seq, cb, err }, 'event could not be encoded; not sent');
     }
   }

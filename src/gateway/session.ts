@@ -45,7 +45,7 @@ export interface SessionDeps {
   mdRowsPerFrame: number;
   /** Unsent bytes above which `md` stops until the socket drains (then a fresh snapshot). */
   maxBufferedBytes: number;
-  /** Runs before every frame leaves (the server commits its open group of writes); a throw stops the send. */
+  /** Runs before every frame leaves (the server commits its open group of writes); when it throws, the frame is not sent. */
   beforeSend?: () => void;
 }
 
@@ -298,10 +298,21 @@ export class GatewaySession {
 
   // ---- sending -------------------------------------------------------------------------
 
+  /** What the frame depends on is committed (`beforeSend`); false when that failed: the frame must not leave (the server is stopping). */
+  private clearToSend(): boolean {
+    if (this.deps.beforeSend === undefined) return true;
+    try {
+      this.deps.beforeSend();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Sends one frame (numbered here). False when the connection is not open. */
   send(body: FrameBody<GatewayMessage>): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
-    this.deps.beforeSend?.();
+    if (!this.clearToSend()) return false;
     this.ws.send(serializeFrame(body, ++this.seqOut));
     this.guard.onSent(this.nowMs());
     return true;
@@ -316,7 +327,7 @@ export class GatewaySession {
     // before, an event that cannot be encoded throws, even on a closed socket, and uses no number.
     const text = eventFrame(this.seqOut + 1, eventSeq, cb, ev);
     if (this.ws.readyState !== WebSocket.OPEN) return false;
-    this.deps.beforeSend?.();
+    if (!this.clearToSend()) return false;
     this.seqOut++;
     this.ws.send(text);
     this.guard.onSent(this.nowMs());
@@ -426,7 +437,7 @@ export class GatewaySession {
     }
     const n = this.deps.mdRowsPerFrame;
     const frames = Math.ceil(sel.size / n);
-    this.deps.beforeSend?.();
+    if (!this.clearToSend()) return;
     for (let k = 0; k < frames; k++) {
       if (this.ws.readyState !== WebSocket.OPEN) return;
       const events = sel.eventsJson(k, n);
