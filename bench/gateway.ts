@@ -175,6 +175,19 @@ class Client {
   }
 }
 
+/** Sends a `cancel_all` and drains its ack and the `open` cancels it causes (not timed: it keeps the open orders few). */
+async function cancelAll(c: Client, open: number): Promise<void> {
+  c.send({ type: 'cancel_all', exchange: EXCHANGE, instrumentId: 1 });
+  let cancelled = 0;
+  let acked = false;
+  while (cancelled < open || !acked) {
+    const e = await c.next();
+    if (e.cb === 'onCancelAllAck') acked = true;
+    else if (e.cb === 'onOrderCancelled') cancelled++;
+    else throw new Error(`cancel_all: got ${JSON.stringify(e).slice(0, 300)}`);
+  }
+}
+
 function newOrder(clientId: string): Frame {
   return { type: 'new_order', reqId: `r-${clientId}`, exchange: EXCHANGE, instrumentId: 1, clientId, side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: ['PostOnly'], price: '50', qty: '1' };
 }
@@ -333,15 +346,7 @@ async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string):
       const o = await reader.getOrder('bench', id);
       if (o && o.acked && o.status === 'Open' && o.exchangeId === f.ev.exchangeId) rig.storedBeforeAck++;
       if (++open >= 250) {
-        c.send({ type: 'cancel_all', exchange: EXCHANGE, instrumentId: 1 });
-        let cancelled = 0;
-        let acked = false;
-        while (cancelled < open || !acked) {
-          const e = await c.next();
-          if (e.cb === 'onCancelAllAck') acked = true;
-          else if (e.cb === 'onOrderCancelled') cancelled++;
-          else throw new Error(`cancel_all: got ${JSON.stringify(e).slice(0, 300)}`);
-        }
+        await cancelAll(c, open);
         open = 0;
       }
       return us;
@@ -396,15 +401,7 @@ async function crossProcessClients(echoUrl: string, gwUrl: string, dbPath: strin
     const o = await reader.getOrder('bench', id);
     if (o && o.acked && o.status === 'Open' && o.exchangeId === f.ev.exchangeId) stored++;
     if (++open >= 250) {
-      g.send({ type: 'cancel_all', exchange: EXCHANGE, instrumentId: 1 });
-      let cancelled = 0;
-      let acked = false;
-      while (cancelled < open || !acked) {
-        const x = await g.next();
-        if (x.cb === 'onCancelAllAck') acked = true;
-        else if (x.cb === 'onOrderCancelled') cancelled++;
-        else throw new Error(`cross-process cancel_all: got ${JSON.stringify(x).slice(0, 300)}`);
-      }
+      await cancelAll(g, open);
       open = 0;
     }
     return us;
