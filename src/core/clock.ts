@@ -138,6 +138,14 @@ export class SimClock implements Scheduler {
 export const LIVE_CLOCK_MICROTASK_WAKES = 4;
 
 /**
+ * Waits shorter than this, µs, are not left to a timer (Node never fires one in under 1 ms,
+ * and often later): {@link LiveClock} checks the time at every turn of the event loop
+ * instead (`setImmediate`, so sockets and timers still run), which costs CPU for at most this
+ * long and keeps a simulated 100 µs latency at about 100 µs.
+ */
+export const LIVE_CLOCK_SPIN_BELOW_US = 1_000;
+
+/**
  * Wall-clock time; actions run on Node timers. The only place live time is read.
  *
  * Actions run in (time, scheduling order), as on `SimClock`: one timer wakes the clock for the
@@ -147,7 +155,9 @@ export const LIVE_CLOCK_MICROTASK_WAKES = 4;
  * costs no turn of the event loop. After {@link LIVE_CLOCK_MICROTASK_WAKES} such wake-ups in
  * a row the clock waits for the next turn (`setImmediate`; `setTimeout` never waits less than
  * 1 ms), and actions scheduled while a batch runs wait for the next wake-up, so a chain of
- * zero-delay actions never starves sockets or timers.
+ * zero-delay actions never starves sockets or timers. An action due in less than
+ * {@link LIVE_CLOCK_SPIN_BELOW_US} runs at the first turn of the loop at or after its time;
+ * later ones wait on a timer (late by up to about a millisecond, as Node's timers are).
  */
 export class LiveClock implements Scheduler {
   readonly simulated = false;
@@ -192,7 +202,8 @@ export class LiveClock implements Scheduler {
     this.disarm();
     this.wakeTs = ts;
     const delayUs = ts - this.now();
-    if (delayUs > 0) this.timer = setTimeout(() => this.wake(), delayUs / 1000);
+    if (delayUs >= LIVE_CLOCK_SPIN_BELOW_US) this.timer = setTimeout(() => this.wake(), delayUs / 1000);
+    else if (delayUs > 0) this.immediate = setImmediate(this.spin);
     else if (this.microStreak < LIVE_CLOCK_MICROTASK_WAKES) {
       // The streak ends when the loop turns (this immediate runs in its check phase).
       if (this.microStreak++ === 0) this.streakReset = setImmediate(this.endStreak);
@@ -203,6 +214,12 @@ export class LiveClock implements Scheduler {
       });
     } else this.immediate = setImmediate(() => this.wake());
   }
+  /** A short wait: one check of the time per turn of the loop. */
+  private readonly spin = (): void => {
+    this.immediate = undefined;
+    if (this.now() >= this.wakeTs) this.wake();
+    else this.immediate = setImmediate(this.spin);
+  };
   private readonly endStreak = (): void => {
     this.streakReset = undefined;
     this.microStreak = 0;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LIVE_CLOCK_MICROTASK_WAKES, LiveClock, SimClock } from '../../src/core/clock.js';
+import { LIVE_CLOCK_MICROTASK_WAKES, LIVE_CLOCK_SPIN_BELOW_US, LiveClock, SimClock } from '../../src/core/clock.js';
 
 /** Deterministic PRNG (mulberry32). */
 function rng(seed: number): () => number {
@@ -260,6 +260,25 @@ describe('LiveClock', () => {
     c.cancelAll();
     await new Promise((r) => setImmediate(r));
     expect(ran).toEqual([]);
+  });
+
+  it(`runs an action due in under ${LIVE_CLOCK_SPIN_BELOW_US} µs near its time, never early, not on a timer Node fires ≥ 1 ms later`, async () => {
+    const c = new LiveClock();
+    const lateUs: number[] = [];
+    for (let i = 0; i < 31; i++) {
+      const ts = c.now() + 100;
+      await new Promise<void>((r) =>
+        c.at(ts, () => {
+          lateUs.push(c.now() - ts);
+          r();
+        }),
+      );
+    }
+    lateUs.sort((a, b) => a - b);
+    expect(lateUs[0]).toBeGreaterThanOrEqual(0);
+    // On a timer each would be ≥ 900 µs late.
+    expect(lateUs[15]).toBeLessThan(500);
+    c.cancelAll();
   });
 
   it('lets the event loop turn between a zero-delay action and the ones it schedules', async () => {
