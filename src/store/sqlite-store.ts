@@ -876,8 +876,14 @@ export class SqliteOrderStore implements OrderStore {
   /** @inheritDoc */
   async close(): Promise<void> {
     if (this.closed) return;
-    // An open group is committed: close is an orderly end, not a crash.
-    this.commitGroup();
+    // An open group is committed: close is an orderly end, not a crash. Should that commit
+    // fail, the store still closes, and the error is thrown after.
+    let failed: { err: unknown } | undefined;
+    try {
+      this.commitGroup();
+    } catch (err) {
+      failed = { err };
+    }
     this.closed = true;
     const w = this.checkpointer;
     this.checkpointer = undefined;
@@ -899,5 +905,6 @@ export class SqliteOrderStore implements OrderStore {
     this.orders.clear();
     this.lastSeqs.clear();
     this.db.close();
+    if (failed) throw failed.err;
   }
 }

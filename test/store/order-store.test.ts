@@ -635,6 +635,18 @@ describe('SqliteOrderStore: files, WAL, durability, schema', () => {
       // The store goes on: numbers continue after the last committed one.
       expect(await w.recordEvent('A', 'onOrderExecution', fill('k1', '2'), T0 + 4)).toBe(2);
       expect((await w.getOrder('A', 'k1'))!.cumQty).toBe('2');
+      // A group whose commit fails at close: the store closes all the same, then throws.
+      w.beginGroup();
+      await w.insertOrder(order('k3'));
+      raw.pragma('defer_foreign_keys = ON');
+      raw.prepare(`INSERT INTO fills (strategy, client_id, fill_seq, event_seq, exchange, instrument_id, side, price, qty, fee, ts) VALUES ('A', 'nobody', 1, 98, 'SIM', 7, 'Buy', '1', '1', '0', 1)`).run();
+      await expect(w.close()).rejects.toThrow(/FOREIGN KEY/);
+      expect(raw.open).toBe(false);
+      await expect(w.getOrder('A', 'k1')).rejects.toThrow(/closed/);
+      const again = new SqliteOrderStore(path, { readonly: true });
+      expect(await again.getOrder('A', 'k3')).toBeUndefined();
+      expect((await again.getOrder('A', 'k1'))!.cumQty).toBe('2');
+      await again.close();
     } finally {
       await w.close();
     }
