@@ -10,7 +10,7 @@ import type { StratParams } from '../api/events.js';
 import type { IStrategy } from '../api/strategy.js';
 import { BookFeed } from '../book/feed.js';
 import { L3Book } from '../book/l3-book.js';
-import { SimClock } from '../core/clock.js';
+import { SimClock, type Scheduler } from '../core/clock.js';
 import { StratEnv, type MarketDataHub } from '../core/env.js';
 import { Journal, type JournalMarketData, type JournalSink } from '../core/journal.js';
 import type { KillSwitchConfig, TradingControls } from '../core/risk.js';
@@ -166,6 +166,100 @@ export type BacktestSimOptions = Omit<SimVenueOptions, 'exchange' | 'instruments
   bookQueueModel?: (inst: Instrument, book: L3Book) => QueueModel;
 };
 
+/** The options a backtest and a paper run share to build their venue and env (see `BacktestOptions`). */
+export interface SimRunOptions {
+  strategy: IStrategy;
+  params?: StratParams;
+  sim?: BacktestSimOptions;
+  timeZone?: string;
+  raiseErrors?: boolean;
+  controls?: TradingControls;
+  killSwitch?: KillSwitchConfig;
+  notify?: (msg: string) => void;
+  telegram?: (strategy: string, msg: string) => void;
+}
+
+/** The simulated venue of a run on `source`, on `clock`; `bookOf` gives the L3 book its queue models and depth read. */
+export function createSimVenue(source: MarketSource, sim: BacktestSimOptions | undefined, clock: Scheduler, bookOf: (instrumentId: number) => L3Book): SimVenue {
+  const { bookQueueModel, ...simOpts } = sim ?? {};
+  return new SimVenue({
+    ...simOpts,
+    ...(bookQueueModel ? { queueModel: (inst: Instrument) => bookQueueModel(inst, bookOf(inst.instrumentId)) } : {}),
+    exchange: source.exchange,
+    instruments: source.instruments,
+    scheduler: clock,
+    depth: (id) => bookOf(id).l2,
+  });
+}
+
+/** The strategy's env of a simulated run: its venue observed by the recorder, market data from the feeds. */
+export function createSimEnv(
+  opts: SimRunOptions,
+  parts: { clock: Scheduler; venue: SimVenue; recorder: Recorder; journal: Journal | undefined; logger: Logger; feeds: ReadonlyMap<number, BookFeed> },
+): StratEnv {
+  const { clock, feeds } = parts;
+  return new StratEnv({
+    strategy: opts.strategy,
+    clock,
+    venues: [observeVenue(parts.venue, () => clock.now(), parts.recorder)],
+    journal: parts.journal,
+    logger: parts.logger,
+    params: opts.params,
+    timeZone: opts.timeZone,
+    raiseErrors: opts.raiseErrors,
+    marketData: feedHub(feeds),
+    controls: opts.controls,
+    killSwitch: opts.killSwitch,
+    mid: feedMid(feeds),
+    notify: opts.notify,
+    telegram: opts.telegram,
+  });
+}
+
+/** The journal's header line of a simulated run. */
+export function writeSimRunHeader(journal: Journal | undefined, mode: 'backtest' | 'paper', env: StratEnv, opts: SimRunOptions, source: MarketSource, startTs: number): void {
+  journal?.header({
+    mode,
+    venues: env.journalVenues(),
+    params: opts.params ?? {},
+    timeZone: opts.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+    data: source.data,
+    startTs,
+    ...(opts.controls ? { controls: opts.controls } : {}),
+    ...(opts.killSwitch ? { killSwitch: opts.killSwitch } : {}),
+  });
+}
+
+/** Ends a simulated run (the env, the journal, the recorder's series) and returns its summary. */
+export function endSimRun(p: {
+  env: StratEnv;
+  journal: Journal | undefined;
+  recorder: Recorder;
+  nowUs: number;
+  names: Map<string, string>;
+  startTs: number;
+  events: number;
+  maxDrawdown: number;
+  stopAcked: boolean;
+}): RunSummary {
+  const { env, recorder } = p;
+  env.end();
+  p.journal?.close();
+  recorder.finish(p.nowUs, netPnl(env.tracker));
+  return summarize({
+    strategy: env.strategyName ?? '?',
+    tracker: env.tracker,
+    names: p.names,
+    startTs: p.startTs,
+    endTs: p.nowUs,
+    events: p.events,
+    maxDrawdown: p.maxDrawdown,
+    callbackErrors: env.errorCount,
+    stopAcked: p.stopAcked,
+    stats: recorder.stats(),
+  });
+}
+
 /** Options of `runBacktest`. */
 export interface BacktestOptions {
   strategy: IStrategy;
@@ -247,20 +341,13 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     names.set(`${inst.exchange}|${inst.instrumentId}`, inst.name);
     feeds.set(inst.instrumentId, new BookFeed(inst, (cb, ev) => env.onMarketData(cb, ev)));
   }
-  const { bookQueueModel, ...simOpts } = opts.sim ?? {};
   // With a feed latency the engine keeps its own books, ahead of the strategy's by the feed
   // delay; without one both read the feed's book (no copy, the fast path).
-  const feedUs = simOpts.latency?.feedUs?.bind(simOpts.latency);
+  const latency = opts.sim?.latency;
+  const feedUs = latency?.feedUs?.bind(latency);
   const engineBooks = new Map<number, L3Book>();
   for (const inst of source.instruments) engineBooks.set(inst.instrumentId, feedUs ? new L3Book() : feeds.get(inst.instrumentId)!.book);
-  const venue = new SimVenue({
-    ...simOpts,
-    ...(bookQueueModel ? { queueModel: (inst: Instrument) => bookQueueModel(inst, engineBooks.get(inst.instrumentId)!) } : {}),
-    exchange: source.exchange,
-    instruments: source.instruments,
-    scheduler: clock,
-    depth: (id) => engineBooks.get(id)!.l2,
-  });
+  const venue = createSimVenue(source, opts.sim, clock, (id) => engineBooks.get(id)!);
   // Delayed market data arrives at drawn times that the data file alone does not give: by value.
   const journal = opts.journal ? new Journal(opts.journal, { marketData: feedUs ? 'value' : (opts.journalMarketData ?? defaultJournalMarketData(source)) }) : undefined;
   /** Mid price of an instrument in quote currency, NaN while a side is empty. */
@@ -278,33 +365,9 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
   const marks = new Map<number, { bid: number; ask: number }>();
   const recorder = opts.recorder ?? new Recorder();
   recorder.begin({ startTs, instruments: source.instruments, mid: midOf });
-  env = new StratEnv({
-    strategy: opts.strategy,
-    clock,
-    venues: [observeVenue(venue, () => clock.now(), recorder)],
-    journal,
-    logger,
-    params: opts.params,
-    timeZone: opts.timeZone,
-    raiseErrors: opts.raiseErrors,
-    marketData: feedHub(feeds),
-    controls: opts.controls,
-    killSwitch: opts.killSwitch,
-    mid: feedMid(feeds),
-    notify: opts.notify,
-    telegram: opts.telegram,
-  });
+  env = createSimEnv(opts, { clock, venue, recorder, journal, logger, feeds });
   opts.onEnv?.(env, venue);
-  journal?.header({
-    mode: 'backtest',
-    venues: env.journalVenues(),
-    params: opts.params ?? {},
-    timeZone: opts.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
-    data: source.data,
-    startTs,
-    ...(opts.controls ? { controls: opts.controls } : {}),
-    ...(opts.killSwitch ? { killSwitch: opts.killSwitch } : {}),
-  });
+  writeSimRunHeader(journal, 'backtest', env, opts, source, startTs);
 
   const dd = new DrawdownTracker();
   const commands = [...(opts.commands ?? [])].sort((a, b) => a.atUs - b.atUs);
@@ -462,20 +525,6 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     if (env.busy) await env.idle();
   }
   markAll();
-  env.end();
-  journal?.close();
-  recorder.finish(clock.now(), netPnl(env.tracker));
-  const summary = summarize({
-    strategy: env.strategyName ?? '?',
-    tracker: env.tracker,
-    names,
-    startTs,
-    endTs: clock.now(),
-    events,
-    maxDrawdown: dd.max,
-    callbackErrors: env.errorCount,
-    stopAcked,
-    stats: recorder.stats(),
-  });
+  const summary = endSimRun({ env, journal, recorder, nowUs: clock.now(), names, startTs, events, maxDrawdown: dd.max, stopAcked });
   return { summary, env, venue, recorder, ok: !env.failed, error: env.failed ? String(env.failure) : undefined };
 }

@@ -21,9 +21,9 @@
 import type { Logger } from 'pino';
 import type { StratParams } from '../api/events.js';
 import type { IStrategy } from '../api/strategy.js';
-import { EventCursor, feedHub, feedMid, type BacktestSimOptions, type MarketSource } from '../backtest/backtest.js';
-import { Recorder, observeVenue } from '../backtest/recorder.js';
-import { DrawdownTracker, netPnl, summarize, type RunSummary } from '../backtest/summary.js';
+import { EventCursor, createSimEnv, createSimVenue, endSimRun, writeSimRunHeader, type BacktestSimOptions, type MarketSource } from '../backtest/backtest.js';
+import { Recorder } from '../backtest/recorder.js';
+import { DrawdownTracker, netPnl, type RunSummary } from '../backtest/summary.js';
 import { BookFeed } from '../book/feed.js';
 import { NO_ASK, NO_BID } from '../book/types.js';
 import { LiveClock, SimClock, type Scheduler } from '../core/clock.js';
@@ -207,16 +207,8 @@ export async function runPaper(opts: PaperOptions): Promise<PaperResult> {
     names.set(`${inst.exchange}|${inst.instrumentId}`, inst.name);
     feeds.set(inst.instrumentId, new BookFeed(inst, (cb, e) => env.onMarketData(cb, e)));
   }
-  const { bookQueueModel, ...simOpts } = opts.sim ?? {};
-  if (simOpts.latency?.feedUs) logger.warn('sim.latencyUs.feed is not simulated in paper mode: the strategy and the venue read the same book');
-  const venue = new SimVenue({
-    ...simOpts,
-    ...(bookQueueModel ? { queueModel: (inst) => bookQueueModel(inst, feeds.get(inst.instrumentId)!.book) } : {}),
-    exchange: source.exchange,
-    instruments: source.instruments,
-    scheduler: clock,
-    depth: (id) => feeds.get(id)!.book.l2,
-  });
+  if (opts.sim?.latency?.feedUs) logger.warn('sim.latencyUs.feed is not simulated in paper mode: the strategy and the venue read the same book');
+  const venue = createSimVenue(source, opts.sim, clock, (id) => feeds.get(id)!.book);
   const journal = opts.journal ? new Journal(opts.journal, { marketData: 'value' }) : undefined;
   const tickValue = new Map(source.instruments.map((i) => [i.instrumentId, i.tickSize.toNumber()]));
   const midOf = (id: number): number => {
@@ -228,33 +220,9 @@ export async function runPaper(opts: PaperOptions): Promise<PaperResult> {
   };
   const recorder = new Recorder();
   recorder.begin({ startTs, instruments: source.instruments, mid: midOf });
-  env = new StratEnv({
-    strategy: opts.strategy,
-    clock,
-    venues: [observeVenue(venue, () => clock.now(), recorder)],
-    journal,
-    logger,
-    params: opts.params,
-    timeZone: opts.timeZone,
-    raiseErrors: opts.raiseErrors,
-    marketData: feedHub(feeds),
-    controls: opts.controls,
-    killSwitch: opts.killSwitch,
-    mid: feedMid(feeds),
-    telegram: opts.telegram,
-    notify: opts.notify,
-  });
+  env = createSimEnv(opts, { clock, venue, recorder, journal, logger, feeds });
   opts.onEnv?.(env, clock, venue);
-  journal?.header({
-    mode: 'paper',
-    venues: env.journalVenues(),
-    params: opts.params ?? {},
-    timeZone: opts.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
-    data: source.data,
-    startTs,
-    ...(opts.controls ? { controls: opts.controls } : {}),
-    ...(opts.killSwitch ? { killSwitch: opts.killSwitch } : {}),
-  });
+  writeSimRunHeader(journal, 'paper', env, opts, source, startTs);
 
   let aborted = opts.signal?.aborted === true;
   const onAbort = () => {
@@ -304,22 +272,8 @@ export async function runPaper(opts: PaperOptions): Promise<PaperResult> {
   const yieldEvery = opts.yieldEvery ?? 256;
   const finish = (events: number, stopAcked: boolean, ok: boolean, error?: string): PaperResult => {
     opts.signal?.removeEventListener('abort', onAbort);
-    env.end();
-    journal?.close();
-    recorder.finish(clock.now(), netPnl(env.tracker));
+    const summary = endSimRun({ env, journal, recorder, nowUs: clock.now(), names, startTs, events, maxDrawdown: dd.max, stopAcked });
     if (!opts.clock) live.cancelAll();
-    const summary = summarize({
-      strategy: env.strategyName ?? '?',
-      tracker: env.tracker,
-      names,
-      startTs,
-      endTs: clock.now(),
-      events,
-      maxDrawdown: dd.max,
-      callbackErrors: env.errorCount,
-      stopAcked,
-      stats: recorder.stats(),
-    });
     return { summary, env, venue, ok, error, aborted };
   };
 
