@@ -1,9 +1,9 @@
 /**
  * `SqliteOrderStore`: the {@link OrderStore} on one SQLite file (better-sqlite3, WAL).
  *
- * Every write is one `BEGIN IMMEDIATE` transaction, so a second process writing the same
- * file waits (up to `busyTimeoutMs`) instead of interleaving, and event sequence numbers
- * never collide. Decimals are TEXT (exact); events are JSON with decimals as strings.
+ * Every write is one `BEGIN IMMEDIATE` transaction (or a savepoint of an open group, see
+ * `beginGroup`), so a second process writing the same file waits (up to `busyTimeoutMs`)
+ * instead of interleaving, and event sequence numbers never collide. Decimals are TEXT (exact); events are JSON with decimals as strings.
  * See `docs/store.md` for the schema and the guarantees.
  * @module
  */
@@ -397,8 +397,8 @@ function startCheckpointer(path: string, timeoutMs: number): Worker {
  * The order store on SQLite. One instance per connection; several processes may open the
  * same file (WAL: readers never block the writer, writers queue on the lock).
  *
- * Methods return settled promises: the work (and for writes the commit) is done before the
- * method returns. See {@link OrderStore}.
+ * Methods return settled promises: the work (and for writes the commit, unless a group is
+ * open) is done before the method returns. See {@link OrderStore}.
  */
 export class SqliteOrderStore implements OrderStore {
   /** The file (or `':memory:'`). */
