@@ -56,6 +56,8 @@ export interface RunCliOptions {
   format?: DataFormat;
   /** Paper mode: data seconds per wall second. Default 1. */
   speed: number;
+  /** Paper mode: waits under this many µs check the wall each turn of the loop instead of a ≥ 1 ms timer (`LiveClockOptions.spinBelowUs`). Default 0. */
+  spinBelowUs?: number;
   /** Wall ms to wait for `sendStopAck` after onStop. Default 10 000. */
   stopTimeoutMs: number;
   /** JSON file of strategy parameters: the initial ones (instead of the config's `params`), then watched: an edit calls `env.updateParams`. */
@@ -239,6 +241,12 @@ function runnerTelegram(o: RunCliOptions, rc: RunnerConfig, io: RunIo): { enable
       await tg?.stop();
     },
   };
+}
+
+function spinBelowUs(v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 1000) throw new InvalidArgumentError('must be an integer from 0 to 1000 (µs)');
+  return n;
 }
 
 function positiveNumber(v: string): number {
@@ -439,6 +447,7 @@ async function paperMode(o: RunCliOptions, io: RunIo, config: Record<string, unk
       telegram: tg.enabled ? tg.publish : undefined,
       journal: o.journal ? new FileJournalSink(o.journal) : undefined,
       speed: o.speed,
+      spinBelowUs: o.spinBelowUs,
       signal: ac.signal,
       stopTimeoutMs: o.stopTimeoutMs,
       onEnv: (env, clock, venue) => {
@@ -482,6 +491,7 @@ export function addRunCommand(program: Command): void {
     .option('--data <file>', 'paper mode: market data file (as for backtest)')
     .addOption(new Option('--format <format>', 'paper mode: data format (default: from the file name)').choices([...DATA_FORMATS]))
     .option('--speed <n>', 'paper mode: data seconds per wall second', (v) => positiveNumber(v), 1)
+    .option('--spin-below-us <us>', 'paper mode: waits shorter than this (µs, up to 1000) check the wall every turn of the event loop instead of a timer that Node never fires in under 1 ms: a simulated 100 µs latency stays 100 µs, at the cost of a busy core (default 0: timers)', (v) => spinBelowUs(v))
     .option('--config <file>', 'JSON config: passed to the constructor; its "params" go to onStratParamsUpdate, "sim" to the paper venue, "telegram" starts the Telegram channel')
     .option('--params <file>', 'JSON file of strategy parameters (instead of the config\'s "params"), watched: an edit calls onStratParamsUpdate; a refused one is logged and the old ones stay')
     .option('--journal <file>', 'write the journal (JSON lines, market data by value) here')

@@ -137,13 +137,18 @@ export class SimClock implements Scheduler {
 /** Wake-ups in a row that {@link LiveClock} runs as microtasks before it lets the event loop turn: enough for an order's hop to an in-process venue and back. */
 export const LIVE_CLOCK_MICROTASK_WAKES = 4;
 
-/**
- * Waits shorter than this, µs, are not left to a timer (Node never fires one in under 1 ms,
- * and often later): {@link LiveClock} checks the time at every turn of the event loop
- * instead (`setImmediate`, so sockets and timers still run), which costs CPU for at most this
- * long and keeps a simulated 100 µs latency at about 100 µs.
- */
-export const LIVE_CLOCK_SPIN_BELOW_US = 1_000;
+/** Options of {@link LiveClock}. */
+export interface LiveClockOptions {
+  /**
+   * Waits shorter than this, µs, are not left to a timer (Node never fires one in under
+   * 1 ms, and often later): the clock checks the time at every turn of the event loop
+   * instead (`setImmediate`, so sockets and timers still run). A simulated 100 µs latency
+   * then stays ≈ 100 µs instead of ≥ 1 ms, at the price of a busy core while such waits
+   * last: a replay whose events come less than this apart keeps a core at 100 %. Default 0
+   * (every wait on a timer); 1 000 makes every sub-millisecond wait precise.
+   */
+  spinBelowUs?: number;
+}
 
 /**
  * Wall-clock time; actions run on Node timers. The only place live time is read.
@@ -155,9 +160,9 @@ export const LIVE_CLOCK_SPIN_BELOW_US = 1_000;
  * costs no turn of the event loop. After {@link LIVE_CLOCK_MICROTASK_WAKES} such wake-ups in
  * a row the clock waits for the next turn (`setImmediate`; `setTimeout` never waits less than
  * 1 ms), and actions scheduled while a batch runs wait for the next wake-up, so a chain of
- * zero-delay actions never starves sockets or timers. An action due in less than
- * {@link LIVE_CLOCK_SPIN_BELOW_US} runs at the first turn of the loop at or after its time;
- * later ones wait on a timer (late by up to about a millisecond, as Node's timers are).
+ * zero-delay actions never starves sockets or timers. Later actions wait on a timer (late by
+ * up to about a millisecond, as Node's timers are), or, when due within
+ * {@link LiveClockOptions.spinBelowUs}, run at the first turn of the loop at or after their time.
  */
 export class LiveClock implements Scheduler {
   readonly simulated = false;
@@ -173,6 +178,13 @@ export class LiveClock implements Scheduler {
   private streakReset: NodeJS.Immediate | undefined;
   /** Time the armed wake-up is for, µs (Infinity: none). */
   private wakeTs = Number.POSITIVE_INFINITY;
+  private readonly spinBelowUs: number;
+
+  /** @throws RangeError when `spinBelowUs` is not an integer ≥ 0. */
+  constructor(opts: LiveClockOptions = {}) {
+    this.spinBelowUs = opts.spinBelowUs ?? 0;
+    if (!Number.isSafeInteger(this.spinBelowUs) || this.spinBelowUs < 0) throw new RangeError(`spinBelowUs must be an integer ≥ 0, got ${String(opts.spinBelowUs)}`);
+  }
 
   now(): number {
     return Math.round(performance.timeOrigin * 1000 + performance.now() * 1000);
@@ -202,9 +214,10 @@ export class LiveClock implements Scheduler {
     this.disarm();
     this.wakeTs = ts;
     const delayUs = ts - this.now();
-    if (delayUs >= LIVE_CLOCK_SPIN_BELOW_US) this.timer = setTimeout(() => this.wake(), delayUs / 1000);
-    else if (delayUs > 0) this.immediate = setImmediate(this.spin);
-    else if (this.microStreak < LIVE_CLOCK_MICROTASK_WAKES) {
+    if (delayUs > 0) {
+      if (delayUs >= this.spinBelowUs) this.timer = setTimeout(() => this.wake(), delayUs / 1000);
+      else this.immediate = setImmediate(this.spin);
+    } else if (this.microStreak < LIVE_CLOCK_MICROTASK_WAKES) {
       // The streak ends when the loop turns (this immediate runs in its check phase).
       if (this.microStreak++ === 0) this.streakReset = setImmediate(this.endStreak);
       const token = ++this.microTokens;

@@ -155,8 +155,10 @@ export interface PaperOptions {
   killSwitch?: KillSwitchConfig;
   /** Data seconds per wall second. Default 1 (the recorded pace). */
   speed?: number;
-  /** The wall clock (default a new `LiveClock`; its timers are cancelled at the end). */
+  /** The wall clock (default a new `LiveClock` with `spinBelowUs`; its timers are cancelled at the end). */
   clock?: LiveClock;
+  /** For the default clock: waits under this many µs check the wall each turn of the event loop instead of a ≥ 1 ms timer (`LiveClockOptions.spinBelowUs`). Default 0. */
+  spinBelowUs?: number;
   /** Aborting stops the run gracefully (onStop, bounded wait for the ack, session end). */
   signal?: AbortSignal;
   /** Wall ms the runner waits for `sendStopAck` after onStop. Default 10 000. */
@@ -193,7 +195,7 @@ export interface PaperResult {
  */
 export async function runPaper(opts: PaperOptions): Promise<PaperResult> {
   const { source, logger } = opts;
-  const live = opts.clock ?? new LiveClock();
+  const live = opts.clock ?? new LiveClock({ spinBelowUs: opts.spinBelowUs });
   const speed = opts.speed ?? 1;
   const cursor = new EventCursor(source);
   let ev: MdEvent | undefined = await cursor.refill();

@@ -69,6 +69,7 @@ describe('tradeloop run: usage', () => {
       [['run', '--strategy', DEMO, '--gateway', 'ws://127.0.0.1:1/v1', '--name', 'mm'], /no gateway token: give --token-file <file> or set TRADELOOP_TOKEN/],
       [['run', '--strategy', DEMO, '--gateway', 'ws://127.0.0.1:1/v1', '--name', 'mm', '--token-file', tokenFile], /token file not found/],
       [['run', '--strategy', DEMO, '--paper', '--data', AMZN, '--speed', '0'], /--speed <n>.*positive number/],
+      [['run', '--strategy', DEMO, '--paper', '--data', AMZN, '--spin-below-us', '5000'], /--spin-below-us <us>.*integer from 0 to 1000/],
       [['run', '--strategy', 'nope.ts', '--paper', '--data', AMZN], /strategy file not found: nope\.ts/],
       [['run', '--strategy', DEMO, '--paper', '--data', 'missing.csv'], /data file not found: missing\.csv/],
     ];
@@ -106,7 +107,7 @@ describe('tradeloop run: usage', () => {
 describe('tradeloop run --paper', () => {
   it('paper-trades the AMZN day at high speed, writes a journal that replays', () => {
     const journal = join(dir, 'paper.jsonl');
-    const r = cli(['run', '--paper', '--data', AMZN, '--strategy', DEMO, '--config', DEMO_CONFIG, '--speed', '1000000', '--journal', journal, '--no-console', '--log-level', 'warn']);
+    const r = cli(['run', '--paper', '--data', AMZN, '--strategy', DEMO, '--config', DEMO_CONFIG, '--speed', '1000000', '--spin-below-us', '1000', '--journal', journal, '--no-console', '--log-level', 'warn']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/── paper summary ──/);
     const orders = Number(/^orders\s+(\d+)/m.exec(r.stdout)![1]);

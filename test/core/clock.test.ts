@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LIVE_CLOCK_MICROTASK_WAKES, LIVE_CLOCK_SPIN_BELOW_US, LiveClock, SimClock } from '../../src/core/clock.js';
+import { LIVE_CLOCK_MICROTASK_WAKES, LiveClock, SimClock } from '../../src/core/clock.js';
 
 /** Deterministic PRNG (mulberry32). */
 function rng(seed: number): () => number {
@@ -262,8 +262,9 @@ describe('LiveClock', () => {
     expect(ran).toEqual([]);
   });
 
-  it(`runs an action due in under ${LIVE_CLOCK_SPIN_BELOW_US} µs near its time, never early, not on a timer Node fires ≥ 1 ms later`, async () => {
-    const c = new LiveClock();
+  it('with spinBelowUs, runs an action due in under that near its time, never early, not on a timer Node fires ≥ 1 ms later', async () => {
+    expect(() => new LiveClock({ spinBelowUs: -1 })).toThrow(RangeError);
+    const c = new LiveClock({ spinBelowUs: 1_000 });
     const lateUs: number[] = [];
     for (let i = 0; i < 31; i++) {
       const ts = c.now() + 100;
