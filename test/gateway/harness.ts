@@ -118,11 +118,12 @@ export class RawClient {
 
   private check(): void {
     for (const w of [...this.waiters]) {
-      for (let i = w.from; i < this.frames.length; i++) {
-        if (w.pred(this.frames[i]!)) {
+      // Each frame is looked at once per waiter: a waiter under a flood of md stays linear.
+      for (; w.from < this.frames.length; w.from++) {
+        if (w.pred(this.frames[w.from]!)) {
           clearTimeout(w.timer);
           this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(this.frames[i]!);
+          w.resolve(this.frames[w.from]!);
           break;
         }
       }
