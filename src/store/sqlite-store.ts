@@ -85,12 +85,17 @@ export class OrderStoreFormatError extends Error {
 
 /** Value of `meta.format`: marks a database as a tradeloop order store. */
 export const ORDER_STORE_FORMAT = 'tradeloop-order-store';
-/** Schema version this code writes and reads (`meta.schema_version`). */
-export const ORDER_STORE_SCHEMA_VERSION = 1;
+/**
+ * Schema version this code writes (`meta.schema_version`). It reads version 1 too, and a
+ * writable open migrates a version-1 file (docs/store.md, "Schema").
+ */
+export const ORDER_STORE_SCHEMA_VERSION = 2;
 
 // STRICT tables: a decimal can never silently become a REAL, a timestamp never a string.
 // Decimals are TEXT so that '0.1' stays '0.1'. Every statement is idempotent (IF NOT EXISTS).
-const SCHEMA_V1 = `
+// Every index is one more page written by each commit that touches its table: version 2 keeps
+// only the ones a hot path needs (the idempotency key, and fills by event).
+const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -120,13 +125,12 @@ CREATE TABLE IF NOT EXISTS orders (
   pending_qty    TEXT,
   created_ts     INTEGER NOT NULL,           -- µs since the epoch
   updated_ts     INTEGER NOT NULL,
+  first_seq      INTEGER NOT NULL DEFAULT 0, -- the order's events have seq in (first_seq, last_seq]
+  last_seq       INTEGER NOT NULL DEFAULT 0,
   UNIQUE (strategy, client_id)               -- the idempotency key
 ) STRICT;
--- Open orders of a strategy (restart reconciliation): a partial index stays as small as the open set.
-CREATE INDEX IF NOT EXISTS orders_open ON orders (strategy, id)
-  WHERE status IN ('PendingNew', 'Open', 'PartiallyFilled', 'PendingModify', 'PendingCancel');
--- No index on status: every index is one more page written per commit, and only a listing
--- filters on it (a scan of orders is fine there).
+-- No index on status: only a listing filters on it. Open orders are kept in memory by the
+-- writer (one scan from meta.open_floor when first asked for).
 
 CREATE TABLE IF NOT EXISTS fills (
   strategy      TEXT NOT NULL,
@@ -182,7 +186,31 @@ CREATE TABLE IF NOT EXISTS events (
   note      TEXT,
   PRIMARY KEY (strategy, seq)                -- eventsSince is a range scan of this key
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS events_by_order ON events (strategy, client_id, seq) WHERE client_id IS NOT NULL;
+-- No index by order: orderEvents scans the order's own range (first_seq, last_seq] of the key.
+`;
+
+/**
+ * Version 1 → 2: the two indexes that cost a page per order (open orders, events by order)
+ * give way to the seq range on each order, filled in here from the index before it goes.
+ * Orders without events get the strategy's last number (their events all come after it).
+ */
+const MIGRATE_V1_TO_V2 = `
+ALTER TABLE orders ADD COLUMN first_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+CREATE TEMP TABLE strategy_last AS
+  SELECT strategy, MAX(s) AS last FROM (
+    SELECT strategy, MAX(seq) AS s FROM events GROUP BY strategy
+    UNION ALL SELECT strategy, last_seq FROM event_seq
+  ) GROUP BY strategy;
+UPDATE orders SET
+  first_seq = COALESCE((SELECT MIN(e.seq) - 1 FROM events e WHERE e.strategy = orders.strategy AND e.client_id = orders.client_id),
+                       (SELECT last FROM strategy_last l WHERE l.strategy = orders.strategy), 0),
+  last_seq  = COALESCE((SELECT MAX(e.seq) FROM events e WHERE e.strategy = orders.strategy AND e.client_id = orders.client_id),
+                       (SELECT last FROM strategy_last l WHERE l.strategy = orders.strategy), 0);
+DROP TABLE temp.strategy_last;
+DROP INDEX IF EXISTS events_by_order;
+DROP INDEX IF EXISTS orders_open;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
 `;
 
 interface OrderRow {
@@ -209,6 +237,9 @@ interface OrderRow {
   pending_qty: string | null;
   created_ts: number;
   updated_ts: number;
+  /** Version 2 (absent in a version-1 file). */
+  first_seq?: number;
+  last_seq?: number;
 }
 
 interface FillRow {
@@ -344,21 +375,26 @@ const OPEN_IN = OPEN_STATUSES.map((s) => `'${s}'`).join(', ');
 /** Columns of `orders` that `insertParams` fills, in its order. */
 const ORDER_COLUMNS = [
   'strategy', 'client_id', 'exchange', 'instrument_id', 'side', 'order_type', 'tif', 'exec_instr', 'price', 'qty', 'status', 'leaves_qty', 'cum_qty',
-  'avg_fill_price', 'fill_notional', 'fills', 'exchange_id', 'acked', 'pending_price', 'pending_qty', 'created_ts', 'updated_ts',
+  'avg_fill_price', 'fill_notional', 'fills', 'exchange_id', 'acked', 'pending_price', 'pending_qty', 'created_ts', 'updated_ts', 'first_seq', 'last_seq',
 ] as const;
 
-function insertParams(o: StoredOrder): unknown[] {
+/** @param lastSeq the strategy's last event number when the order is stored: its events come after it. */
+function insertParams(o: StoredOrder, lastSeq: number): unknown[] {
   return [
     o.strategy, o.clientId, o.exchange, o.instrumentId, o.side, o.orderType, o.tif, JSON.stringify(o.execInstr), o.price, o.qty, o.status, o.leavesQty, o.cumQty,
     o.avgFillPrice, o.fillNotional, o.fills, o.exchangeId ?? null, o.acked ? 1 : 0, o.pendingModify?.price ?? null, o.pendingModify?.qty ?? null, o.createdTs, o.updatedTs,
+    lastSeq, lastSeq,
   ];
 }
 
-/** Parameters of the `updateOrder` statement, in its order. */
-function updateParams(o: StoredOrder): unknown[] {
+/**
+ * Parameters of the `updateOrder` statement, in its order.
+ * @param eventSeq the event that moved the order (its new `last_seq`); null for a request.
+ */
+function updateParams(o: StoredOrder, eventSeq: number | null): unknown[] {
   return [
     o.price, o.qty, o.status, o.leavesQty, o.cumQty, o.avgFillPrice, o.fillNotional, o.fills, o.exchangeId ?? null, o.acked ? 1 : 0,
-    o.pendingModify?.price ?? null, o.pendingModify?.qty ?? null, o.updatedTs, o.strategy, o.clientId,
+    o.pendingModify?.price ?? null, o.pendingModify?.qty ?? null, o.updatedTs, eventSeq, o.strategy, o.clientId,
   ];
 }
 
@@ -409,7 +445,12 @@ export class SqliteOrderStore implements OrderStore {
     getOrder: BetterSqlite3.Statement<[string, string], OrderRow>;
     insertOrder: BetterSqlite3.Statement<unknown[]>;
     updateOrder: BetterSqlite3.Statement<unknown[]>;
-    openOrders: BetterSqlite3.Statement<[string], OrderRow>;
+    touchOrderSeq: BetterSqlite3.Statement<[number, string, string]>;
+    openOrders: BetterSqlite3.Statement<[number, string], OrderRow>;
+    openIndex: BetterSqlite3.Statement<[number], { strategy: string; client_id: string; id: number }>;
+    openFloor: BetterSqlite3.Statement<[], string | undefined>;
+    saveOpenFloor: BetterSqlite3.Statement<[string]>;
+    maxOrderId: BetterSqlite3.Statement<[], number | null>;
     seqFloor: BetterSqlite3.Statement<[string], number>;
     maxSeq: BetterSqlite3.Statement<[string], number | null>;
     saveSeqFloor: BetterSqlite3.Statement<[string, number]>;
@@ -419,7 +460,7 @@ export class SqliteOrderStore implements OrderStore {
     rollback: BetterSqlite3.Statement<[]>;
     insertEvent: BetterSqlite3.Statement<unknown[]>;
     eventsSince: BetterSqlite3.Statement<[string, number, number], EventRow>;
-    orderEvents: BetterSqlite3.Statement<[string, string], EventRow>;
+    orderEvents: BetterSqlite3.Statement<[string, number, number, string], EventRow>;
     insertFill: BetterSqlite3.Statement<[Record<string, unknown>]>;
     fills: BetterSqlite3.Statement<[string], FillRow>;
     orderFills: BetterSqlite3.Statement<[string, string], FillRow>;
@@ -438,6 +479,14 @@ export class SqliteOrderStore implements OrderStore {
   private readonly orders = new Map<string, StoredOrder>();
   /** Last event number handed out per strategy. */
   private readonly lastSeqs = new Map<string, number>();
+  /**
+   * Every open order by strategy (clientId → row id, oldest first), or undefined until built:
+   * one scan of the orders from `meta.open_floor` on first use, then kept by this store's own
+   * writes; dropped with the caches. It replaces an index that cost a page per order.
+   */
+  private openIdx: Map<string, Map<string, number>> | undefined;
+  /** `meta.schema_version` of the file: 1 only for a version-1 file opened read-only. */
+  private version = ORDER_STORE_SCHEMA_VERSION;
   private dataVersion = -1;
   private checkpointer: Worker | undefined;
   private readonly checkpointEvery: number;
@@ -481,38 +530,52 @@ export class SqliteOrderStore implements OrderStore {
       throw err;
     }
     const db = this.db;
+    const v1 = this.version === 1;
+    // Write statements are not prepared read-only: a version-1 file lacks their columns.
+    const w = <T extends unknown[]>(sql: string) => (readonly ? (undefined as unknown as BetterSqlite3.Statement<T>) : db.prepare<T>(sql));
     // Positional parameters on the hot statements: binding a 22-key object costs more than the insert.
     this.st = {
       getOrder: db.prepare('SELECT * FROM orders WHERE strategy = ? AND client_id = ?'),
-      insertOrder: db.prepare(
+      insertOrder: w(
         `INSERT INTO orders (${ORDER_COLUMNS.join(', ')}) VALUES (${ORDER_COLUMNS.map(() => '?').join(', ')})
          ON CONFLICT (strategy, client_id) DO NOTHING`,
       ),
-      updateOrder: db.prepare(
+      updateOrder: w(
         `UPDATE orders SET price = ?, qty = ?, status = ?, leaves_qty = ?, cum_qty = ?, avg_fill_price = ?,
-           fill_notional = ?, fills = ?, exchange_id = ?, acked = ?, pending_price = ?, pending_qty = ?, updated_ts = ?
+           fill_notional = ?, fills = ?, exchange_id = ?, acked = ?, pending_price = ?, pending_qty = ?, updated_ts = ?,
+           last_seq = COALESCE(?, last_seq)
          WHERE strategy = ? AND client_id = ?`,
       ),
-      // Same IN list as the partial index, so the planner uses it.
-      openOrders: db.prepare(`SELECT * FROM orders WHERE strategy = ? AND status IN (${OPEN_IN}) ORDER BY id`),
+      touchOrderSeq: w('UPDATE orders SET last_seq = ? WHERE strategy = ? AND client_id = ?'),
+      // Version 1 has the partial index orders_open (same IN list, so the planner uses it).
+      openOrders: v1
+        ? db.prepare(`SELECT * FROM orders WHERE ? >= 0 AND strategy = ? AND status IN (${OPEN_IN}) ORDER BY id`)
+        : db.prepare(`SELECT * FROM orders WHERE id >= ? AND strategy = ? AND status IN (${OPEN_IN}) ORDER BY id`),
+      openIndex: db.prepare(`SELECT strategy, client_id, id FROM orders WHERE id >= ? AND status IN (${OPEN_IN}) ORDER BY id`),
+      openFloor: db.prepare("SELECT value FROM meta WHERE key = 'open_floor'").pluck() as BetterSqlite3.Statement<[], string | undefined>,
+      saveOpenFloor: w("INSERT INTO meta (key, value) VALUES ('open_floor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+      maxOrderId: db.prepare('SELECT MAX(id) FROM orders').pluck() as BetterSqlite3.Statement<[], number | null>,
       seqFloor: db.prepare('SELECT last_seq FROM event_seq WHERE strategy = ?').pluck() as BetterSqlite3.Statement<[string], number>,
       maxSeq: db.prepare('SELECT MAX(seq) FROM events WHERE strategy = ?').pluck() as BetterSqlite3.Statement<[string], number | null>,
-      saveSeqFloor: db.prepare('INSERT INTO event_seq (strategy, last_seq) VALUES (?, ?) ON CONFLICT (strategy) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)'),
+      saveSeqFloor: w('INSERT INTO event_seq (strategy, last_seq) VALUES (?, ?) ON CONFLICT (strategy) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)'),
       dataVersion: db.prepare('PRAGMA data_version').pluck() as BetterSqlite3.Statement<[], number>,
-      begin: db.prepare('BEGIN IMMEDIATE'),
-      commit: db.prepare('COMMIT'),
-      rollback: db.prepare('ROLLBACK'),
-      insertEvent: db.prepare('INSERT INTO events (strategy, seq, ts, cb, client_id, ev, effect, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      begin: w('BEGIN IMMEDIATE'),
+      commit: w('COMMIT'),
+      rollback: w('ROLLBACK'),
+      insertEvent: w('INSERT INTO events (strategy, seq, ts, cb, client_id, ev, effect, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       eventsSince: db.prepare('SELECT * FROM events WHERE strategy = ? AND seq > ? ORDER BY seq LIMIT ?'),
-      orderEvents: db.prepare('SELECT * FROM events WHERE strategy = ? AND client_id = ? ORDER BY seq'),
-      insertFill: db.prepare(
+      // A range of the primary key: the order's own events (version 1: its index events_by_order).
+      orderEvents: v1
+        ? db.prepare('SELECT * FROM events WHERE strategy = ? AND ? <= ? AND client_id = ? ORDER BY seq')
+        : db.prepare('SELECT * FROM events WHERE strategy = ? AND seq > ? AND seq <= ? AND client_id = ? ORDER BY seq'),
+      insertFill: w(
         `INSERT INTO fills (strategy, client_id, fill_seq, event_seq, exchange, instrument_id, side, price, qty, fee, liquidity, exec_ts, recv_ts, ts)
          VALUES (@strategy, @client_id, @fill_seq, @event_seq, @exchange, @instrument_id, @side, @price, @qty, @fee, @liquidity, @exec_ts, @recv_ts, @ts)`,
       ),
       fills: db.prepare('SELECT * FROM fills WHERE strategy = ? ORDER BY event_seq'),
       orderFills: db.prepare('SELECT * FROM fills WHERE strategy = ? AND client_id = ? ORDER BY fill_seq'),
       getPosition: db.prepare('SELECT * FROM positions WHERE strategy = ? AND exchange = ? AND instrument_id = ?'),
-      upsertPosition: db.prepare(
+      upsertPosition: w(
         `INSERT INTO positions (strategy, exchange, instrument_id, position, avg_entry_price, realized_pnl, fees, volume, notional, fills, updated_ts)
          VALUES (@strategy, @exchange, @instrument_id, @position, @avg_entry_price, @realized_pnl, @fees, @volume, @notional, @fills, @updated_ts)
          ON CONFLICT (strategy, exchange, instrument_id) DO UPDATE SET position = excluded.position, avg_entry_price = excluded.avg_entry_price,
@@ -531,6 +594,8 @@ export class SqliteOrderStore implements OrderStore {
       let note: string | undefined;
       let clientId = orderEventClientId(cb, ev);
       let update: OrderUpdate | undefined;
+      // Whether an order row may hold this event in its seq range (false: known not to exist).
+      let stored = true;
       pendingOrder = undefined;
       if (apply && ORDER_EVENT_CALLBACKS.has(cb)) {
         const skip = orderEventSkipReason(cb, ev);
@@ -545,6 +610,7 @@ export class SqliteOrderStore implements OrderStore {
           if (order === undefined) {
             effect = 'refused';
             note = `${cb} for unknown order '${clientId}'`;
+            stored = false;
           } else {
             update = applyOrderEvent(order, cb, ev as never, ts);
             effect = update.ok ? 'applied' : 'refused';
@@ -555,9 +621,12 @@ export class SqliteOrderStore implements OrderStore {
       const seq = this.nextSeq(strategy);
       this.st.insertEvent.run(strategy, seq, ts, cb, clientId ?? null, json, effect, note ?? null);
       if (update?.ok) {
-        this.st.updateOrder.run(...updateParams(update.order));
+        this.st.updateOrder.run(...updateParams(update.order, seq));
         if (update.fill) this.storeFill(update.fill, seq);
         pendingOrder = update.order;
+      } else if (clientId !== undefined && stored) {
+        // Refused or only logged, still about the order: orderEvents must find it.
+        this.st.touchOrderSeq.run(seq, strategy, clientId);
       }
       pendingSeq = seq;
       return seq;
@@ -570,14 +639,20 @@ export class SqliteOrderStore implements OrderStore {
       return seq;
     };
 
+    let insertedId = 0;
     const insert = db.transaction((o: StoredOrder): InsertOrderResult => {
       this.validateCaches();
-      if (this.st.insertOrder.run(...insertParams(o)).changes === 1) return { created: true, order: o };
+      const info = this.st.insertOrder.run(...insertParams(o, this.nextSeq(o.strategy) - 1));
+      if (info.changes === 1) {
+        insertedId = Number(info.lastInsertRowid);
+        return { created: true, order: o };
+      }
       return { created: false, order: this.readOrder(o.strategy, o.clientId)! };
     });
     this.insertTx = (o) => {
       const r = insert.immediate(o);
       this.committed();
+      if (r.created) this.openAdd(o.strategy, o.clientId, insertedId);
       this.remember(r.order);
       return r;
     };
@@ -588,7 +663,7 @@ export class SqliteOrderStore implements OrderStore {
       if (order === undefined) return { ok: false, reason: `${req.type} for unknown order '${req.clientId}'`, order: undefined };
       const u = applyOrderRequest(order, req, ts);
       if (!u.ok) return { ok: false, reason: u.reason, order };
-      this.st.updateOrder.run(...updateParams(u.order));
+      this.st.updateOrder.run(...updateParams(u.order, null));
       return { ok: true, order: u.order };
     });
     this.requestTx = (req, ts) => {
@@ -619,10 +694,15 @@ export class SqliteOrderStore implements OrderStore {
     if (this.cacheLimit === 0) return;
     const v = this.st.dataVersion.get()!;
     if (v !== this.dataVersion) {
-      this.orders.clear();
-      this.lastSeqs.clear();
+      this.dropCaches();
       this.dataVersion = v;
     }
+  }
+
+  private dropCaches(): void {
+    this.orders.clear();
+    this.lastSeqs.clear();
+    this.openIdx = undefined;
   }
 
   /** After each of our writes: counts commits (a write inside a group commits with it). */
@@ -647,9 +727,44 @@ export class SqliteOrderStore implements OrderStore {
     if (this.cacheLimit === 0) return;
     const k = cacheKey(o.strategy, o.clientId);
     this.orders.delete(k);
-    if (isTerminal(o.status)) return;
+    if (isTerminal(o.status)) {
+      this.openIdx?.get(o.strategy)?.delete(o.clientId);
+      return;
+    }
     this.orders.set(k, freezeOrder(o));
     if (this.orders.size > this.cacheLimit) this.orders.delete(this.orders.keys().next().value!);
+  }
+
+  private openAdd(strategy: string, clientId: string, id: number): void {
+    if (this.openIdx === undefined) return;
+    let m = this.openIdx.get(strategy);
+    if (m === undefined) this.openIdx.set(strategy, (m = new Map()));
+    m.set(clientId, id);
+  }
+
+  /** Every open order's row id by strategy (see {@link openIdx}); drops the caches first when another connection committed. */
+  private openIndex(): Map<string, Map<string, number>> {
+    const v = this.st.dataVersion.get()!;
+    if (v !== this.dataVersion) {
+      this.dropCaches();
+      this.dataVersion = v;
+    }
+    if (this.openIdx !== undefined) return this.openIdx;
+    const idx = new Map<string, Map<string, number>>();
+    for (const r of this.st.openIndex.iterate(this.openFloor())) {
+      let m = idx.get(r.strategy);
+      if (m === undefined) idx.set(r.strategy, (m = new Map()));
+      m.set(r.client_id, r.id);
+    }
+    this.openIdx = idx;
+    return idx;
+  }
+
+  /** Row id below which every order is terminal (`meta.open_floor`, written at close); 0 when unknown. */
+  private openFloor(): number {
+    if (this.version === 1) return 0;
+    const f = Number(this.st.openFloor.get() ?? 0);
+    return Number.isSafeInteger(f) && f > 0 ? f : 0;
   }
 
   /** Inside a write transaction: the strategy's next event number. */
@@ -670,7 +785,7 @@ export class SqliteOrderStore implements OrderStore {
         const other = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' LIMIT 1").get() as { name: string } | undefined;
         if (other !== undefined) throw new OrderStoreFormatError(`${this.path} is not a tradeloop order store (it has tables but no meta table)`);
         if (readonly) throw new OrderStoreFormatError(`${this.path} is not a tradeloop order store (empty database)`);
-        this.db.exec(SCHEMA_V1);
+        this.db.exec(SCHEMA);
         const put = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
         put.run('format', ORDER_STORE_FORMAT);
         put.run('schema_version', String(ORDER_STORE_SCHEMA_VERSION));
@@ -680,10 +795,15 @@ export class SqliteOrderStore implements OrderStore {
       if (meta.get('format') !== ORDER_STORE_FORMAT) throw new OrderStoreFormatError(`${this.path} is not a tradeloop order store (meta.format is ${JSON.stringify(meta.get('format') ?? null)})`);
       const v = Number(meta.get('schema_version'));
       if (v > ORDER_STORE_SCHEMA_VERSION) throw new OrderStoreFormatError(`${this.path} has order store schema version ${v}; this tradeloop reads up to ${ORDER_STORE_SCHEMA_VERSION}: upgrade tradeloop`);
-      // Migrations from older versions go here, one step per version, inside this transaction.
-      if (v !== ORDER_STORE_SCHEMA_VERSION) throw new OrderStoreFormatError(`${this.path} has unknown order store schema version ${JSON.stringify(meta.get('schema_version'))}`);
+      if (v !== 1 && v !== 2) throw new OrderStoreFormatError(`${this.path} has unknown order store schema version ${JSON.stringify(meta.get('schema_version'))}`);
+      if (readonly) {
+        this.version = v;
+        return;
+      }
+      // Migrations, one step per version, inside this transaction: all or nothing.
+      if (v === 1) this.db.exec(MIGRATE_V1_TO_V2);
       // Early version-1 files have an index on status that cost a page per order change.
-      if (!readonly) this.db.exec('DROP INDEX IF EXISTS orders_status');
+      this.db.exec('DROP INDEX IF EXISTS orders_status');
     };
     // Immediate: two processes opening a new file at once must not both create the schema.
     if (readonly) check();
@@ -729,7 +849,7 @@ export class SqliteOrderStore implements OrderStore {
   }
 
   private eventArgs(strategy: string, cb: EventCallbackName, ev: unknown, ts: number): string | null {
-    this.live();
+    this.writable();
     checkName(strategy, 'strategy');
     checkName(cb, 'cb');
     checkTs(ts);
@@ -737,9 +857,15 @@ export class SqliteOrderStore implements OrderStore {
     return ev === undefined ? null : JSON.stringify(ev);
   }
 
+  /** A write on a read-only store: refused before any statement runs. */
+  private writable(): void {
+    this.live();
+    if (this.db.readonly) throw new Error(`order store ${this.path} is open read-only`);
+  }
+
   /** @inheritDoc */
   async insertOrder(order: NewOrderRecord): Promise<InsertOrderResult> {
-    this.live();
+    this.writable();
     return this.insertTx(initialOrder(order));
   }
 
@@ -757,7 +883,7 @@ export class SqliteOrderStore implements OrderStore {
 
   /** @inheritDoc */
   async recordRequest(req: VenueModifyOrder | VenueCancelOrder, ts: number): Promise<RecordRequestResult> {
-    this.live();
+    this.writable();
     checkName(req?.strategy, 'strategy');
     checkName(req?.clientId, 'clientId');
     checkTs(ts);
@@ -775,7 +901,10 @@ export class SqliteOrderStore implements OrderStore {
   /** @inheritDoc */
   async orderEvents(strategy: string, clientId: string): Promise<StoredEvent[]> {
     this.live();
-    return this.st.orderEvents.all(strategy, clientId).map(toEvent);
+    const o = this.st.getOrder.get(strategy, clientId);
+    if (this.version === 1) return this.st.orderEvents.all(strategy, 0, 0, clientId).map(toEvent);
+    if (o === undefined) return [];
+    return this.st.orderEvents.all(strategy, o.first_seq!, o.last_seq!, clientId).map(toEvent);
   }
 
   /** @inheritDoc */
@@ -794,10 +923,15 @@ export class SqliteOrderStore implements OrderStore {
   /** @inheritDoc */
   async openOrders(strategy: string, exchange?: string, instrumentId?: number): Promise<StoredOrder[]> {
     this.live();
-    return this.st.openOrders
-      .all(strategy)
-      .filter((r) => (exchange === undefined || r.exchange === exchange) && (instrumentId === undefined || r.instrument_id === instrumentId))
-      .map(toOrder);
+    const wanted = (o: StoredOrder) => (exchange === undefined || o.exchange === exchange) && (instrumentId === undefined || o.instrumentId === instrumentId);
+    if (this.cacheLimit === 0 || this.version === 1) return this.st.openOrders.all(this.openFloor(), strategy).map(toOrder).filter(wanted);
+    const out: StoredOrder[] = [];
+    // Map order is row-id order: the scan was in id order and later inserts have higher ids.
+    for (const clientId of this.openIndex().get(strategy)?.keys() ?? []) {
+      const o = this.readOrder(strategy, clientId);
+      if (o !== undefined && !isTerminal(o.status) && wanted(o)) out.push(o);
+    }
+    return out;
   }
 
   /** @inheritDoc */
@@ -844,7 +978,7 @@ export class SqliteOrderStore implements OrderStore {
    * (`busyTimeoutMs`), so commit soon. No-op when a group is open.
    */
   beginGroup(): void {
-    this.live();
+    this.writable();
     if (this.group) return;
     this.st.begin.run();
     this.group = true;
@@ -865,8 +999,7 @@ export class SqliteOrderStore implements OrderStore {
       } catch {
         // The connection may already have rolled back.
       }
-      this.orders.clear();
-      this.lastSeqs.clear();
+      this.dropCaches();
       this.dataVersion = -1;
       throw err;
     }
@@ -893,17 +1026,23 @@ export class SqliteOrderStore implements OrderStore {
       w.postMessage('close');
       await exited;
     }
-    if (!this.db.readonly && this.lastSeqs.size > 0) {
+    if (!this.db.readonly && (this.lastSeqs.size > 0 || this.openIdx !== undefined)) {
       try {
         this.db.transaction(() => {
           for (const [strategy, seq] of this.lastSeqs) this.st.saveSeqFloor.run(strategy, seq);
+          this.validateCaches(); // the open orders as another connection left them are not known here
+          // Every order below the oldest open one is terminal, and stays so: the next scan starts there.
+          if (this.openIdx !== undefined) {
+            let floor = (this.st.maxOrderId.get() ?? 0) + 1;
+            for (const m of this.openIdx.values()) for (const id of m.values()) floor = Math.min(floor, id);
+            this.st.saveOpenFloor.run(String(floor));
+          }
         }).immediate();
       } catch {
-        // Only a floor: the next numbers come from the events themselves.
+        // Only floors: the next numbers come from the events themselves, the open orders from a longer scan.
       }
     }
-    this.orders.clear();
-    this.lastSeqs.clear();
+    this.dropCaches();
     this.db.close();
     if (failed) throw failed.err;
   }
