@@ -178,7 +178,8 @@ export class LiveClock implements Scheduler {
   private streakReset: NodeJS.Immediate | undefined;
   /** Time the armed wake-up is for, µs (Infinity: none). */
   private wakeTs = Number.POSITIVE_INFINITY;
-  private readonly spinBelowUs: number;
+  /** Waits shorter than this, µs, poll the wall at each turn of the event loop ({@link LiveClockOptions.spinBelowUs}). */
+  readonly spinBelowUs: number;
 
   /** @throws RangeError when `spinBelowUs` is not an integer ≥ 0. */
   constructor(opts: LiveClockOptions = {}) {

@@ -27,7 +27,7 @@ export interface Gateway {
 
 /** Options of `createGateway` / `startGateway`. */
 export interface GatewayAssemblyOptions {
-  /** The clock; default a new `LiveClock`. */
+  /** The clock; default a new `LiveClock` with the config's `clock.spinBelowUs`. */
   clock?: Scheduler;
   logger?: Logger;
   /** The store; default a `SqliteOrderStore` at `config.store.path`. */
@@ -57,7 +57,7 @@ export async function openVenueHost(cfg: VenueConfig, clock: Scheduler, logger: 
 
 /** Builds the store, the venues and the server of a configuration; nothing is started. */
 export async function createGateway(config: GatewayConfig, opts: GatewayAssemblyOptions = {}): Promise<Gateway> {
-  const clock = opts.clock ?? new LiveClock();
+  const clock = opts.clock ?? new LiveClock({ spinBelowUs: config.clock.spinBelowUs });
   const logger = opts.logger ?? silentLogger();
   const venues: SimVenueHost[] = [];
   for (const v of config.venues) venues.push(await openVenueHost(v, clock, logger));

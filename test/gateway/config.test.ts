@@ -37,6 +37,10 @@ describe('gateway config', () => {
     expect(c.store).toEqual({ path: ':memory:', synchronous: 'FULL', groupCommit: true });
     expect(parseGatewayConfig({ ...BASE, store: { path: ':memory:', groupCommit: false } }).store.groupCommit).toBe(false);
     expect(error({ ...BASE, store: { path: ':memory:', groupCommit: 'yes' } })).toMatch(/store\.groupCommit/);
+    expect(c.clock).toEqual({ spinBelowUs: 0 });
+    expect(parseGatewayConfig({ ...BASE, clock: { spinBelowUs: 300 } }).clock).toEqual({ spinBelowUs: 300 });
+    for (const bad of [-1, 1001, 2.5, '300']) expect(error({ ...BASE, clock: { spinBelowUs: bad } })).toMatch(/clock\.spinBelowUs/);
+    expect(error({ ...BASE, clock: { spin: 1 } })).toMatch(/clock/);
     expect(c.limits).toEqual(DEFAULT_LIMITS);
     expect(c.rateLimit).toBeUndefined();
     expect(c.sessionTakeover).toBe('replace');
