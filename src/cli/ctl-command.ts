@@ -21,6 +21,7 @@ import { ControlCommands, isDangerousCommand, type Caller, type Role } from '../
 import { remoteControlTarget, type ControlOp, type ControlResult, type ControlTarget } from '../control/target.js';
 import { ControlAckMsgSchema, ControlResultMsgSchema, ErrorMsgSchema, ProtocolErrorCode, serializeFrame } from '../gateway/protocol.js';
 import { resolveTelegramToken } from '../control/telegram.js';
+import { readPemFile } from '../gateway/tls.js';
 import { DataUsageError } from './data-commands.js';
 
 /** A bad argument, a missing token, an unreachable gateway: one line, exit code 2. */
@@ -44,6 +45,8 @@ export interface CtlCliOptions {
   yes?: boolean;
   /** How long to wait for the gateway, ms. Default 10 000. */
   timeoutMs?: number;
+  /** PEM file of the certificate(s) to trust for a `wss://` gateway (its own, self-signed). */
+  ca?: string;
 }
 
 /** An open control link to one strategy. */
@@ -64,6 +67,8 @@ export interface ConnectControlOptions {
   clock: Scheduler;
   /** Connection and per-request timeout, ms. */
   timeoutMs: number;
+  /** Certificates to trust for `wss://`, PEM (replace the system's for this connection). Default the system's. */
+  ca?: string | Buffer;
 }
 
 /** What the command needs from the process; tests pass their own. */
@@ -110,12 +115,21 @@ export async function ctlCommand(words: readonly string[], o: CtlCliOptions, io:
   } catch {
     throw new CtlUsageError(o.tokenFile ? `cannot read a control token from ${o.tokenFile}` : `no control token: pass --token-file or set ${CTL_TOKEN_ENV}`);
   }
+  let ca: string | undefined;
+  if (o.ca !== undefined) {
+    if (!o.gateway.startsWith('wss://')) throw new CtlUsageError('--ca is for a wss:// gateway');
+    try {
+      ca = readPemFile(o.ca, 'certificate');
+    } catch (err) {
+      throw new CtlUsageError(`--ca: ${(err as Error).message}`);
+    }
+  }
   const clock = io.clock ?? new LiveClock();
   const timeoutMs = o.timeoutMs ?? 10_000;
   try {
     let link: CtlLink;
     try {
-      link = await (io.connect ?? connectControl)({ url: o.gateway, token, name: o.name, clock, timeoutMs });
+      link = await (io.connect ?? connectControl)({ url: o.gateway, token, name: o.name, clock, timeoutMs, ca });
     } catch (err) {
       throw new CtlUsageError((err as Error).message);
     }
@@ -141,7 +155,7 @@ export async function ctlCommand(words: readonly string[], o: CtlCliOptions, io:
  * @throws Error when the gateway cannot be reached, times out, refuses the token, or does not know control frames.
  */
 export async function connectControl(o: ConnectControlOptions): Promise<CtlLink> {
-  const ws = new WebSocket(o.url);
+  const ws = new WebSocket(o.url, o.ca !== undefined ? { ca: o.ca } : {});
   let seq = 0;
   let nextReq = 0;
   const waiting = new Map<string, { resolve: (f: Record<string, unknown>) => void; reject: (e: Error) => void; timer: number }>();

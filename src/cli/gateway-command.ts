@@ -57,7 +57,7 @@ export async function gatewayCommand(o: GatewayCliOptions, io: GatewayCommandIo)
     if (err instanceof GatewayConfigError) throw new GatewayUsageError(err.message);
     throw err;
   }
-  const clock = new LiveClock();
+  const clock = new LiveClock({ spinBelowUs: config.clock.spinBelowUs });
   const logger = createLogger({ clock, level: o.logLevel });
   // Listen for signals before starting, so a signal during start-up still shuts down cleanly.
   const stop = io.stopSignal ?? signals();

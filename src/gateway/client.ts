@@ -110,6 +110,12 @@ export interface GatewayClientOptions {
    * abandoned and retried with backoff. Default 10 000.
    */
   loginTimeoutMs?: number;
+  /**
+   * Certificates to trust for a `wss://` gateway, PEM: a gateway with its own (self-signed)
+   * certificate. They replace the system's list for this connection. Default: the system's
+   * (and `NODE_EXTRA_CA_CERTS`).
+   */
+  ca?: string | Buffer;
 }
 
 /** Why a connection ended, and what follows. */
@@ -189,6 +195,7 @@ export class GatewayClient extends EventEmitter<GatewayClientEvents> {
   private readonly rng: SeededRng;
   private readonly limits: ProtocolLimits;
   private readonly loginTimeoutMs: number;
+  private readonly ca: string | Buffer | undefined;
   private resume: () => ResumeSpec | undefined;
 
   private ws: WebSocket | undefined;
@@ -231,6 +238,7 @@ export class GatewayClient extends EventEmitter<GatewayClientEvents> {
     this.rng = new SeededRng(opts.seed ?? fnv1a32(`${opts.strategy}@${opts.url}`));
     this.limits = resolveLimits(opts.limits ?? {}, DEFAULT_CLIENT_LIMITS);
     this.loginTimeoutMs = opts.loginTimeoutMs ?? DEFAULT_LIMITS.loginTimeoutMs;
+    this.ca = opts.ca;
     this.resume = opts.resume ?? (() => undefined);
     this.closedPromise = new Promise((resolve) => (this.closedResolve = resolve));
   }
@@ -281,7 +289,7 @@ export class GatewayClient extends EventEmitter<GatewayClientEvents> {
     let ws: WebSocket;
     try {
       // maxPayload a little above our frame limit, so that an oversized frame is refused by our own check with a clear log line.
-      ws = new WebSocket(this.url, { maxPayload: this.limits.maxFrameBytes + 1024, handshakeTimeout: this.loginTimeoutMs, perMessageDeflate: false });
+      ws = new WebSocket(this.url, { maxPayload: this.limits.maxFrameBytes + 1024, handshakeTimeout: this.loginTimeoutMs, perMessageDeflate: false, ...(this.ca !== undefined ? { ca: this.ca } : {}) });
     } catch (err) {
       // A malformed URL: no connection will ever work.
       this.state = 'closed';

@@ -17,6 +17,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CancelCode, RejectCode } from '../api/codes.js';
@@ -70,6 +71,13 @@ export interface GatewayServerOptions {
   port?: number;
   /** WebSocket path. Default `/v1`. */
   path?: string;
+  /**
+   * TLS: the server speaks `wss://` with this certificate (chain) and private key, PEM, and
+   * refuses TLS before 1.2. Default none: plain `ws://`, for loopback or behind a TLS proxy.
+   * The token travels in the login frame, so a gateway reachable from other hosts needs one
+   * or the other.
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer };
   /** Strategy name → token. Tokens are compared in constant time and never logged. */
   tokens: Readonly<Record<string, string>>;
   /**
@@ -228,6 +236,8 @@ export class GatewayServer implements SessionHandler {
   private readonly unlisten: Array<() => void> = [];
   private readonly idPrefix: string;
   private wss: WebSocketServer | undefined;
+  /** The TLS server under `wss` (ws does not close a server it was given). */
+  private https: HttpsServer | undefined;
   private sessionCount = 0;
   private cmdCount = 0;
   private state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
@@ -285,9 +295,19 @@ export class GatewayServer implements SessionHandler {
     await this.closeOrphans();
     for (const v of this.venues.values()) await v.start();
     const limits = this.limits;
+    const host = this.opts.host ?? '127.0.0.1';
+    const port = this.opts.port ?? 0;
+    const tls = this.opts.tls;
+    // Throws here (a key that does not match the certificate, PEM that is not PEM), before listening.
+    const https = tls ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }) : undefined;
+    if (https) {
+      this.https = https;
+      // A client that fails the handshake (plain ws:// on this port, an untrusted certificate) is
+      // only a log line: its socket is gone, nothing else is.
+      https.on('tlsClientError', (err, socket) => this.logger.warn({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed'));
+    }
     const wss = new WebSocketServer({
-      host: this.opts.host ?? '127.0.0.1',
-      port: this.opts.port ?? 0,
+      ...(https ? { server: https } : { host, port }),
       path: this.opts.path ?? '/v1',
       // The transport cap sits above maxFrameBytes so that an oversized frame is read and
       // answered with FrameTooLarge (4020); only far larger ones hit ws's own 1009.
@@ -298,6 +318,7 @@ export class GatewayServer implements SessionHandler {
     await new Promise<void>((resolve, reject) => {
       wss.once('listening', () => resolve());
       wss.once('error', reject);
+      https?.listen(port, host);
     });
     wss.on('error', (err) => this.logger.error({ err }, 'server error'));
     wss.on('connection', (ws, req) => this.onConnection(ws, req));
@@ -312,7 +333,7 @@ export class GatewayServer implements SessionHandler {
     const a = this.wss?.address() as AddressInfo | undefined;
     if (!a || typeof a !== 'object') throw new Error('the gateway server is not listening');
     const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-    return { host: a.address, port: a.port, url: `ws://${host}:${a.port}${this.opts.path ?? '/v1'}` };
+    return { host: a.address, port: a.port, url: `${this.https ? 'wss' : 'ws'}://${host}:${a.port}${this.opts.path ?? '/v1'}` };
   }
 
   /**
@@ -355,6 +376,12 @@ export class GatewayServer implements SessionHandler {
     for (const s of this.sessions) s.terminate();
     const wss = this.wss;
     if (wss) await new Promise<void>((resolve) => wss.close(() => resolve()));
+    const https = this.https;
+    if (https) {
+      const closed = new Promise<void>((resolve) => https.close(() => resolve()));
+      https.closeAllConnections(); // plain HTTP requests and failed handshakes left open
+      await closed;
+    }
     this.state = 'closed';
     this.logger.info('gateway closed');
   }

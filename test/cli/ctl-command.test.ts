@@ -6,7 +6,7 @@
  * control and strategy frames kept apart on the gateway.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -45,12 +45,15 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-async function setup(): Promise<{ gw: TestGateway; strategy: Tunable; remote: RemoteEnv }> {
-  const gw = await startTestGateway({ controlTokens: { ops: ADMIN_TOKEN, watcher: { token: VIEWER_TOKEN, role: 'viewer' } } });
+const TLS_DIR = join(ROOT, 'test/gateway/fixtures/tls');
+
+async function setup(opts: { tls?: boolean } = {}): Promise<{ gw: TestGateway; strategy: Tunable; remote: RemoteEnv }> {
+  const tls = opts.tls ? { cert: readFileSync(join(TLS_DIR, 'cert.pem')), key: readFileSync(join(TLS_DIR, 'key.pem')) } : undefined;
+  const gw = await startTestGateway({ controlTokens: { ops: ADMIN_TOKEN, watcher: { token: VIEWER_TOKEN, role: 'viewer' } }, tls });
   cleanup.push(() => gw.close());
   const clock = new LiveClock();
   const strategy = new Tunable();
-  const client = new GatewayClient({ url: gw.url, strategy: 'alpha', token: TOKENS.alpha, clock, logger: silentLogger() });
+  const client = new GatewayClient({ url: gw.url, strategy: 'alpha', token: TOKENS.alpha, clock, logger: silentLogger(), ca: tls?.cert });
   const remote = new RemoteEnv({ strategy, client, clock, logger: silentLogger(), params: { orderQty: '100', spread: 2 } });
   cleanup.push(async () => {
     await remote.stop({ timeoutMs: 1_000, drainMs: 100 });
@@ -62,13 +65,25 @@ async function setup(): Promise<{ gw: TestGateway; strategy: Tunable; remote: Re
 }
 
 /** Runs `tradeloop ctl` in-process; resolves with its exit code and output. */
-async function ctl(gw: TestGateway, words: string[], o: { name?: string; yes?: boolean; token?: string; tokenFile?: string } = {}): Promise<{ code: number; out: string }> {
+async function ctl(gw: TestGateway, words: string[], o: { name?: string; yes?: boolean; token?: string; tokenFile?: string; ca?: string } = {}): Promise<{ code: number; out: string }> {
   let out = '';
-  const code = await ctlCommand(words, { gateway: gw.url, name: o.name ?? 'alpha', yes: o.yes, tokenFile: o.tokenFile, timeoutMs: 5_000 }, { out: (t) => (out += t), env: o.tokenFile ? {} : { [CTL_TOKEN_ENV]: o.token ?? ADMIN_TOKEN } });
+  const code = await ctlCommand(words, { gateway: gw.url, name: o.name ?? 'alpha', yes: o.yes, tokenFile: o.tokenFile, timeoutMs: 5_000, ca: o.ca }, { out: (t) => (out += t), env: o.tokenFile ? {} : { [CTL_TOKEN_ENV]: o.token ?? ADMIN_TOKEN } });
   return { code, out };
 }
 
 describe('tradeloop ctl against a gateway', () => {
+  it('reaches a wss:// gateway with --ca, and names the certificate fault without it', async () => {
+    const { gw } = await setup({ tls: true });
+    expect(gw.url).toMatch(/^wss:/);
+    const r = await ctl(gw, ['status'], { ca: join(TLS_DIR, 'cert.pem') });
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/running/);
+    await expect(ctl(gw, ['status'], { ca: join(TLS_DIR, 'other-cert.pem') })).rejects.toThrow(/cannot reach the gateway at wss:.*self[- ]signed/);
+    await expect(ctl(gw, ['status'], { ca: join(TLS_DIR, 'key.pem') })).rejects.toThrow(/--ca: .*key\.pem holds no PEM certificate/);
+    const plain = ctlCommand(['status'], { gateway: gw.url.replace('wss:', 'ws:'), name: 'alpha', ca: join(TLS_DIR, 'cert.pem') }, { out: () => {}, env: { [CTL_TOKEN_ENV]: ADMIN_TOKEN } });
+    await expect(plain).rejects.toThrow(/--ca is for a wss:\/\/ gateway/);
+  });
+
   it('status, pause, resume, set (refused, then accepted), cmd', async () => {
     const { gw, strategy, remote } = await setup();
     const env = remote.env!;

@@ -52,6 +52,8 @@ export default class LiveTest extends BaseStrategy {
 );
 
 const gateways: FakeGateway[] = [];
+const TLS_CERT = join(ROOT, 'test/gateway/fixtures/tls/cert.pem');
+const TLS_KEY = join(ROOT, 'test/gateway/fixtures/tls/key.pem');
 afterAll(async () => {
   for (const g of gateways) await g.close();
 });
@@ -59,6 +61,9 @@ afterAll(async () => {
 describe('tradeloop run: usage', () => {
   it('answers bad invocations with one line and exit code 2', () => {
     const tokenFile = join(dir, 'missing-token');
+    const goodTokenFile = join(dir, 'usage-token');
+    writeFileSync(goodTokenFile, TOKEN);
+    chmodSync(goodTokenFile, 0o600);
     const cases: Array<[string[], RegExp]> = [
       [['run', '--strategy', DEMO], /give --gateway <url> \(live\) or --paper --data <file>/],
       [['run', '--strategy', DEMO, '--paper'], /--paper needs --data/],
@@ -68,6 +73,10 @@ describe('tradeloop run: usage', () => {
       [['run', '--strategy', DEMO, '--gateway', 'ws://127.0.0.1:1/v1', '--name', 'bad name'], /is not a strategy name/],
       [['run', '--strategy', DEMO, '--gateway', 'ws://127.0.0.1:1/v1', '--name', 'mm'], /no gateway token: give --token-file <file> or set TRADELOOP_TOKEN/],
       [['run', '--strategy', DEMO, '--gateway', 'ws://127.0.0.1:1/v1', '--name', 'mm', '--token-file', tokenFile], /token file not found/],
+      [['run', '--strategy', DEMO, '--gateway', 'ws://127.0.0.1:1/v1', '--name', 'mm', '--ca', TLS_CERT], /--ca is for a wss:\/\/ gateway/],
+      [['run', '--strategy', DEMO, '--gateway', 'wss://127.0.0.1:1/v1', '--name', 'mm', '--token-file', goodTokenFile, '--ca', join(dir, 'missing.pem')], /--ca: cannot read the certificate file .*missing\.pem: ENOENT/],
+      [['run', '--strategy', DEMO, '--gateway', 'wss://127.0.0.1:1/v1', '--name', 'mm', '--token-file', goodTokenFile, '--ca', TLS_KEY], /--ca: .*key\.pem holds no PEM certificate/],
+      [['run', '--strategy', DEMO, '--paper', '--data', AMZN, '--ca', TLS_CERT], /--name, tokens and --ca are for --gateway, not --paper/],
       [['run', '--strategy', DEMO, '--paper', '--data', AMZN, '--speed', '0'], /--speed <n>.*positive number/],
       [['run', '--strategy', DEMO, '--paper', '--data', AMZN, '--spin-below-us', '5000'], /--spin-below-us <us>.*integer from 0 to 1000/],
       [['run', '--strategy', 'nope.ts', '--paper', '--data', AMZN], /strategy file not found: nope\.ts/],
@@ -174,6 +183,30 @@ describe('tradeloop run --gateway', () => {
     expect(entries.filter((e) => e.k === 'ctl').map((e) => e.op)).toEqual(['connect', 'cmd', 'cmd', 'cmd', 'stop', 'end']);
     expect(entries.some((e) => e.cb === 'onOrderCancelled' && e.src === 'venue')).toBe(true);
     expect(JSON.stringify(entries)).not.toContain(TOKEN);
+  });
+
+  it('reaches a wss:// gateway that has its own certificate with --ca', async () => {
+    const gw = new FakeGateway({ strategies: { mm: TOKEN }, instruments: [EQ], tls: { cert: readFileSync(TLS_CERT), key: readFileSync(TLS_KEY) } });
+    await gw.start();
+    gateways.push(gw);
+    expect(gw.url).toMatch(/^wss:/);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'run', '--strategy', STRAT, '--gateway', gw.url, '--name', 'mm', '--ca', TLS_CERT, '--no-console', '--log-level', 'warn'], {
+      cwd: ROOT,
+      env: childEnv({ [TOKEN_ENV_VAR]: TOKEN }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await until(() => gw.sent('mm', 'subscribe').length === 1, 30_000, 'login and subscribe over TLS');
+      expect(gw.logins).toEqual([{ strategy: 'mm', resume: undefined }]);
+      child.kill('SIGINT');
+      expect(await exited, stderr).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    expect(stderr).not.toMatch(/sends the token in clear/);
   });
 
   it('takes the token from TRADELOOP_TOKEN and exits 1 when the gateway refuses it', async () => {

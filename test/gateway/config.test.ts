@@ -37,6 +37,11 @@ describe('gateway config', () => {
     expect(c.store).toEqual({ path: ':memory:', synchronous: 'FULL', groupCommit: true });
     expect(parseGatewayConfig({ ...BASE, store: { path: ':memory:', groupCommit: false } }).store.groupCommit).toBe(false);
     expect(error({ ...BASE, store: { path: ':memory:', groupCommit: 'yes' } })).toMatch(/store\.groupCommit/);
+    expect(c.listen.tls).toBeUndefined();
+    const tls = parseGatewayConfig({ ...BASE, listen: { port: 0, tls: { certFile: 'tls/cert.pem', keyFile: '/abs/key.pem' } } }, { baseDir: '/etc/tradeloop' }).listen.tls;
+    expect(tls).toEqual({ certFile: '/etc/tradeloop/tls/cert.pem', keyFile: '/abs/key.pem' });
+    expect(error({ ...BASE, listen: { port: 0, tls: { certFile: 'c.pem' } } })).toMatch(/listen\.tls\.keyFile/);
+    expect(error({ ...BASE, listen: { port: 0, tls: { certFile: 'c.pem', keyFile: 'k.pem', ca: 'x' } } })).toMatch(/listen\.tls/);
     expect(c.clock).toEqual({ spinBelowUs: 0 });
     expect(parseGatewayConfig({ ...BASE, clock: { spinBelowUs: 300 } }).clock).toEqual({ spinBelowUs: 300 });
     for (const bad of [-1, 1001, 2.5, '300']) expect(error({ ...BASE, clock: { spinBelowUs: bad } })).toMatch(/clock\.spinBelowUs/);

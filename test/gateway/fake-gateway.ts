@@ -5,6 +5,7 @@
  * book per instrument with snapshots, commands, and knobs to misbehave: cut a connection,
  * go silent, drop requests on the floor, send malformed frames.
  */
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Decimal } from 'decimal.js';
 import { CancelCode, RejectCode } from '../../src/api/codes.js';
@@ -59,6 +60,8 @@ export interface FakeGatewayOptions {
   instruments: Instrument[];
   heartbeatMs?: number;
   heartbeatTimeoutMs?: number;
+  /** Serve `wss://` with this certificate and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 const key = (ex: string, id: number) => `${ex}|${id}`;
@@ -66,6 +69,7 @@ const key = (ex: string, id: number) => `${ex}|${id}`;
 export class FakeGateway {
   readonly opts: FakeGatewayOptions;
   private wss: WebSocketServer | undefined;
+  private https: HttpsServer | undefined;
   private readonly conns = new Set<Conn>();
   /** Every valid client frame, in arrival order, with the strategy of its connection. */
   readonly received: Array<{ strategy?: string; msg: ClientMessage }> = [];
@@ -97,12 +101,17 @@ export class FakeGateway {
   }
 
   get url(): string {
-    return `ws://127.0.0.1:${this.port}/v1`;
+    return `${this.opts.tls ? 'wss' : 'ws'}://127.0.0.1:${this.port}/v1`;
   }
 
   async start(port = 0): Promise<void> {
-    this.wss = new WebSocketServer({ host: '127.0.0.1', port });
-    await new Promise<void>((resolve) => this.wss!.once('listening', () => resolve()));
+    const tls = this.opts.tls;
+    this.https = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }) : undefined;
+    this.wss = new WebSocketServer(this.https ? { server: this.https } : { host: '127.0.0.1', port });
+    await new Promise<void>((resolve) => {
+      this.wss!.once('listening', () => resolve());
+      this.https?.listen(port, '127.0.0.1');
+    });
     this.port = (this.wss.address() as { port: number }).port;
     this.wss.on('connection', (ws) => this.onConnection(ws));
   }
@@ -114,6 +123,11 @@ export class FakeGateway {
     }
     this.conns.clear();
     await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
+    if (this.https) {
+      const closed = new Promise<void>((resolve) => this.https!.close(() => resolve()));
+      this.https.closeAllConnections();
+      await closed;
+    }
   }
 
   /** The live connection of a strategy. */

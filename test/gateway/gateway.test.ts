@@ -1,7 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { LiveClock } from '../../src/core/clock.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
-import { createGateway } from '../../src/gateway/gateway.js';
+import { createGateway, startGateway } from '../../src/gateway/gateway.js';
+import { ROOT } from '../helpers.js';
+
+const TLS_DIR = join(ROOT, 'test/gateway/fixtures/tls');
 
 const config = (extra: Record<string, unknown> = {}) =>
   parseGatewayConfig({
@@ -43,5 +49,30 @@ describe('createGateway', () => {
       await spin.close();
       await plain.close();
     }
+  });
+
+  it('listens on wss:// with listen.tls, and names a TLS file it cannot use before opening anything', async () => {
+    const tls = (certFile: string, keyFile: string) => config({ listen: { port: 0, tls: { certFile, keyFile } } });
+    const gw = await startGateway(tls('cert.pem', 'key.pem')).catch((e: Error) => e);
+    // Relative paths are relative to the config file: here the working directory, so not found.
+    expect(gw).toBeInstanceOf(Error);
+    expect((gw as Error).message).toMatch(/cannot read the certificate file .*cert\.pem: ENOENT/);
+    const ok = await startGateway(tls(join(TLS_DIR, 'cert.pem'), join(TLS_DIR, 'key.pem')));
+    try {
+      expect(ok.url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/v1$/);
+      const ws = new WebSocket(ok.url, { ca: readFileSync(join(TLS_DIR, 'cert.pem')) });
+      const first = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        ws.once('error', reject);
+        ws.once('open', () => ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy: 'alpha', token: 'alpha-secret' })));
+        ws.once('message', (d) => resolve(JSON.parse(String(d)) as Record<string, unknown>));
+      });
+      expect(first).toMatchObject({ type: 'login_ack', reqId: 'l' });
+      ws.terminate();
+    } finally {
+      await ok.close();
+    }
+    await expect(startGateway(tls(join(TLS_DIR, 'key.pem'), join(TLS_DIR, 'key.pem')))).rejects.toThrow(/key\.pem holds no PEM certificate/);
+    // A key that is not the certificate's.
+    await expect(startGateway(tls(join(TLS_DIR, 'other-cert.pem'), join(TLS_DIR, 'key.pem')))).rejects.toThrow(/listen\.tls: the key .*key\.pem and the certificate .*other-cert\.pem do not go together \(.*key values mismatch\)/);
   });
 });

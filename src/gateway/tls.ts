@@ -1,0 +1,32 @@
+/**
+ * PEM files for TLS: the gateway's certificate and key (`listen.tls`), and the certificates
+ * a client trusts (`tradeloop run --ca`, `tradeloop ctl --ca`). One reader, so that every
+ * command names the file and what is wrong with it in one line.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+
+/** What a PEM file must hold. */
+export type PemKind = 'certificate' | 'private key';
+
+const MARKERS: Record<PemKind, RegExp> = {
+  certificate: /-----BEGIN CERTIFICATE-----/,
+  // PKCS#8 ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY"), and the older RSA / EC forms.
+  'private key': /-----BEGIN (?:ENCRYPTED |RSA |EC )?PRIVATE KEY-----/,
+};
+
+/**
+ * Reads a PEM file and checks that it holds at least one block of the kind asked for.
+ * @returns the file's text.
+ * @throws Error (one line, naming the file) when it cannot be read or holds no such block.
+ */
+export function readPemFile(path: string, kind: PemKind): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read the ${kind} file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (!MARKERS[kind].test(text)) throw new Error(`${path} holds no PEM ${kind} (expected a "-----BEGIN ${kind === 'certificate' ? 'CERTIFICATE' : 'PRIVATE KEY'}-----" block)`);
+  return text;
+}

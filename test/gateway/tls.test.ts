@@ -1,0 +1,103 @@
+/**
+ * TLS: the PEM reader, and a gateway on `wss://` (`GatewayServerOptions.tls`) with clients that
+ * trust its certificate (`ca`), clients that do not, and plain `ws://` clients on its port.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { LiveClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { GatewayClient, type DisconnectInfo } from '../../src/gateway/client.js';
+import { readPemFile } from '../../src/gateway/tls.js';
+import { ROOT } from '../helpers.js';
+import { TOKENS, startTestGateway, type TestGateway } from './harness.js';
+
+const FIXTURES = join(ROOT, 'test/gateway/fixtures/tls');
+const CERT = join(FIXTURES, 'cert.pem');
+const KEY = join(FIXTURES, 'key.pem');
+const OTHER_CERT = join(FIXTURES, 'other-cert.pem');
+const dir = mkdtempSync(join(tmpdir(), 'tl-tls-'));
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+async function tlsGateway(): Promise<TestGateway> {
+  const gw = await startTestGateway({ tls: { cert: readPemFile(CERT, 'certificate'), key: readPemFile(KEY, 'private key') }, logger: silentLogger() });
+  cleanup.push(() => gw.close());
+  return gw;
+}
+
+/** Opens a raw WebSocket; resolves once open, rejects with the connection's error. */
+function openWs(url: string, opts: WebSocket.ClientOptions = {}): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, opts);
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+/** The next frame of a raw connection. */
+const nextFrame = (ws: WebSocket): Promise<Record<string, unknown>> => new Promise((resolve) => ws.once('message', (d) => resolve(JSON.parse(String(d)) as Record<string, unknown>)));
+
+describe('readPemFile', () => {
+  it('returns the text of a PEM file of the kind asked for, and names the file and the fault otherwise', () => {
+    expect(readPemFile(CERT, 'certificate')).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(readPemFile(KEY, 'private key')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    const missing = join(dir, 'missing.pem');
+    expect(() => readPemFile(missing, 'certificate')).toThrow(`cannot read the certificate file ${missing}: ENOENT`);
+    expect(() => readPemFile(KEY, 'certificate')).toThrow(`${KEY} holds no PEM certificate`);
+    expect(() => readPemFile(CERT, 'private key')).toThrow(`${CERT} holds no PEM private key`);
+    const text = join(dir, 'text.pem');
+    writeFileSync(text, 'not a certificate\n');
+    expect(() => readPemFile(text, 'certificate')).toThrow(/holds no PEM certificate/);
+    expect(() => readPemFile(dir, 'certificate')).toThrow(/cannot read the certificate file .*: EISDIR/);
+  });
+});
+
+describe('a gateway on wss://', () => {
+  it('serves a client that trusts its certificate: login, an order and its ack, all over TLS', async () => {
+    const gw = await tlsGateway();
+    expect(gw.url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/v1$/);
+    const ws = await openWs(gw.url, { ca: readPemFile(CERT, 'certificate') });
+    cleanup.push(() => ws.terminate());
+    expect((ws as unknown as { _socket: { encrypted?: boolean } })._socket.encrypted).toBe(true);
+    ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy: 'alpha', token: TOKENS.alpha }));
+    expect(await nextFrame(ws)).toMatchObject({ type: 'login_ack', reqId: 'l' });
+    const frames: Array<Record<string, unknown>> = [];
+    ws.on('message', (d) => frames.push(JSON.parse(String(d)) as Record<string, unknown>));
+    ws.send(JSON.stringify({ v: 1, type: 'new_order', seq: 2, reqId: 'o', exchange: 'SYN', instrumentId: 1, clientId: 'c1', side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: ['PostOnly'], price: '1', qty: '1' }));
+    await expect.poll(() => frames.find((f) => f.cb === 'onNewOrderAck'), { timeout: 5_000 }).toBeTruthy();
+    expect((await gw.store.getOrder('alpha', 'c1'))?.acked).toBe(true);
+  });
+
+  it('GatewayClient with `ca` logs in; one trusting another certificate, or none, is refused and retries, and the gateway serves on', async () => {
+    const gw = await tlsGateway();
+    const run = (ca: string | undefined) => {
+      const clock = new LiveClock();
+      const c = new GatewayClient({ url: gw.url, strategy: 'alpha', token: TOKENS.alpha, clock, logger: silentLogger(), backoff: { initialMs: 20, maxMs: 50 }, ca });
+      const seen = { logins: 0, disconnects: [] as DisconnectInfo[] };
+      c.on('login', () => seen.logins++);
+      c.on('disconnect', (d) => seen.disconnects.push(d));
+      c.start();
+      cleanup.push(async () => {
+        await c.close({ graceMs: 20 });
+        clock.cancelAll();
+      });
+      return seen;
+    };
+    const other = run(readPemFile(OTHER_CERT, 'certificate'));
+    const none = run(undefined);
+    await expect.poll(() => other.disconnects.length >= 2 && none.disconnects.length >= 2, { timeout: 5_000 }).toBe(true);
+    expect(other.logins + none.logins).toBe(0);
+    expect(other.disconnects[0]!.reconnectInMs).toBeGreaterThan(0);
+    // A plain ws:// client on the TLS port: its handshake fails, nothing else does.
+    await expect(openWs(gw.url.replace('wss://', 'ws://'))).rejects.toThrow();
+    const good = run(readPemFile(CERT, 'certificate'));
+    await expect.poll(() => good.logins, { timeout: 5_000 }).toBe(1);
+    expect(gw.server.connectedStrategies()).toEqual(['alpha']);
+  });
+});
