@@ -947,7 +947,11 @@ export class SqliteOrderStore implements OrderStore {
       where.push('status = ?');
       args.push(query.status);
     }
-    if (query.open === true) where.push(`status IN (${OPEN_IN})`);
+    if (query.open === true) {
+      // Below the floor every order is terminal: a gateway's start reads only the recent rows.
+      where.push(`id >= ?`, `status IN (${OPEN_IN})`);
+      args.push(this.openFloor());
+    }
     args.push(checkLimit(query.limit));
     // The newest `limit` rows, then back to oldest first for reading.
     const sql = `SELECT * FROM (SELECT * FROM orders ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?) ORDER BY id`;

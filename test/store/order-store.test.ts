@@ -834,6 +834,8 @@ process.kill(process.pid, 'SIGKILL');
     // Rows below the floor are all terminal: c4 (row 5) is the oldest open one.
     const raw = new Database(path);
     expect(raw.prepare("SELECT value FROM meta WHERE key = 'open_floor'").get()).toEqual({ value: '5' });
+    // Proof that nothing below the floor is read: a row there edited back to Open stays unseen.
+    raw.prepare("UPDATE orders SET status = 'Open' WHERE client_id = 'c0'").run();
     raw.close();
     const r = new SqliteOrderStore(path, { synchronous: 'NORMAL' });
     const other = new SqliteOrderStore(path, { synchronous: 'NORMAL' });
@@ -844,6 +846,8 @@ process.kill(process.pid, 'SIGKILL');
         ['c6', OrderStatus.PendingNew],
       ]);
       expect(await ids(reader)).toEqual(await ids(r));
+      expect((await reader.listOrders({ open: true })).map((o) => o.clientId)).toEqual(['c4', 'c5', 'c6']);
+      expect((await reader.listOrders({ status: OrderStatus.Open })).map((o) => o.clientId)).toEqual(['c0']);
       // Another connection opens one and closes one: r follows (data_version).
       await other.insertOrder(order('c7'));
       await other.recordEvent('A', 'onNewOrderReject', rejectEv('c4'), T0 + 5);
