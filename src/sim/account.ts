@@ -25,8 +25,18 @@ export interface AccountOptions {
   checkCash?: boolean;
 }
 
+/** tickSize × lotSize × multiplier of each instrument: the notional of one lot at one tick. */
+const UNIT_NOTIONAL = new WeakMap<Instrument, Decimal>();
+
 /** Exact notional of `lots` at `priceTick`: price × qty × multiplier, in the quote currency. */
 export function exactNotional(inst: Instrument, priceTick: number, lots: number): Decimal {
+  // One Decimal product instead of four: ticks × lots is an exact integer while it stays safe.
+  const n = priceTick * lots;
+  if (Number.isSafeInteger(n)) {
+    let unit = UNIT_NOTIONAL.get(inst);
+    if (unit === undefined) UNIT_NOTIONAL.set(inst, (unit = inst.tickSize.d.mul(inst.lotSize.d).mul(inst.multiplier)));
+    return unit.mul(n);
+  }
   return inst.tickSize.d.mul(priceTick).mul(inst.lotSize.d.mul(lots)).mul(inst.multiplier);
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Decimal } from '../../src/api/index.js';
+import { Decimal, InstrumentType, makeInstrument } from '../../src/api/index.js';
 import { SimAccount } from '../../src/sim/index.js';
+import { exactNotional } from '../../src/sim/account.js';
 import { EQ, PERP } from './harness.js';
 
 const fee = (v: string) => new Decimal(v);
@@ -46,5 +47,23 @@ describe('SimAccount', () => {
   });
   it('refuses balances that are not decimals', () => {
     expect(() => new SimAccount({ initialBalances: { USD: '0x10' } })).toThrow(TypeError);
+  });
+});
+
+describe('exactNotional', () => {
+  it('is price × qty × multiplier exactly, through the cached one-lot-one-tick unit and beyond safe integers', () => {
+    const naive = (inst: typeof EQ, tick: number, lots: number) => inst.tickSize.d.times(tick).times(inst.lotSize.d.times(lots)).times(inst.multiplier);
+    const odd = makeInstrument({ exchange: 'X', instrumentId: 9, name: 'odd', type: InstrumentType.Future, tickSize: '0.0005', lotSize: '0.001', multiplier: 25, baseCurrency: 'ODD', quoteCurrency: 'USD' });
+    // A seeded walk over ordinary and huge values (ticks × lots past 2^53 takes the long way).
+    let x = 12345;
+    const next = (max: number) => ((x = (x * 1103515245 + 12345) % 2 ** 31), x % max);
+    for (const inst of [EQ, PERP, odd]) {
+      for (let i = 0; i < 500; i++) {
+        const tick = i % 50 === 0 ? 2 ** 40 + next(1000) : next(10_000_000) - (i % 7 === 0 ? 5_000_000 : 0);
+        const lots = i % 50 === 0 ? 2 ** 20 + next(1000) : next(1_000_000);
+        expect(exactNotional(inst, tick, lots).eq(naive(inst, tick, lots)), `${inst.name} ${tick} × ${lots}`).toBe(true);
+      }
+    }
+    expect(exactNotional(odd, 2001, 3).toString()).toBe(new Decimal('1.0005').times('0.003').times(25).toString());
   });
 });
