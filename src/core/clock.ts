@@ -168,16 +168,22 @@ export class LiveClock implements Scheduler {
   readonly simulated = false;
   private seq = 0;
   private readonly queue = new ActionQueue();
+  // Two kinds of wake-up, kept apart so that a hop due now never tears down the timer of a
+  // later action (a deadline, the next market-data event): re-arming a Node timer for every
+  // order cost more than the hop itself.
+  /** The wake-up for the earliest future action: a timer, or when it is close, a spin. */
   private timer: NodeJS.Timeout | undefined;
-  private immediate: NodeJS.Immediate | undefined;
+  private spinning: NodeJS.Immediate | undefined;
+  /** Time the timer (or spin) is armed for, µs (Infinity: none). Cancelled actions leave it armed: it fires, finds nothing, re-arms for what is left. */
+  private timerTs = Number.POSITIVE_INFINITY;
+  /** The wake-up for actions already due, after the microtask budget: the next turn of the loop. */
+  private dueImmediate: NodeJS.Immediate | undefined;
   /** Token of the armed microtask wake-up (a microtask cannot be cancelled: a stale one sees another token); 0: none. */
   private micro = 0;
   private microTokens = 0;
   /** Microtask wake-ups since the event loop last turned. */
   private microStreak = 0;
   private streakReset: NodeJS.Immediate | undefined;
-  /** Time the armed wake-up is for, µs (Infinity: none). */
-  private wakeTs = Number.POSITIVE_INFINITY;
   /** Waits shorter than this, µs, poll the wall at each turn of the event loop ({@link LiveClockOptions.spinBelowUs}). */
   readonly spinBelowUs: number;
 
@@ -193,10 +199,12 @@ export class LiveClock implements Scheduler {
   at(ts: number, fn: () => void): number {
     const a: Action = { ts, seq: ++this.seq, fn };
     this.queue.add(a);
-    if (ts < this.wakeTs) this.arm(ts);
-    // Due now behind a timer whose own time has passed: Node fires timers ≥ 1 ms after they
-    // are set, so waiting for it would delay this action (a venue's answer) by up to 1 ms.
-    else if (this.immediate === undefined && this.micro === 0 && ts <= this.now()) this.arm(ts);
+    if (ts < this.timerTs) {
+      // Due now (or behind a timer Node has not fired yet: it fires ≥ 1 ms after it is set,
+      // and a venue's answer must not wait for it): soon. Else the timer moves earlier.
+      if (ts <= this.now()) this.wakeSoon();
+      else this.armTimer(ts);
+    } else if (this.micro === 0 && this.dueImmediate === undefined && ts <= this.now()) this.wakeSoon();
     return a.seq;
   }
   cancel(handle: number): void {
@@ -205,20 +213,19 @@ export class LiveClock implements Scheduler {
   /** Cancels every pending action (at shutdown). */
   cancelAll(): void {
     this.queue.clear();
-    this.disarm();
+    this.disarmTimer();
+    if (this.dueImmediate) clearImmediate(this.dueImmediate);
+    this.dueImmediate = undefined;
+    this.micro = 0;
     if (this.streakReset) clearImmediate(this.streakReset);
     this.streakReset = undefined;
     this.microStreak = 0;
   }
 
-  private arm(ts: number): void {
-    this.disarm();
-    this.wakeTs = ts;
-    const delayUs = ts - this.now();
-    if (delayUs > 0) {
-      if (delayUs >= this.spinBelowUs) this.timer = setTimeout(() => this.wake(), delayUs / 1000);
-      else this.immediate = setImmediate(this.spin);
-    } else if (this.microStreak < LIVE_CLOCK_MICROTASK_WAKES) {
+  /** A wake-up for what is due now: a microtask (a few in a row), else the next turn of the loop. */
+  private wakeSoon(): void {
+    if (this.micro !== 0 || this.dueImmediate !== undefined) return;
+    if (this.microStreak < LIVE_CLOCK_MICROTASK_WAKES) {
       // The streak ends when the loop turns (this immediate runs in its check phase).
       if (this.microStreak++ === 0) this.streakReset = setImmediate(this.endStreak);
       const token = ++this.microTokens;
@@ -226,31 +233,44 @@ export class LiveClock implements Scheduler {
       queueMicrotask(() => {
         if (this.micro === token) this.wake();
       });
-    } else this.immediate = setImmediate(() => this.wake());
+    } else this.dueImmediate = setImmediate(this.wake);
   }
+  private armTimer(ts: number): void {
+    this.disarmTimer();
+    const delayUs = ts - this.now();
+    if (delayUs <= 0) return this.wakeSoon();
+    this.timerTs = ts;
+    if (delayUs >= this.spinBelowUs) this.timer = setTimeout(this.onTimer, delayUs / 1000);
+    else this.spinning = setImmediate(this.spin);
+  }
+  private disarmTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.spinning) clearImmediate(this.spinning);
+    this.timer = undefined;
+    this.spinning = undefined;
+    this.timerTs = Number.POSITIVE_INFINITY;
+  }
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerTs = Number.POSITIVE_INFINITY;
+    this.wake();
+  };
   /** A short wait: one check of the time per turn of the loop. */
   private readonly spin = (): void => {
-    this.immediate = undefined;
-    if (this.now() >= this.wakeTs) this.wake();
-    else this.immediate = setImmediate(this.spin);
+    this.spinning = undefined;
+    if (this.now() >= this.timerTs) {
+      this.timerTs = Number.POSITIVE_INFINITY;
+      this.wake();
+    } else this.spinning = setImmediate(this.spin);
   };
   private readonly endStreak = (): void => {
     this.streakReset = undefined;
     this.microStreak = 0;
   };
-  private disarm(): void {
-    if (this.timer) clearTimeout(this.timer);
-    if (this.immediate) clearImmediate(this.immediate);
-    this.timer = undefined;
-    this.immediate = undefined;
+  private readonly wake = (): void => {
+    if (this.dueImmediate) clearImmediate(this.dueImmediate);
+    this.dueImmediate = undefined;
     this.micro = 0;
-    this.wakeTs = Number.POSITIVE_INFINITY;
-  }
-  private wake(): void {
-    this.timer = undefined;
-    this.immediate = undefined;
-    this.micro = 0;
-    this.wakeTs = Number.POSITIVE_INFINITY;
     const now = this.now();
     const lastSeq = this.seq;
     for (let a = this.queue.peek(); a !== undefined && a.ts <= now && a.seq <= lastSeq; a = this.queue.peek()) {
@@ -265,6 +285,8 @@ export class LiveClock implements Scheduler {
       }
     }
     const next = this.queue.peek();
-    if (next !== undefined && next.ts < this.wakeTs) this.arm(next.ts);
-  }
+    if (next === undefined) return;
+    if (next.ts <= this.now()) this.wakeSoon();
+    else if (next.ts < this.timerTs) this.armTimer(next.ts);
+  };
 }

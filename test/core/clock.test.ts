@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LIVE_CLOCK_MICROTASK_WAKES, LiveClock, SimClock } from '../../src/core/clock.js';
 
 /** Deterministic PRNG (mulberry32). */
@@ -280,6 +280,30 @@ describe('LiveClock', () => {
     // On a timer each would be ≥ 900 µs late.
     expect(lateUs[15]).toBeLessThan(500);
     c.cancelAll();
+  });
+
+  it('keeps the timer of a later action armed while actions due now come and go', async () => {
+    const c = new LiveClock();
+    const setSpy = vi.spyOn(globalThis, 'setTimeout');
+    const clearSpy = vi.spyOn(globalThis, 'clearTimeout');
+    try {
+      const t0 = c.now();
+      const later = new Promise<number>((r) => c.at(t0 + 30_000, () => r(c.now() - t0)));
+      // 200 zero-latency hops, as orders to an in-process venue make, each with a deadline
+      // that is cancelled before it fires (a group commit's).
+      for (let i = 0; i < 200; i++) {
+        const deadline = c.at(c.now() + 1_000_000, () => expect.unreachable('cancelled'));
+        await new Promise<void>((r) => c.at(c.now(), r));
+        c.cancel(deadline);
+      }
+      expect(setSpy.mock.calls.length, 'Node timers set').toBeLessThanOrEqual(2);
+      expect(clearSpy).not.toHaveBeenCalled();
+      expect(await later).toBeGreaterThanOrEqual(30_000);
+    } finally {
+      setSpy.mockRestore();
+      clearSpy.mockRestore();
+      c.cancelAll();
+    }
   });
 
   it('lets the event loop turn between a zero-delay action and the ones it schedules', async () => {
