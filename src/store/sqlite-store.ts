@@ -72,7 +72,8 @@ export interface SqliteOrderStoreOptions {
    * Open orders kept in memory (with the strategies' last event numbers), so that recording
    * an event does not read the order row back. Checked against `PRAGMA data_version` in each
    * write transaction: a commit by another connection empties the cache. Default 65 536
-   * orders; 0 turns it off.
+   * orders; 0 turns it off, and with it the in-memory index of open orders (`openOrders`
+   * then scans the orders from `meta.open_floor` on each call).
    */
   cacheOrders?: number;
 }
