@@ -12,7 +12,10 @@
  *    `cancel_all` (not timed) keeps the open orders few. Blocks of echo and order round
  *    trips are interleaved, so that a change of machine load hits both alike.
  *    The same NORMAL figure and the echo again with the client in a child process, as a
- *    strategy runs (`crossProcess`).
+ *    strategy runs (`crossProcess`). And as a strategy sees it (`strategyAck`): a
+ *    `BaseStrategy` on a `RemoteEnv` (the kernel's checks, order tracker, dispatcher, and the
+ *    `GatewayClient`), from `env.sendNewOrder` to `onNewOrderAck`, one order in flight, each
+ *    cancelled (not timed) before the next.
  * 3. **Market-data fan-out** — a synthetic venue at maximum speed (the generator's events in
  *    batches of 4 096, as a recorded file replays) and 1, 10, 50 clients in
  *    a child process (strategies run in their own processes), each its own strategy,
@@ -29,7 +32,8 @@
  * the JSON). Env: BENCH_GW_ECHO (echo round trips, default 20 000), BENCH_GW_ORDERS
  * (NORMAL order round trips, default 10 000; FULL gets a third, the in-memory store half),
  * BENCH_GW_FANOUT_S (seconds per fan-out window, default 5), BENCH_GW_XPROC (cross-process round
- * trips, echo and order each, default 5 000; 0 skips it).
+ * trips, echo and order each, default 5 000; 0 skips it), BENCH_GW_STRAT (strategy round trips,
+ * default 5 000; 0 skips it).
  * @module
  */
 import { spawn } from 'node:child_process';
@@ -40,7 +44,8 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
-import { ConstantLatencyModel, GatewayServer, LiveClock, SimVenueHost, SqliteOrderStore, generateMarket, silentLogger } from '../dist/index.js';
+import { BaseStrategy, ConstantLatencyModel, ExecInstr, GatewayClient, GatewayServer, LiveClock, RemoteEnv, Side, SimVenueHost, SqliteOrderStore, generateMarket, silentLogger } from '../dist/index.js';
+import type { IStratEnv, NewOrderAck, NewOrderReject } from '../dist/index.js';
 import { syntheticSource } from './common.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -95,6 +100,8 @@ export interface GatewayBenchResult {
   orderAck: OrderAckResult[];
   /** Order → ack (NORMAL) and the echo with the client in its own process; undefined when skipped. */
   crossProcess?: CrossProcessResult;
+  /** `env.sendNewOrder` → `onNewOrderAck` of a strategy on a `RemoteEnv` (NORMAL store, same process); undefined when skipped. */
+  strategyAck?: LatencyStats;
   /** What the synthetic venue publishes at maximum speed with nobody subscribed (md rows/s). */
   fanoutBaselinePerSec: number;
   fanout: FanoutResult[];
@@ -112,6 +119,8 @@ export interface GatewayBenchOptions {
   fanoutSeconds?: number;
   /** Round trips of the cross-process figure, echo and order each (after warm-up); 0 skips it. Default 5 000 (env BENCH_GW_XPROC). */
   crossProcessRoundTrips?: number;
+  /** Round trips of the strategy figure (after 500 of warm-up); 0 skips it. Default 5 000 (env BENCH_GW_STRAT). */
+  strategyRoundTrips?: number;
   /** Progress lines. Default none. */
   log?: (line: string) => void;
 }
@@ -443,6 +452,64 @@ async function crossProcessFigure(dir: string, echoN: number, orderN: number): P
   }
 }
 
+// ---- 2c. order → ack as a strategy sees it -----------------------------------------------------
+
+/**
+ * `env.sendNewOrder` → `onNewOrderAck` of a strategy on a `RemoteEnv`, over the NORMAL
+ * gateway in this process: the round trip above plus the client's kernel (checks, order
+ * tracker, dispatcher, encoding and decoding). Each order is cancelled once acknowledged
+ * and the next one sent when the cancel is confirmed (neither timed).
+ */
+async function strategyFigure(dir: string, n: number): Promise<LatencyStats> {
+  const gw = await (await orderServer('NORMAL', dir, '-strat')).start();
+  const clock = new LiveClock();
+  const WARM = 500;
+  const lat: number[] = [];
+  let finish!: (err?: Error) => void;
+  const done = new Promise<void>((resolve, reject) => (finish = (err) => (err ? reject(err) : resolve())));
+  class Pinger extends BaseStrategy {
+    private sentAt = 0;
+    private sent = 0;
+    override onFrameworkConnected(env: IStratEnv): void {
+      this.env = env;
+      env.login('bench');
+    }
+    override onStart(): void {
+      this.next();
+    }
+    private next(): void {
+      this.sent++;
+      this.sentAt = performance.now();
+      this.env.sendNewOrder({ exchange: EXCHANGE, instrumentId: 1, side: Side.Buy, price: '50', qty: '1', execInstr: ExecInstr.PostOnly });
+    }
+    override onNewOrderAck(ev: NewOrderAck): void {
+      const us = (performance.now() - this.sentAt) * 1000;
+      if (this.sent > WARM) lat.push(us);
+      this.env.sendCancelOrder(ev.exchange, ev.instrumentId, ev.clientId);
+    }
+    override onOrderCancelled(): void {
+      if (this.sent >= n + WARM) finish();
+      else this.next();
+    }
+    override onNewOrderReject(ev: NewOrderReject): void {
+      finish(new Error(`strategy figure: order rejected (${ev.rejectCode}) ${ev.rejectReason}`));
+    }
+  }
+  const client = new GatewayClient({ url: gw.url, strategy: 'bench', token: 'bench-token', clock, logger: silentLogger() });
+  const remote = new RemoteEnv({ strategy: new Pinger(), client, clock, logger: silentLogger() });
+  try {
+    if (!(await remote.start())) throw new Error('strategy figure: the strategy did not start');
+    await done;
+    return stats(lat);
+  } finally {
+    await remote.stop({ timeoutMs: 2_000, drainMs: 50 });
+    clock.cancelAll();
+    await gw.server.close();
+    await gw.store.close();
+    gw.clock.cancelAll();
+  }
+}
+
 // ---- 3. fan-out -----------------------------------------------------------------------------
 
 const MD_PREFIX = Buffer.from('{"v":1,"type":"md",');
@@ -670,6 +737,14 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
       crossProcess = await crossProcessFigure(dir, xprocN, xprocN);
     }
 
+    // As a strategy sees it.
+    const stratN = opts.strategyRoundTrips ?? envNum('BENCH_GW_STRAT') ?? 5_000;
+    let strategyAck: LatencyStats | undefined;
+    if (stratN > 0) {
+      log(`    order → ack as a strategy on a RemoteEnv sees it (${stratN})`);
+      strategyAck = await strategyFigure(dir, stratN);
+    }
+
     // Fan-out.
     log(`    fan-out: venue alone (${fanSeconds} s)`);
     const fanoutBaselinePerSec = await fanoutBaseline(fanSeconds);
@@ -678,7 +753,7 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
       log(`    fan-out: ${n} client${n === 1 ? '' : 's'} (${fanSeconds} s)`);
       fanout.push(await fanoutFigure(n, fanSeconds));
     }
-    return { machine, echo: echoStats, orderAck, crossProcess, fanoutBaselinePerSec, fanout };
+    return { machine, echo: echoStats, orderAck, crossProcess, strategyAck, fanoutBaselinePerSec, fanout };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -700,6 +775,7 @@ export function formatGatewayBench(r: GatewayBenchResult): string[] {
     lines.push(`client in its own process — echo:  ${lat(x.echo)}`);
     lines.push(`client in its own process — order → ack, NORMAL store: ${lat(x.orderAck)}; p99 ${x.ratioP99ToEcho.toFixed(2)}× that echo; in the store at its ack: ${x.storedBeforeAck}/${x.acks}`);
   }
+  if (r.strategyAck) lines.push(`strategy on a RemoteEnv, sendNewOrder → onNewOrderAck, NORMAL store: ${lat(r.strategyAck)}; p99 ${(r.strategyAck.p99Us / r.echo.p99Us).toFixed(2)}× echo`);
   lines.push(`md fan-out: the venue alone publishes ${k(r.fanoutBaselinePerSec)} rows/s`);
   for (const f of r.fanout) {
     lines.push(`md fan-out, ${String(f.clients).padStart(2)} clients: ${k(f.perClientPerSec)} rows/s per client (min ${k(f.minClientPerSec)}), ${k(f.totalPerSec)} rows/s in all; venue published ${k(f.publishedPerSec)} rows/s; ${f.framesPerClientPerSec.toFixed(0)} frames/s per client; slow-consumer pauses ${f.slowConsumerPauses}`);

@@ -365,6 +365,12 @@ async function main() {
       out({ figure: `${label} p99`, value: x.orderAck.p99Us, unit: 'µs', baseline: 'that echo p99', baselineValue: x.echo.p99Us, ratio: x.ratioP99ToEcho });
       out({ figure: `${label}: in the store at its ack`, value: (100 * x.storedBeforeAck) / x.acks, unit: '%', target: 'every order', met: x.storedBeforeAck === x.acks });
     }
+    const sa = gateway.strategyAck;
+    if (sa) {
+      const label = 'gateway: sendNewOrder → onNewOrderAck, strategy on a RemoteEnv, NORMAL store';
+      out({ figure: `${label} p50`, value: sa.p50Us, unit: 'µs', baseline: 'echo p50', baselineValue: echo.p50Us, ratio: sa.p50Us / echo.p50Us });
+      out({ figure: `${label} p99`, value: sa.p99Us, unit: 'µs', baseline: 'echo p99', baselineValue: echo.p99Us, ratio: sa.p99Us / echo.p99Us });
+    }
     out({ figure: 'gateway: md fan-out, venue alone (no subscriber)', value: gateway.fanoutBaselinePerSec, unit: 'ev/s' });
     for (const f of gateway.fanout) {
       out({ figure: `gateway: md fan-out, ${f.clients} strateg${f.clients === 1 ? 'y' : 'ies'}, per client`, value: f.perClientPerSec, unit: 'ev/s', baseline: 'venue alone', baselineValue: gateway.fanoutBaselinePerSec, ratio: f.perClientPerSec / gateway.fanoutBaselinePerSec });
