@@ -445,6 +445,7 @@ export class GatewayServer implements SessionHandler {
       mdRowsPerFrame: this.opts.mdRowsPerFrame ?? 2_000,
       maxBufferedBytes: this.opts.maxBufferedBytes ?? 16 * 1024 * 1024,
       beforeSend: this.groupCommit ? this.commitWrites : undefined,
+      socket: req.socket,
     });
     this.sessions.add(s);
     this.logger.info({ session: id, remote }, 'connection');

@@ -352,6 +352,44 @@ describe('orders', () => {
     await reader.close();
   });
 
+  it('cancel_all: its ack and every cancel it causes are committed once and sent together, numbered in order', async () => {
+    const g = await gateway({ groupCommitMaxHoldUs: 5_000_000, hostOpts: { sim: { latency: new ConstantLatencyModel({ entryUs: 0, responseUs: 0 }) } } });
+    const c = await loggedIn(g);
+    const N = 40;
+    for (let i = 0; i < N; i++) {
+      c.send(newOrder(`k-${i}`, passiveBid(g, 200 + i)));
+      await c.nextEvent('onNewOrderAck', { clientId: `k-${i}` });
+    }
+    let commits = 0;
+    const commitGroup = g.store.commitGroup.bind(g.store);
+    g.store.commitGroup = () => {
+      if (g.store.groupOpen) commits++;
+      commitGroup();
+    };
+    // Writes of the gateway's socket while the cancels go out: the uncorks that release it
+    // (ws corks each frame's header and payload too).
+    const sockets = [...g.server['sessions']].map((s) => (s as unknown as { deps: { socket: { uncork(): void; writableCorked: number } } }).deps.socket);
+    let writes = 0;
+    for (const sock of sockets) {
+      const uncork = sock.uncork.bind(sock);
+      sock.uncork = () => {
+        if (sock.writableCorked === 1) writes++;
+        uncork();
+      };
+    }
+    const from = c.frames.length;
+    c.send({ type: 'cancel_all', exchange: 'SYN', instrumentId: 1 });
+    await c.nextEvent('onCancelAllAck');
+    for (let i = 0; i < N; i++) await c.nextEvent('onOrderCancelled', { clientId: `k-${i}` });
+    const got = c.frames.slice(from).filter((f) => f.type === 'event');
+    expect(got).toHaveLength(N + 1);
+    expect(got.map((f) => f.seq)).toEqual(got.map((_, i) => got[0]!.seq + i));
+    expect(got.map((f) => f.eventSeq)).toEqual(got.map((_, i) => got[0]!.eventSeq + i));
+    expect(commits).toBe(1);
+    expect(writes).toBe(1);
+    expect((await g.store.listOrders({ strategy: 'alpha', open: true })).length).toBe(0);
+  });
+
   it('commits the order before it goes to a venue outside the process', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'tl-gw-')), 'store.db');
     const clock = new LiveClock();

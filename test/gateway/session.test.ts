@@ -12,7 +12,7 @@ import { SimClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { MdStatus, MdType, type MdEvent } from '../../src/data/events.js';
 import { ProtocolError, encodeMd, eventBody } from '../../src/gateway/codec.js';
-import { DEFAULT_LIMITS, VENUE_CALLBACKS, gatewayFastPaths, serializeFrame, type ClientMessage } from '../../src/gateway/protocol.js';
+import { DEFAULT_LIMITS, ProtocolErrorCode, VENUE_CALLBACKS, gatewayFastPaths, serializeFrame, type ClientMessage } from '../../src/gateway/protocol.js';
 import { EVENT_EXAMPLES } from './fixtures.js';
 import { GatewaySession, MdBatch } from '../../src/gateway/session.js';
 
@@ -64,10 +64,38 @@ function mixedEvents(count: number, instruments: number, rnd: () => number = lcg
   }));
 }
 
-function setup(rowsPerFrame = 3) {
+/** The raw socket under a FakeSocket: what reached it while corked, and the writes it made of them. */
+class FakeRawSocket {
+  corked = 0;
+  /** One entry per write to the wire: the frames it carried. */
+  writes: string[][] = [];
+  private pending: string[] = [];
+  constructor(ws: FakeSocket, log: string[]) {
+    const send = ws.send.bind(ws);
+    ws.send = (text: string) => {
+      log.push(`send ${(JSON.parse(text) as { seq: number }).seq}`);
+      send(text);
+      this.pending.push(text);
+      if (this.corked === 0) this.flush();
+    };
+  }
+  cork(): void {
+    this.corked++;
+  }
+  uncork(): void {
+    if (this.corked > 0 && --this.corked === 0) this.flush();
+  }
+  private flush(): void {
+    if (this.pending.length > 0) this.writes.push(this.pending);
+    this.pending = [];
+  }
+}
+
+function setup(rowsPerFrame = 3, held?: { beforeSend: () => void; log: string[] }) {
   const ws = new FakeSocket();
   const messages: ClientMessage[] = [];
   const clock = new SimClock(1_000_000);
+  const socket = held ? new FakeRawSocket(ws, held.log) : undefined;
   const s = new GatewaySession('t-1', ws as unknown as WebSocket, 'test', {
     clock,
     limits: DEFAULT_LIMITS,
@@ -75,10 +103,12 @@ function setup(rowsPerFrame = 3) {
     logger: silentLogger(),
     mdRowsPerFrame: rowsPerFrame,
     maxBufferedBytes: 1000,
+    beforeSend: held?.beforeSend,
+    socket,
   });
   s.login('alpha');
   s.ready = true;
-  return { ws, s, messages };
+  return { ws, s, messages, socket };
 }
 
 describe('GatewaySession', () => {
@@ -300,3 +330,101 @@ describe('GatewaySession', () => {
     expect(s.isOpen).toBe(true);
   });
 });
+
+describe('GatewaySession with its raw socket: frames of one run held, one commit and one write', () => {
+  const nextTick = () => new Promise<void>((r) => process.nextTick(r));
+
+  it('holds the frames of one run, then commits once and writes them all at once, in order', async () => {
+    const log: string[] = [];
+    const { ws, s, socket } = setup(2, { beforeSend: () => log.push('commit'), log });
+    s.subscribe('SYN', [1]);
+    expect(s.sendEvent(7, 'onNewOrderAck', EVENT_EXAMPLES.onNewOrderAck)).toBe(true);
+    expect(s.sendEvent(8, 'onOrderCancelled', EVENT_EXAMPLES.onOrderCancelled)).toBe(true);
+    const evs = [1, 2, 3].map((i) => add(1, i, 100 + i));
+    s.deliverMd('SYN', evs, encodeMd(evs), () => []);
+    s.send({ type: 'heartbeat', ts: 5 });
+    // Nothing has left yet, nor been committed: the frames wait for the end of the run.
+    expect(ws.sent).toEqual([]);
+    expect(log).toEqual([]);
+    expect(s.heldFrames).toBe(5);
+    await Promise.resolve(); // microtasks of the same run add to the same flush
+    s.sendError(ProtocolErrorCode.InvalidFields, 'x');
+    await nextTick();
+    expect(log).toEqual(['commit', 'send 1', 'send 2', 'send 3', 'send 4', 'send 5', 'send 6']);
+    expect(ws.sent.map((f) => [f.seq, f.type])).toEqual([
+      [1, 'event'],
+      [2, 'event'],
+      [3, 'md'],
+      [4, 'md'],
+      [5, 'heartbeat'],
+      [6, 'error'],
+    ]);
+    expect(socket!.writes.map((w) => w.length)).toEqual([6]);
+    expect(socket!.corked).toBe(0);
+    // The next run is a new flush.
+    s.send({ type: 'heartbeat', ts: 6 });
+    await nextTick();
+    expect(log.slice(7)).toEqual(['commit', 'send 7']);
+    expect(socket!.writes.map((w) => w.length)).toEqual([6, 1]);
+  });
+
+  it('sends nothing it held when the commit fails (the server stops), and numbers on from there', async () => {
+    const log: string[] = [];
+    let fail = true;
+    const { ws, s } = setup(2, {
+      beforeSend: () => {
+        log.push('commit');
+        if (fail) throw new Error('disk I/O error');
+      },
+      log,
+    });
+    s.sendEvent(1, 'onNewOrderAck', EVENT_EXAMPLES.onNewOrderAck);
+    s.send({ type: 'heartbeat', ts: 5 });
+    await nextTick();
+    expect(log).toEqual(['commit']);
+    expect(ws.sent).toEqual([]);
+    expect(s.heldFrames).toBe(0);
+    fail = false;
+    s.send({ type: 'heartbeat', ts: 6 });
+    await nextTick();
+    expect(ws.sent.map((f) => f.seq)).toEqual([3]);
+  });
+
+  it('close sends what it held (committed) before the close frame; terminate drops it', async () => {
+    const log: string[] = [];
+    const a = setup(2, { beforeSend: () => log.push('commit'), log });
+    a.s.sendEvent(1, 'onNewOrderAck', EVENT_EXAMPLES.onNewOrderAck);
+    a.s.fail(ProtocolErrorCode.InvalidFields, 'bye');
+    expect(log).toEqual(['commit', 'send 1', 'send 2']);
+    expect(a.ws.sent.map((f) => f.type)).toEqual(['event', 'error']);
+    expect(a.ws.closedWith?.[0]).toBe(ProtocolErrorCode.InvalidFields);
+    await nextTick();
+    expect(a.ws.sent).toHaveLength(2);
+
+    const b = setup(2, { beforeSend: () => log.push('commit b'), log });
+    b.s.sendEvent(1, 'onNewOrderAck', EVENT_EXAMPLES.onNewOrderAck);
+    b.s.terminate();
+    await nextTick();
+    expect(b.ws.sent).toEqual([]);
+    expect(log).not.toContain('commit b');
+  });
+
+  it('counts held bytes as unsent for the slow-consumer rule', async () => {
+    const { ws, s } = setup(100, { beforeSend: () => undefined, log: [] });
+    s.subscribe('SYN', [1]);
+    // maxBufferedBytes is 1000 and a batch of 80 rows is over it: while the first is held,
+    // the second finds the connection not draining.
+    const batch = (from: number) => Array.from({ length: 80 }, (_, i) => add(1, from + i, 100));
+    const first = batch(1);
+    s.deliverMd('SYN', first, encodeMd(first), () => []);
+    const second = batch(100);
+    s.deliverMd('SYN', second, encodeMd(second), () => []);
+    expect(ws.bufferedAmount).toBe(0);
+    await new Promise<void>((r) => process.nextTick(r));
+    const rows = ws.sent.map((f) => (f.events as number[][]).map((r) => [r[0], r[8]]));
+    expect(rows[0]).toHaveLength(80);
+    expect(rows[1]).toEqual([[MdType.Status, MdStatus.Disconnected]]);
+    expect(ws.sent).toHaveLength(2);
+  });
+});
+
