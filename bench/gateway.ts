@@ -14,8 +14,10 @@
  *    The same NORMAL figure and the echo again with the client in a child process, as a
  *    strategy runs (`crossProcess`). And as a strategy sees it (`strategyAck`): a
  *    `BaseStrategy` on a `RemoteEnv` (the kernel's checks, order tracker, dispatcher, and the
- *    `GatewayClient`), from `env.sendNewOrder` to `onNewOrderAck`, one order in flight, each
- *    cancelled (not timed) before the next.
+ *    `GatewayClient`), from `env.sendNewOrder` to `onNewOrderAck`, one order in flight, then
+ *    from `env.sendCancelOrder` to `onOrderCancelled` (`strategyCancel`) before the next.
+ *    The `cancel_all` after every 250 orders of the raw figures is timed too
+ *    (`cancelAll250`: until its ack and all 250 `onOrderCancelled` arrived).
  * 3. **Market-data fan-out** — a synthetic venue at maximum speed (the generator's events in
  *    batches of 4 096, as a recorded file replays) and 1, 10, 50 clients in
  *    a child process (strategies run in their own processes), each its own strategy,
@@ -74,6 +76,8 @@ export interface OrderAckResult {
   acks: number;
   /** Where the time goes, from timestamps taken around the store's two writes. */
   segments: OrderAckSegments;
+  /** The `cancel_all` after every 250 orders, from its send until its ack and all 250 `onOrderCancelled` arrived (the kill switch's path), ms. */
+  cancelAll250: { n: number; p50Ms: number; maxMs: number };
 }
 
 /** One fan-out figure. */
@@ -102,6 +106,8 @@ export interface GatewayBenchResult {
   crossProcess?: CrossProcessResult;
   /** `env.sendNewOrder` → `onNewOrderAck` of a strategy on a `RemoteEnv` (NORMAL store, same process); undefined when skipped. */
   strategyAck?: LatencyStats;
+  /** `env.sendCancelOrder` → `onOrderCancelled` of the same strategy (its `onCancelOrderAck` arrives with it); undefined when skipped. */
+  strategyCancel?: LatencyStats;
   /** What the synthetic venue publishes at maximum speed with nobody subscribed (md rows/s). */
   fanoutBaselinePerSec: number;
   fanout: FanoutResult[];
@@ -250,6 +256,8 @@ interface OrderRig {
   acks: number;
   /** Per timed round trip, µs: [send → insert starts, insert, insert → ack recording starts, ack recording, ack recorded → received]. */
   segments: number[][];
+  /** Each `cancel_all` of 250 open orders, ms. */
+  cancelAllMs: number[];
   close(): Promise<void>;
 }
 
@@ -340,6 +348,7 @@ async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string):
     storedBeforeAck: 0,
     acks: 0,
     segments: [],
+    cancelAllMs: [],
     async roundTrip() {
       const id = `b-${++i}`;
       const msg = newOrder(id);
@@ -355,7 +364,9 @@ async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string):
       const o = await reader.getOrder('bench', id);
       if (o && o.acked && o.status === 'Open' && o.exchangeId === f.ev.exchangeId) rig.storedBeforeAck++;
       if (++open >= 250) {
+        const tc = process.hrtime.bigint();
         await cancelAll(c, open);
+        rig.cancelAllMs.push(Number(process.hrtime.bigint() - tc) / 1e6);
         open = 0;
       }
       return us;
@@ -460,11 +471,12 @@ async function crossProcessFigure(dir: string, echoN: number, orderN: number): P
  * tracker, dispatcher, encoding and decoding). Each order is cancelled once acknowledged
  * and the next one sent when the cancel is confirmed (neither timed).
  */
-async function strategyFigure(dir: string, n: number): Promise<LatencyStats> {
+async function strategyFigure(dir: string, n: number): Promise<{ ack: LatencyStats; cancel: LatencyStats }> {
   const gw = await (await orderServer('NORMAL', dir, '-strat')).start();
   const clock = new LiveClock();
   const WARM = 500;
   const lat: number[] = [];
+  const cancelLat: number[] = [];
   let finish!: (err?: Error) => void;
   const done = new Promise<void>((resolve, reject) => (finish = (err) => (err ? reject(err) : resolve())));
   class Pinger extends BaseStrategy {
@@ -485,9 +497,12 @@ async function strategyFigure(dir: string, n: number): Promise<LatencyStats> {
     override onNewOrderAck(ev: NewOrderAck): void {
       const us = (performance.now() - this.sentAt) * 1000;
       if (this.sent > WARM) lat.push(us);
+      this.sentAt = performance.now();
       this.env.sendCancelOrder(ev.exchange, ev.instrumentId, ev.clientId);
     }
     override onOrderCancelled(): void {
+      const us = (performance.now() - this.sentAt) * 1000;
+      if (this.sent > WARM) cancelLat.push(us);
       if (this.sent >= n + WARM) finish();
       else this.next();
     }
@@ -500,7 +515,7 @@ async function strategyFigure(dir: string, n: number): Promise<LatencyStats> {
   try {
     if (!(await remote.start())) throw new Error('strategy figure: the strategy did not start');
     await done;
-    return stats(lat);
+    return { ack: stats(lat), cancel: stats(cancelLat) };
   } finally {
     await remote.stop({ timeoutMs: 2_000, drainMs: 50 });
     clock.cancelAll();
@@ -725,7 +740,9 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
         return [st.p50Us, st.p99Us];
       };
       const segments: OrderAckSegments = { toInsert: part(0), insert: part(1), venue: part(2), recordAck: part(3), toClient: part(4) };
-      orderAck.push({ synchronous, segments, stats: s, ratioP99ToEcho: s.p99Us / echoStats.p99Us, storedBeforeAck: rigs[key].storedBeforeAck, acks: rigs[key].acks });
+      const ca = [...rigs[key].cancelAllMs].sort((a, b) => a - b);
+      const cancelAll250 = { n: ca.length, p50Ms: ca.length ? pct(ca, 0.5) : NaN, maxMs: ca.length ? ca[ca.length - 1]! : NaN };
+      orderAck.push({ synchronous, segments, stats: s, ratioP99ToEcho: s.p99Us / echoStats.p99Us, storedBeforeAck: rigs[key].storedBeforeAck, acks: rigs[key].acks, cancelAll250 });
       await rigs[key].close();
     }
 
@@ -740,9 +757,12 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
     // As a strategy sees it.
     const stratN = opts.strategyRoundTrips ?? envNum('BENCH_GW_STRAT') ?? 5_000;
     let strategyAck: LatencyStats | undefined;
+    let strategyCancel: LatencyStats | undefined;
     if (stratN > 0) {
-      log(`    order → ack as a strategy on a RemoteEnv sees it (${stratN})`);
-      strategyAck = await strategyFigure(dir, stratN);
+      log(`    order → ack and cancel → cancelled as a strategy on a RemoteEnv sees them (${stratN})`);
+      const st = await strategyFigure(dir, stratN);
+      strategyAck = st.ack;
+      strategyCancel = st.cancel;
     }
 
     // Fan-out.
@@ -753,7 +773,7 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
       log(`    fan-out: ${n} client${n === 1 ? '' : 's'} (${fanSeconds} s)`);
       fanout.push(await fanoutFigure(n, fanSeconds));
     }
-    return { machine, echo: echoStats, orderAck, crossProcess, strategyAck, fanoutBaselinePerSec, fanout };
+    return { machine, echo: echoStats, orderAck, crossProcess, strategyAck, strategyCancel, fanoutBaselinePerSec, fanout };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -769,6 +789,8 @@ export function formatGatewayBench(r: GatewayBenchResult): string[] {
     const g = o.segments;
     const seg = (name: string, [p50, p99]: [number, number]) => `${name} ${p50.toFixed(0)}/${p99.toFixed(0)}`;
     lines.push(`    where it goes (p50/p99 µs): ${[seg('to insert', g.toInsert), seg('insert', g.insert), seg('venue', g.venue), seg('record ack', g.recordAck), seg('to client', g.toClient)].join(', ')}`);
+    const ca = o.cancelAll250;
+    if (ca.n > 0) lines.push(`    cancel_all of 250 open orders → its ack and 250 onOrderCancelled: p50 ${ca.p50Ms.toFixed(2)} ms, max ${ca.maxMs.toFixed(2)} ms (n ${ca.n})`);
   }
   const x = r.crossProcess;
   if (x) {
@@ -776,6 +798,7 @@ export function formatGatewayBench(r: GatewayBenchResult): string[] {
     lines.push(`client in its own process — order → ack, NORMAL store: ${lat(x.orderAck)}; p99 ${x.ratioP99ToEcho.toFixed(2)}× that echo; in the store at its ack: ${x.storedBeforeAck}/${x.acks}`);
   }
   if (r.strategyAck) lines.push(`strategy on a RemoteEnv, sendNewOrder → onNewOrderAck, NORMAL store: ${lat(r.strategyAck)}; p99 ${(r.strategyAck.p99Us / r.echo.p99Us).toFixed(2)}× echo`);
+  if (r.strategyCancel) lines.push(`strategy on a RemoteEnv, sendCancelOrder → onOrderCancelled, NORMAL store: ${lat(r.strategyCancel)}`);
   lines.push(`md fan-out: the venue alone publishes ${k(r.fanoutBaselinePerSec)} rows/s`);
   for (const f of r.fanout) {
     lines.push(`md fan-out, ${String(f.clients).padStart(2)} clients: ${k(f.perClientPerSec)} rows/s per client (min ${k(f.minClientPerSec)}), ${k(f.totalPerSec)} rows/s in all; venue published ${k(f.publishedPerSec)} rows/s; ${f.framesPerClientPerSec.toFixed(0)} frames/s per client; slow-consumer pauses ${f.slowConsumerPauses}`);

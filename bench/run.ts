@@ -346,6 +346,7 @@ async function main() {
       out({ figure: `${label} p99`, value: o.stats.p99Us, unit: 'µs', baseline: 'echo p99', baselineValue: echo.p99Us, ratio: o.ratioP99ToEcho, ...(o.synchronous !== 'MEMORY' ? { target: '≤ 2× echo p99', met: o.ratioP99ToEcho <= 2 } : {}) });
       out({ figure: `${label} p99.9`, value: o.stats.p999Us, unit: 'µs', baseline: 'echo p99.9', baselineValue: echo.p999Us, ratio: o.stats.p999Us / echo.p999Us });
       out({ figure: `${label}: in the store at its ack`, value: (100 * o.storedBeforeAck) / o.acks, unit: '%', target: 'every order', met: o.storedBeforeAck === o.acks });
+      if (o.synchronous === 'NORMAL' && o.cancelAll250.n > 0) out({ figure: `${label}: cancel_all of 250 open orders → ack and 250 cancels, p50`, value: o.cancelAll250.p50Ms, unit: 'ms' });
       if (o.synchronous !== 'FULL') {
         const parts = [
           ['toInsert', 'client send → insert (loopback, parse, checks)'],
@@ -370,6 +371,12 @@ async function main() {
       const label = 'gateway: sendNewOrder → onNewOrderAck, strategy on a RemoteEnv, NORMAL store';
       out({ figure: `${label} p50`, value: sa.p50Us, unit: 'µs', baseline: 'echo p50', baselineValue: echo.p50Us, ratio: sa.p50Us / echo.p50Us });
       out({ figure: `${label} p99`, value: sa.p99Us, unit: 'µs', baseline: 'echo p99', baselineValue: echo.p99Us, ratio: sa.p99Us / echo.p99Us });
+    }
+    const sc = gateway.strategyCancel;
+    if (sc) {
+      const label = 'gateway: sendCancelOrder → onOrderCancelled, strategy on a RemoteEnv, NORMAL store';
+      out({ figure: `${label} p50`, value: sc.p50Us, unit: 'µs', baseline: 'echo p50', baselineValue: echo.p50Us, ratio: sc.p50Us / echo.p50Us });
+      out({ figure: `${label} p99`, value: sc.p99Us, unit: 'µs', baseline: 'echo p99', baselineValue: echo.p99Us, ratio: sc.p99Us / echo.p99Us });
     }
     out({ figure: 'gateway: md fan-out, venue alone (no subscriber)', value: gateway.fanoutBaselinePerSec, unit: 'ev/s' });
     for (const f of gateway.fanout) {

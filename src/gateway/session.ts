@@ -52,6 +52,7 @@ export interface SessionDeps {
    * session sends within one run of JavaScript (up to the end of the current microtasks) are
    * held, then committed with one `beforeSend` and written with one system call: a
    * `cancel_all` of 250 orders costs one commit and one write instead of 250 of each.
+   * `md` frames are not held (a stream gains nothing from it): they first send what is.
    * Without it, each frame is committed and written as it is sent.
    */
   socket?: { cork(): void; uncork(): void };
@@ -316,6 +317,19 @@ export class GatewaySession {
    */
   private clearToSend(): boolean {
     if (this.deps.socket !== undefined) return true;
+    return this.commitNow();
+  }
+
+  /**
+   * Before frames written at once (md, a stream that gains nothing from holding): what is
+   * held leaves first, then the commit. False when the commit failed.
+   */
+  private clearToSendNow(): boolean {
+    if (this.held.length > 0) return this.flushHeld();
+    return this.commitNow();
+  }
+
+  private commitNow(): boolean {
     if (this.deps.beforeSend === undefined) return true;
     try {
       this.deps.beforeSend();
@@ -341,19 +355,13 @@ export class GatewaySession {
    * (the socket corked meanwhile). A failed commit drops them: they must not leave; the
    * server stops and closes the connection.
    */
-  private readonly flushHeld = (): void => {
+  private readonly flushHeld = (): boolean => {
     const held = this.held;
-    if (held.length === 0) return;
+    if (held.length === 0) return true;
     this.held = [];
     this.heldBytes = 0;
-    if (this.deps.beforeSend !== undefined) {
-      try {
-        this.deps.beforeSend();
-      } catch {
-        return;
-      }
-    }
-    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (!this.commitNow()) return false;
+    if (this.ws.readyState !== WebSocket.OPEN) return true;
     const sock = this.deps.socket!;
     sock.cork();
     try {
@@ -361,6 +369,7 @@ export class GatewaySession {
     } finally {
       sock.uncork();
     }
+    return true;
   };
 
   /** Frames held for the flush (tests). */
@@ -500,11 +509,11 @@ export class GatewaySession {
     }
     const n = this.deps.mdRowsPerFrame;
     const frames = Math.ceil(sel.size / n);
-    if (!this.clearToSend()) return;
+    if (!this.clearToSendNow()) return;
     for (let k = 0; k < frames; k++) {
       if (this.ws.readyState !== WebSocket.OPEN) return;
       const events = sel.eventsJson(k, n);
-      this.write(serializeMdFrame(++this.seqOut, batch.exchangeJson, events));
+      this.ws.send(serializeMdFrame(++this.seqOut, batch.exchangeJson, events));
       this.guard.onSent(this.nowMs());
     }
   }

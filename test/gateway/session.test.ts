@@ -337,35 +337,50 @@ describe('GatewaySession with its raw socket: frames of one run held, one commit
   it('holds the frames of one run, then commits once and writes them all at once, in order', async () => {
     const log: string[] = [];
     const { ws, s, socket } = setup(2, { beforeSend: () => log.push('commit'), log });
-    s.subscribe('SYN', [1]);
     expect(s.sendEvent(7, 'onNewOrderAck', EVENT_EXAMPLES.onNewOrderAck)).toBe(true);
     expect(s.sendEvent(8, 'onOrderCancelled', EVENT_EXAMPLES.onOrderCancelled)).toBe(true);
-    const evs = [1, 2, 3].map((i) => add(1, i, 100 + i));
-    s.deliverMd('SYN', evs, encodeMd(evs), () => []);
     s.send({ type: 'heartbeat', ts: 5 });
     // Nothing has left yet, nor been committed: the frames wait for the end of the run.
     expect(ws.sent).toEqual([]);
     expect(log).toEqual([]);
-    expect(s.heldFrames).toBe(5);
+    expect(s.heldFrames).toBe(3);
     await Promise.resolve(); // microtasks of the same run add to the same flush
     s.sendError(ProtocolErrorCode.InvalidFields, 'x');
     await nextTick();
-    expect(log).toEqual(['commit', 'send 1', 'send 2', 'send 3', 'send 4', 'send 5', 'send 6']);
+    expect(log).toEqual(['commit', 'send 1', 'send 2', 'send 3', 'send 4']);
     expect(ws.sent.map((f) => [f.seq, f.type])).toEqual([
       [1, 'event'],
       [2, 'event'],
-      [3, 'md'],
-      [4, 'md'],
-      [5, 'heartbeat'],
-      [6, 'error'],
+      [3, 'heartbeat'],
+      [4, 'error'],
     ]);
-    expect(socket!.writes.map((w) => w.length)).toEqual([6]);
+    expect(socket!.writes.map((w) => w.length)).toEqual([4]);
     expect(socket!.corked).toBe(0);
     // The next run is a new flush.
     s.send({ type: 'heartbeat', ts: 6 });
     await nextTick();
-    expect(log.slice(7)).toEqual(['commit', 'send 7']);
-    expect(socket!.writes.map((w) => w.length)).toEqual([6, 1]);
+    expect(log.slice(5)).toEqual(['commit', 'send 5']);
+    expect(socket!.writes.map((w) => w.length)).toEqual([4, 1]);
+  });
+
+  it('md is not held: what was held leaves first (committed), then the md frames, in number order', async () => {
+    const log: string[] = [];
+    const { ws, s, socket } = setup(2, { beforeSend: () => log.push('commit'), log });
+    s.subscribe('SYN', [1]);
+    s.sendEvent(7, 'onNewOrderAck', EVENT_EXAMPLES.onNewOrderAck);
+    const evs = [1, 2, 3].map((i) => add(1, i, 100 + i));
+    s.deliverMd('SYN', evs, encodeMd(evs), () => []);
+    expect(log).toEqual(['commit', 'send 1', 'send 2', 'send 3']);
+    s.send({ type: 'heartbeat', ts: 5 });
+    await nextTick();
+    expect(log).toEqual(['commit', 'send 1', 'send 2', 'send 3', 'commit', 'send 4']);
+    expect(ws.sent.map((f) => [f.seq, f.type])).toEqual([
+      [1, 'event'],
+      [2, 'md'],
+      [3, 'md'],
+      [4, 'heartbeat'],
+    ]);
+    expect(socket!.writes.map((w) => w.length)).toEqual([1, 1, 1, 1]);
   });
 
   it('sends nothing it held when the commit fails (the server stops), and numbers on from there', async () => {
@@ -412,19 +427,15 @@ describe('GatewaySession with its raw socket: frames of one run held, one commit
   it('counts held bytes as unsent for the slow-consumer rule', async () => {
     const { ws, s } = setup(100, { beforeSend: () => undefined, log: [] });
     s.subscribe('SYN', [1]);
-    // maxBufferedBytes is 1000 and a batch of 80 rows is over it: while the first is held,
-    // the second finds the connection not draining.
-    const batch = (from: number) => Array.from({ length: 80 }, (_, i) => add(1, from + i, 100));
-    const first = batch(1);
-    s.deliverMd('SYN', first, encodeMd(first), () => []);
-    const second = batch(100);
-    s.deliverMd('SYN', second, encodeMd(second), () => []);
+    // maxBufferedBytes is 1000: six held events are over it, so md finds the connection not draining.
+    for (let i = 0; i < 6; i++) s.sendEvent(i + 1, 'onNewOrderAck', EVENT_EXAMPLES.onNewOrderAck);
+    const evs = [add(1, 1, 100)];
+    s.deliverMd('SYN', evs, encodeMd(evs), () => []);
     expect(ws.bufferedAmount).toBe(0);
     await new Promise<void>((r) => process.nextTick(r));
-    const rows = ws.sent.map((f) => (f.events as number[][]).map((r) => [r[0], r[8]]));
-    expect(rows[0]).toHaveLength(80);
-    expect(rows[1]).toEqual([[MdType.Status, MdStatus.Disconnected]]);
-    expect(ws.sent).toHaveLength(2);
+    expect(ws.sent.map((f) => f.type)).toEqual(['event', 'event', 'event', 'event', 'event', 'event', 'md']);
+    // Paused: a Disconnected row instead of the batch.
+    expect((ws.sent[6]!.events as number[][]).map((r) => [r[0], r[8]])).toEqual([[MdType.Status, MdStatus.Disconnected]]);
   });
 });
 
