@@ -31,6 +31,7 @@ import {
   isWireId,
   isWireText,
   isWireVenueOrderId,
+  orderEventForms,
   serializeFrame,
   summarizeIssues,
   type CancelAllMsg,
@@ -132,6 +133,18 @@ export function encodeEventBySchema<K extends EventCallback>(cb: K, ev: Strategy
  * @throws ProtocolError (`InvalidFields`) when the payload does not fit the schema.
  */
 export function decodeEvent<K extends EventCallback>(cb: K, payload: unknown): StrategyEventMap[K] {
+  if (gatewayFastPaths.enabled) {
+    const ev = fastDecode(cb, payload);
+    if (ev !== undefined) return ev as unknown as StrategyEventMap[K];
+  }
+  return decodeEventBySchema(cb, payload);
+}
+
+/**
+ * @internal `decodeEvent` through the decoding schema only, without the hand-written path of
+ * the order events: the reference that one must match (tests).
+ */
+export function decodeEventBySchema<K extends EventCallback>(cb: K, payload: unknown): StrategyEventMap[K] {
   const schema = schemaOf(EVENT_DECODE_SCHEMAS, cb) as (typeof EVENT_DECODE_SCHEMAS)[EventCallback];
   const r = schema.safeParse(payload);
   if (!r.success) throw new ProtocolError(ProtocolErrorCode.InvalidFields, `${cb}: ${summarizeIssues(r.error.issues)}`);
@@ -166,41 +179,17 @@ export function eventFrame<K extends VenueCallbackName>(seq: number, eventSeq: n
 
 // ------------------------------------------------------------------ fast encoders of the order events
 
-// Hand-written twins of the wire schemas of the order events: each returns exactly what
-// `encodeEventBySchema` would (the schema's keys in the schema's order, the same values),
-// or undefined on anything unusual (a field that is not of the plain expected kind, a
-// value the schema refuses), which then goes through toWire and zod — so an invalid event
-// still throws the schema's message. Several times cheaper than toWire + zod.
+// The hand-written forms of the order events (`orderEventForms`, protocol.ts) encode them
+// when they can: exactly what `encodeEventBySchema` gives, several times cheaper than toWire
+// + zod. On anything unusual they decline, and the schema decides, so an invalid event
+// still throws the schema's message.
 
 type EventFields = Record<string, unknown>;
-/** Reads a plain event (`isPlainEvent`, checked once by `fastEncode`) field by field. */
-type FastEncoder = (ev: EventFields) => Record<string, unknown> | undefined;
-
-const ACK_SCHEMA = EVENT_WIRE_SCHEMAS.onNewOrderAck.shape;
-const EXEC_SCHEMA = EVENT_WIRE_SCHEMAS.onOrderExecution.shape;
-const SIDES: ReadonlySet<unknown> = new Set(ACK_SCHEMA.side.options);
-const ORDER_TYPES: ReadonlySet<unknown> = new Set(ACK_SCHEMA.orderType.options);
-const TIFS: ReadonlySet<unknown> = new Set(ACK_SCHEMA.tif.options);
-const LIQUIDITIES: ReadonlySet<unknown> = new Set(EXEC_SCHEMA.liquidity.options);
-
-const isInt = Number.isSafeInteger;
 
 /** The wire string of a decimal field as toWire + `DecimalString` would give it; undefined for any other kind of value. */
 function wireDecimal(x: unknown): string | undefined {
   const s = x instanceof DecimalValue ? x.toString() : x;
   return isWireDecimal(s) ? s : undefined;
-}
-
-function isTs(x: unknown): x is number {
-  return isInt(x) && (x as number) >= 0;
-}
-
-function isRejectCode(x: unknown): x is number {
-  return isInt(x) && (x as number) >= 1000 && (x as number) <= 2999;
-}
-
-function isCancelCode(x: unknown): x is number {
-  return isInt(x) && (x as number) >= 3000 && (x as number) <= 3999;
 }
 
 /**
@@ -211,95 +200,30 @@ function isPlainEvent(ev: unknown): ev is EventFields {
   return typeof ev === 'object' && ev !== null && (ev as { d?: unknown }).d === undefined && !(ev instanceof DecimalValue) && !Decimal.isDecimal(ev);
 }
 
-function rejectOf(ev: EventFields): Record<string, unknown> | undefined {
-  const { exchange, clientId, rejectCode, rejectReason } = ev;
-  if (!isWireExchangeId(exchange) || !isWireId(clientId) || !isRejectCode(rejectCode) || !isWireText(rejectReason)) return undefined;
-  return { exchange, clientId, rejectCode, rejectReason };
-}
+const FAST_ENCODERS = orderEventForms(wireDecimal);
 
-const FAST_ENCODERS: ReadonlyMap<string, FastEncoder> = new Map<VenueCallbackName, FastEncoder>([
-  [
-    'onNewOrderAck',
-    (ev) => {
-      const { exchange, clientId, exchangeId, instrumentId, side, orderType, tif, execInstr } = ev;
-      if (!isWireExchangeId(exchange) || !isWireId(clientId) || !isWireVenueOrderId(exchangeId) || !isInt(instrumentId)) return undefined;
-      if (!SIDES.has(side) || !ORDER_TYPES.has(orderType) || !TIFS.has(tif) || !isWireExecInstrList(execInstr)) return undefined;
-      const price = wireDecimal(ev.price);
-      const qty = wireDecimal(ev.qty);
-      const leavesQty = wireDecimal(ev.leavesQty);
-      if (price === undefined || qty === undefined || leavesQty === undefined) return undefined;
-      return { exchange, clientId, exchangeId, instrumentId, side, price, qty, leavesQty, orderType, tif, execInstr: execInstr.slice() };
-    },
-  ],
-  ['onNewOrderReject', rejectOf],
-  [
-    'onModifyOrderAck',
-    (ev) => {
-      const { exchange, clientId } = ev;
-      if (!isWireExchangeId(exchange) || !isWireId(clientId)) return undefined;
-      const newPrice = wireDecimal(ev.newPrice);
-      const newQty = wireDecimal(ev.newQty);
-      const leavesQty = wireDecimal(ev.leavesQty);
-      if (newPrice === undefined || newQty === undefined || leavesQty === undefined) return undefined;
-      return { exchange, clientId, newPrice, newQty, leavesQty };
-    },
-  ],
-  ['onModifyOrderReject', rejectOf],
-  [
-    'onCancelOrderAck',
-    (ev) => {
-      const { exchange, clientId } = ev;
-      if (!isWireExchangeId(exchange) || !isWireId(clientId)) return undefined;
-      return { exchange, clientId };
-    },
-  ],
-  [
-    'onCancelOrderReject',
-    (ev) => {
-      const { exchange, clientId, rejectCode, rejectReason } = ev;
-      // clientId is absent for a cancel-all; the schema's transform keeps the key, undefined.
-      if (!isWireExchangeId(exchange) || (clientId !== undefined && !isWireId(clientId)) || !isRejectCode(rejectCode) || !isWireText(rejectReason)) return undefined;
-      return { exchange, clientId, rejectCode, rejectReason };
-    },
-  ],
-  [
-    'onCancelAllAck',
-    (ev) => {
-      const { exchange, instrumentId } = ev;
-      if (!isWireExchangeId(exchange) || !isInt(instrumentId)) return undefined;
-      return { exchange, instrumentId };
-    },
-  ],
-  [
-    'onCancelAllReject',
-    (ev) => {
-      const { exchange, instrumentId, rejectCode, rejectReason } = ev;
-      if (!isWireExchangeId(exchange) || !isInt(instrumentId) || !isRejectCode(rejectCode) || !isWireText(rejectReason)) return undefined;
-      return { exchange, instrumentId, rejectCode, rejectReason };
-    },
-  ],
-  [
-    'onOrderExecution',
-    (ev) => {
-      const { exchange, clientId, side, execTs, recvTs, instrumentId, liquidity } = ev;
-      if (!isWireExchangeId(exchange) || !isWireId(clientId) || !SIDES.has(side) || !isTs(execTs) || !isTs(recvTs) || !isInt(instrumentId) || !LIQUIDITIES.has(liquidity)) return undefined;
-      const price = wireDecimal(ev.price);
-      const fillQty = wireDecimal(ev.fillQty);
-      const leavesQty = wireDecimal(ev.leavesQty);
-      const fee = wireDecimal(ev.fee);
-      if (price === undefined || fillQty === undefined || leavesQty === undefined || fee === undefined) return undefined;
-      return { exchange, clientId, side, price, fillQty, leavesQty, execTs, recvTs, instrumentId, fee, liquidity };
-    },
-  ],
-  [
-    'onOrderCancelled',
-    (ev) => {
-      const { exchange, clientId, unsolicited, engineTs, recvTs, cancelCode, cancelReason } = ev;
-      if (!isWireExchangeId(exchange) || !isWireId(clientId) || typeof unsolicited !== 'boolean' || !isTs(engineTs) || !isTs(recvTs) || !isCancelCode(cancelCode) || !isWireText(cancelReason)) return undefined;
-      return { exchange, clientId, unsolicited, engineTs, recvTs, cancelCode, cancelReason };
-    },
-  ],
-]);
+// The decoding schemas turn these decimal fields into `Price` (prices and fees) or `Qty`.
+const PRICE_FIELDS: ReadonlySet<string> = new Set(['price', 'newPrice', 'fee']);
+const QTY_FIELDS: ReadonlySet<string> = new Set(['qty', 'newQty', 'leavesQty', 'fillQty']);
+
+const WIRE_FORMS = orderEventForms((x) => (isWireDecimal(x) ? x : undefined));
+
+/**
+ * The API event of an order event's wire payload by its hand-written form, decimals revived:
+ * exactly what `decodeEventBySchema` gives; undefined when there is no form or it declines
+ * (then the schema decides). Decimals must be strings, as the schema wants them.
+ */
+function fastDecode(cb: string, payload: unknown): Record<string, unknown> | undefined {
+  const form = WIRE_FORMS.get(cb);
+  if (form === undefined || typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
+  const w = form(payload as Record<string, unknown>);
+  if (w === undefined) return undefined;
+  for (const k in w) {
+    if (PRICE_FIELDS.has(k)) w[k] = Price.of(w[k] as string);
+    else if (QTY_FIELDS.has(k)) w[k] = Qty.of(w[k] as string);
+  }
+  return w;
+}
 
 /** The wire form of an order event by its hand-written encoder; undefined when there is none or it declines. */
 function fastEncode(cb: string, ev: unknown): Record<string, unknown> | undefined {

@@ -1078,6 +1078,185 @@ export function fastClientMessage(obj: Record<string, unknown>, limits: Readonly
   }
 }
 
+// ------------------------------------------------------------------ hand-written forms of the order events
+
+// Hand-written twins of the wire schemas of the order events, one per callback: each reads
+// an event field by field and returns exactly what its `EVENT_WIRE_SCHEMAS` schema would
+// (the schema's keys in the schema's order, the same values), or undefined on anything
+// unusual (a field that is not of the plain expected kind, a value the schema refuses), for
+// the schema to decide and word. The gateway encodes its events with them (`codec.ts`, where
+// a decimal may still be a `Price`/`Qty`); a client checks the events it receives with them.
+// Several times cheaper than zod.
+
+/** @internal Reads one event's fields into its wire form; undefined when the schema must decide. */
+export type OrderEventForm = (ev: Record<string, unknown>) => Record<string, unknown> | undefined;
+/** @internal The wire string of a decimal field; undefined for a value of any other kind. */
+export type DecimalReader = (x: unknown) => string | undefined;
+
+const ACK_SCHEMA = EVENT_WIRE_SCHEMAS.onNewOrderAck.shape;
+const EXEC_SCHEMA = EVENT_WIRE_SCHEMAS.onOrderExecution.shape;
+const EVENT_SIDES: ReadonlySet<unknown> = new Set(ACK_SCHEMA.side.options);
+const EVENT_ORDER_TYPES: ReadonlySet<unknown> = new Set(ACK_SCHEMA.orderType.options);
+const EVENT_TIFS: ReadonlySet<unknown> = new Set(ACK_SCHEMA.tif.options);
+const LIQUIDITIES: ReadonlySet<unknown> = new Set(EXEC_SCHEMA.liquidity.options);
+
+function isTs(x: unknown): x is number {
+  return isInt(x) && (x as number) >= 0;
+}
+
+function isRejectCode(x: unknown): x is number {
+  return isInt(x) && (x as number) >= 1000 && (x as number) <= 2999;
+}
+
+function isCancelCode(x: unknown): x is number {
+  return isInt(x) && (x as number) >= 3000 && (x as number) <= 3999;
+}
+
+function rejectOf(ev: Record<string, unknown>): Record<string, unknown> | undefined {
+  const { exchange, clientId, rejectCode, rejectReason } = ev;
+  if (!isWireExchangeId(exchange) || !isWireId(clientId) || !isRejectCode(rejectCode) || !isWireText(rejectReason)) return undefined;
+  return { exchange, clientId, rejectCode, rejectReason };
+}
+
+/**
+ * @internal The hand-written forms of the order events (acks, rejects, executions,
+ * cancels), decimals read by `dec`.
+ */
+export function orderEventForms(dec: DecimalReader): ReadonlyMap<string, OrderEventForm> {
+  return new Map<VenueCallbackName, OrderEventForm>([
+    [
+      'onNewOrderAck',
+      (ev) => {
+        const { exchange, clientId, exchangeId, instrumentId, side, orderType, tif, execInstr } = ev;
+        if (!isWireExchangeId(exchange) || !isWireId(clientId) || !isWireVenueOrderId(exchangeId) || !isInt(instrumentId)) return undefined;
+        if (!EVENT_SIDES.has(side) || !EVENT_ORDER_TYPES.has(orderType) || !EVENT_TIFS.has(tif) || !isWireExecInstrList(execInstr)) return undefined;
+        const price = dec(ev.price);
+        const qty = dec(ev.qty);
+        const leavesQty = dec(ev.leavesQty);
+        if (price === undefined || qty === undefined || leavesQty === undefined) return undefined;
+        return { exchange, clientId, exchangeId, instrumentId, side, price, qty, leavesQty, orderType, tif, execInstr: execInstr.slice() };
+      },
+    ],
+    ['onNewOrderReject', rejectOf],
+    [
+      'onModifyOrderAck',
+      (ev) => {
+        const { exchange, clientId } = ev;
+        if (!isWireExchangeId(exchange) || !isWireId(clientId)) return undefined;
+        const newPrice = dec(ev.newPrice);
+        const newQty = dec(ev.newQty);
+        const leavesQty = dec(ev.leavesQty);
+        if (newPrice === undefined || newQty === undefined || leavesQty === undefined) return undefined;
+        return { exchange, clientId, newPrice, newQty, leavesQty };
+      },
+    ],
+    ['onModifyOrderReject', rejectOf],
+    [
+      'onCancelOrderAck',
+      (ev) => {
+        const { exchange, clientId } = ev;
+        if (!isWireExchangeId(exchange) || !isWireId(clientId)) return undefined;
+        return { exchange, clientId };
+      },
+    ],
+    [
+      'onCancelOrderReject',
+      (ev) => {
+        const { exchange, clientId, rejectCode, rejectReason } = ev;
+        // clientId is absent for a cancel-all; the schema's transform keeps the key, undefined.
+        if (!isWireExchangeId(exchange) || (clientId !== undefined && !isWireId(clientId)) || !isRejectCode(rejectCode) || !isWireText(rejectReason)) return undefined;
+        return { exchange, clientId, rejectCode, rejectReason };
+      },
+    ],
+    [
+      'onCancelAllAck',
+      (ev) => {
+        const { exchange, instrumentId } = ev;
+        if (!isWireExchangeId(exchange) || !isInt(instrumentId)) return undefined;
+        return { exchange, instrumentId };
+      },
+    ],
+    [
+      'onCancelAllReject',
+      (ev) => {
+        const { exchange, instrumentId, rejectCode, rejectReason } = ev;
+        if (!isWireExchangeId(exchange) || !isInt(instrumentId) || !isRejectCode(rejectCode) || !isWireText(rejectReason)) return undefined;
+        return { exchange, instrumentId, rejectCode, rejectReason };
+      },
+    ],
+    [
+      'onOrderExecution',
+      (ev) => {
+        const { exchange, clientId, side, execTs, recvTs, instrumentId, liquidity } = ev;
+        if (!isWireExchangeId(exchange) || !isWireId(clientId) || !EVENT_SIDES.has(side) || !isTs(execTs) || !isTs(recvTs) || !isInt(instrumentId) || !LIQUIDITIES.has(liquidity)) return undefined;
+        const price = dec(ev.price);
+        const fillQty = dec(ev.fillQty);
+        const leavesQty = dec(ev.leavesQty);
+        const fee = dec(ev.fee);
+        if (price === undefined || fillQty === undefined || leavesQty === undefined || fee === undefined) return undefined;
+        return { exchange, clientId, side, price, fillQty, leavesQty, execTs, recvTs, instrumentId, fee, liquidity };
+      },
+    ],
+    [
+      'onOrderCancelled',
+      (ev) => {
+        const { exchange, clientId, unsolicited, engineTs, recvTs, cancelCode, cancelReason } = ev;
+        if (!isWireExchangeId(exchange) || !isWireId(clientId) || typeof unsolicited !== 'boolean' || !isTs(engineTs) || !isTs(recvTs) || !isCancelCode(cancelCode) || !isWireText(cancelReason)) return undefined;
+        return { exchange, clientId, unsolicited, engineTs, recvTs, cancelCode, cancelReason };
+      },
+    ],
+  ]);
+}
+
+const WIRE_EVENT_FORMS = orderEventForms((x) => (isWireDecimal(x) ? x : undefined));
+
+function ownKeyCountAtMost(obj: object, max: number): number {
+  let n = 0;
+  for (const _ in obj) if (++n > max) return n;
+  return n;
+}
+
+/**
+ * @internal The gateway message of the hot frames a client receives (`event` frames of the
+ * order events, `heartbeat`) by hand-written checks: the same object the schemas would
+ * build (same keys in the same order, same values), or undefined whenever anything is off
+ * or unusual (another type or callback, a bad field, any key the schema does not know, a
+ * depth limit the frame could exceed), and the schemas then decide. So, as on the
+ * gateway's side, the fast path only ever accepts what the schemas accept.
+ */
+export function fastGatewayMessage(obj: Record<string, unknown>, limits: Readonly<ProtocolLimits>): GatewayMessage | undefined {
+  // The root is depth 1, an event's payload 2, its execInstr array 3.
+  if (!(limits.maxJsonDepth >= 3) || obj.v !== PROTOCOL_VERSION) return undefined;
+  const seq = obj.seq;
+  if (!isInt(seq) || (seq as number) < 1) return undefined;
+  const reqId = obj.reqId;
+  if (reqId !== undefined && !isWireId(reqId)) return undefined;
+  const keys = ownKeyCount(obj) - (reqId === undefined ? 3 : 4);
+  const type = obj.type;
+  if (type === 'event') {
+    const { eventSeq, cb, ev } = obj;
+    if (keys !== 3 || !isInt(eventSeq) || (eventSeq as number) < 1 || typeof cb !== 'string') return undefined;
+    if (typeof ev !== 'object' || ev === null || Array.isArray(ev)) return undefined;
+    const form = WIRE_EVENT_FORMS.get(cb);
+    if (form === undefined) return undefined;
+    const w = form(ev as Record<string, unknown>);
+    if (w === undefined) return undefined;
+    // Only the schema's keys: an unknown one (dropped by the schema) could hide a forbidden
+    // key or a nesting over the limit, which the schemas' path refuses. (A key the form
+    // returns as undefined, cancel-all's clientId, is not in the payload.)
+    let known = 0;
+    for (const k in w) if (w[k] !== undefined) known++;
+    if (ownKeyCountAtMost(ev, known) !== known) return undefined;
+    return (reqId === undefined ? { v: PROTOCOL_VERSION, seq, type, eventSeq, cb, ev: w } : { v: PROTOCOL_VERSION, seq, reqId, type, eventSeq, cb, ev: w }) as unknown as GatewayMessage;
+  }
+  if (type === 'heartbeat') {
+    const ts = obj.ts;
+    if (keys !== 1 || !isInt(ts) || (ts as number) < 0) return undefined;
+    return (reqId === undefined ? { v: PROTOCOL_VERSION, seq, type, ts } : { v: PROTOCOL_VERSION, seq, reqId, type, ts }) as GatewayMessage;
+  }
+  return undefined;
+}
+
 function parseFrame<M>(
   raw: RawFrame,
   limits: Readonly<ProtocolLimits>,
@@ -1163,5 +1342,5 @@ export function parseClientFrame(raw: RawFrame, limits: Readonly<ProtocolLimits>
  * @param limits the client's limits; default `DEFAULT_CLIENT_LIMITS`.
  */
 export function parseGatewayFrame(raw: RawFrame, limits: Readonly<ProtocolLimits> = DEFAULT_CLIENT_LIMITS): ParseResult<GatewayMessage> {
-  return parseFrame<GatewayMessage>(raw, limits, GATEWAY_MESSAGE_SCHEMAS, 'client');
+  return parseFrame<GatewayMessage>(raw, limits, GATEWAY_MESSAGE_SCHEMAS, 'client', fastGatewayMessage);
 }

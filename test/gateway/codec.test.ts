@@ -8,7 +8,9 @@ import type { VenueFetch, VenueRequest } from '../../src/core/venue.js';
 import { MdStatus, MdType, type MdEvent } from '../../src/data/events.js';
 import {
   ProtocolError,
+  EVENT_DECODE_SCHEMAS,
   decodeEvent,
+  decodeEventBySchema,
   decodeMd,
   decodeRequest,
   encodeEvent,
@@ -28,7 +30,9 @@ import {
   EVENT_WIRE_SCHEMAS,
   InstrumentSpecSchema,
   ProtocolErrorCode,
+  DEFAULT_CLIENT_LIMITS,
   VENUE_CALLBACKS,
+  fastGatewayMessage,
   gatewayFastPaths,
   parseClientFrame,
   parseGatewayFrame,
@@ -496,6 +500,100 @@ describe('fast paths', () => {
     }
     // Callbacks without a fast encoder, and those that are not sent in event frames, as before.
     for (const cb of ['onOrderStatus', 'onPublicTrade', 'onStart', '__proto__'] as VenueCallbackName[]) compareEvent(cb, (EVENT_EXAMPLES as Record<string, unknown>)[cb] ?? {});
+  });
+
+  // ---- what a client receives: event frames and their payloads
+
+  it('decodes valid order events, and parses their frames, without the schemas', () => {
+    for (const cb of ORDER_EVENTS) {
+      const wire = JSON.parse(JSON.stringify(encodeEvent(cb, EVENT_EXAMPLES[cb] as never))) as unknown;
+      const decode = vi.spyOn(EVENT_DECODE_SCHEMAS[cb], 'safeParse');
+      expect(decodeEvent(cb, wire)).toStrictEqual(decodeEventBySchema(cb, wire));
+      expect(decode, cb).toHaveBeenCalledTimes(1); // the reference call only
+      const frame = eventFrame(3, 4, cb, EVENT_EXAMPLES[cb] as never);
+      const obj = JSON.parse(frame) as Record<string, unknown>;
+      expect(fastGatewayMessage(obj, DEFAULT_CLIENT_LIMITS), cb).toBeDefined();
+    }
+  });
+
+  /** Decodes a payload both ways: the same event (keys in the same order) or the same error. */
+  function compareDecode(cb: VenueCallbackName, payload: unknown): void {
+    const label = `${cb} ${String(JSON.stringify(payload))?.slice(0, 200)}`;
+    const [fast, slow] = both(() => decodeEvent(cb, payload));
+    expect(fast, label).toStrictEqual(slow);
+    expect(JSON.stringify(fast), label).toBe(JSON.stringify(slow));
+  }
+
+  /** Parses a frame text both ways: the same result; and the fast path alone accepts only what the schemas accept, as they do. */
+  function compareFrame(text: string, limits = DEFAULT_CLIENT_LIMITS, tally?: { fast: number; declined: number }): void {
+    const [fast, slow] = both(() => parseGatewayFrame(text, limits));
+    expect(fast, text.slice(0, 300)).toStrictEqual(slow);
+    expect(JSON.stringify(fast), text.slice(0, 300)).toBe(JSON.stringify(slow));
+    let obj: unknown;
+    try {
+      obj = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return;
+    const direct = fastGatewayMessage(obj as Record<string, unknown>, limits);
+    if (direct === undefined) {
+      if (tally) tally.declined++;
+      return;
+    }
+    if (tally) tally.fast++;
+    gatewayFastPaths.enabled = false;
+    const ref = parseGatewayFrame(text, limits);
+    gatewayFastPaths.enabled = true;
+    expect(ref.ok, text.slice(0, 300)).toBe(true);
+    expect(JSON.stringify(direct)).toBe(JSON.stringify(ref.ok && ref.msg));
+    expect(direct).toStrictEqual(ref.ok && ref.msg);
+  }
+
+  it('decodes mutated wire payloads and parses their frames as the schemas do (fast-check)', () => {
+    const tally = { fast: 0, declined: 0 };
+    const FRAME_KEYS = ['v', 'seq', 'reqId', 'type', 'eventSeq', 'cb', 'ev', 'extra', '__proto__'];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...ORDER_EVENTS),
+        fc.array(fc.tuple(fc.nat(), fc.constantFrom(...VALUES), fc.boolean()), { maxLength: 3 }),
+        fc.array(fc.tuple(fc.constantFrom(...FRAME_KEYS), fc.constantFrom(...VALUES, 'event', 'heartbeat', 1, 'r-1', 'onNewOrderAck', 'onOrderStatus'), fc.boolean()), { maxLength: 2 }),
+        (cb, edits, frameEdits) => {
+          const ev = JSON.parse(JSON.stringify(encodeEvent(cb, EVENT_EXAMPLES[cb] as never))) as Record<string, unknown>;
+          const keys = [...Object.keys(ev), ...EXTRA_KEYS, '__proto__', 'constructor'];
+          for (const [k, value, drop] of edits) {
+            const key = keys[k % keys.length]!;
+            if (drop) delete ev[key];
+            else Object.defineProperty(ev, key, { value, enumerable: true, configurable: true, writable: true });
+          }
+          compareDecode(cb, ev);
+          const frame: Record<string, unknown> = { v: 1, seq: 9, type: 'event', eventSeq: 90, cb, ev };
+          for (const [key, value, drop] of frameEdits) {
+            if (drop) delete frame[key];
+            else Object.defineProperty(frame, key, { value, enumerable: true, configurable: true, writable: true });
+          }
+          compareFrame(JSON.stringify(frame), DEFAULT_CLIENT_LIMITS, tally);
+        },
+      ),
+      { seed: 20261204, numRuns: 20_000 },
+    );
+    expect(tally.fast).toBeGreaterThan(2_000);
+    expect(tally.declined).toBeGreaterThan(2_000);
+  });
+
+  it('parses every order event frame and heartbeat as the schemas do, with and without reqId, under every depth limit', () => {
+    for (const limits of [DEFAULT_CLIENT_LIMITS, { ...DEFAULT_CLIENT_LIMITS, maxJsonDepth: 3 }, { ...DEFAULT_CLIENT_LIMITS, maxJsonDepth: 2 }, { ...DEFAULT_CLIENT_LIMITS, maxJsonDepth: 1 }]) {
+      const tally = { fast: 0, declined: 0 };
+      for (const cb of ORDER_EVENTS) {
+        const text = eventFrame(3, 4, cb, EVENT_EXAMPLES[cb] as never);
+        compareFrame(text, limits, tally);
+        compareFrame(text.replace('{"v":1,', '{"v":1,"reqId":"r-9",'), limits, tally);
+        compareFrame(text.replace('"ev":{', '"ev":{"nested":{"a":{"b":1}},'), limits, tally);
+      }
+      for (const hb of ['{"v":1,"seq":2,"type":"heartbeat","ts":5}', '{"v":1,"seq":2,"reqId":"h","type":"heartbeat","ts":0}', '{"v":1,"seq":2,"type":"heartbeat","ts":-1}', '{"v":1,"seq":2,"type":"heartbeat","ts":1,"x":1}']) compareFrame(hb, limits, tally);
+      if (limits.maxJsonDepth >= 3) expect(tally.fast).toBe(2 * ORDER_EVENTS.length + 2);
+      else expect(tally.fast).toBe(0);
+    }
   });
 
   // ---- requests
