@@ -704,6 +704,7 @@ function isMdRow(r: unknown): r is MdRowIn {
   return isInt(status) && (status as number) >= 0;
 }
 
+const MAX_MD_ROWS = 200_000;
 /** A batch of normalized market events of one exchange, in arrival order. */
 export const MdMsgSchema = z.object({
   ...envelope,
@@ -712,7 +713,7 @@ export const MdMsgSchema = z.object({
   events: z
     .array(z.custom<MdRowIn>())
     .min(1)
-    .max(200_000)
+    .max(MAX_MD_ROWS)
     .superRefine((rows, ctx) => {
       // A hand-written check per row (md is the hot path: ~10× faster than the tuple
       // schema); the tuple schema only runs on a bad row, to say what is wrong with it.
@@ -1217,8 +1218,8 @@ function ownKeyCountAtMost(obj: object, max: number): number {
 }
 
 /**
- * @internal The gateway message of the hot frames a client receives (`event` frames of the
- * order events, `heartbeat`) by hand-written checks: the same object the schemas would
+ * @internal The gateway message of the hot frames a client receives (`md`, `event` frames
+ * of the order events, `heartbeat`) by hand-written checks: the same object the schemas would
  * build (same keys in the same order, same values), or undefined whenever anything is off
  * or unusual (another type or callback, a bad field, any key the schema does not know, a
  * depth limit the frame could exceed), and the schemas then decide. So, as on the
@@ -1248,6 +1249,16 @@ export function fastGatewayMessage(obj: Record<string, unknown>, limits: Readonl
     for (const k in w) if (w[k] !== undefined) known++;
     if (ownKeyCountAtMost(ev, known) !== known) return undefined;
     return (reqId === undefined ? { v: PROTOCOL_VERSION, seq, type, eventSeq, cb, ev: w } : { v: PROTOCOL_VERSION, seq, reqId, type, eventSeq, cb, ev: w }) as unknown as GatewayMessage;
+  }
+  if (type === 'md') {
+    const { exchange, events } = obj;
+    if (keys !== 2 || !isWireExchangeId(exchange) || !Array.isArray(events) || events.length < 1 || events.length > MAX_MD_ROWS) return undefined;
+    // Nine columns exactly: appended ones (allowed, ignored) could nest deeper than the limit.
+    for (let i = 0; i < events.length; i++) {
+      const r: unknown = events[i];
+      if (!isMdRow(r) || r.length !== 9) return undefined;
+    }
+    return (reqId === undefined ? { v: PROTOCOL_VERSION, seq, type, exchange, events } : { v: PROTOCOL_VERSION, seq, reqId, type, exchange, events }) as GatewayMessage;
   }
   if (type === 'heartbeat') {
     const ts = obj.ts;

@@ -43,6 +43,7 @@ import {
   type NewOrderMsg,
   type VenueCallbackName,
 } from '../../src/gateway/protocol.js';
+import { SeededRng } from '../../src/core/rng.js';
 import { EQ, EVENT_EXAMPLES, PERP, TS } from './fixtures.js';
 
 /** Exact comparison of decoded events: decimals by value and class, everything else by ===. */
@@ -579,6 +580,35 @@ describe('fast paths', () => {
     );
     expect(tally.fast).toBeGreaterThan(2_000);
     expect(tally.declined).toBeGreaterThan(2_000);
+  });
+
+  it('parses md frames as the schemas do: mutated rows, columns and frame keys (seeded)', () => {
+    const rnd = new SeededRng(20261204);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd.next() * xs.length)]!;
+    const CELLS: unknown[] = [0, 1, -1, 2, 255, 256, 1.5, -0.25, 1e21, TS, 2 ** 53, -(2 ** 53 - 1), '1', null, true, [], [1], { a: 1 }, { __proto__: 1 }, [[[[1]]]]];
+    const FRAME_KEYS = ['v', 'seq', 'reqId', 'type', 'exchange', 'events', 'extra'];
+    const FRAME_VALUES: unknown[] = [1, 2, 0, 'md', 'event', 'SYN', 'S Y', '', 'r-1', [], [[1, 1, 1, 1, 1, 1, 1, 1, 0]], null, {}];
+    const tally = { fast: 0, declined: 0 };
+    for (let n = 0; n < 6_000; n++) {
+      const rows = Array.from({ length: 1 + Math.floor(rnd.next() * 5) }, (_, i) => [1 + (i % 3), 1, TS + i, TS + i + 7, pick([1, -1, 0]), 1000 + i, 100 + i * 0.5, 10 + i, 0] as unknown[]);
+      const edits = Math.floor(rnd.next() * 3);
+      for (let e = 0; e < edits; e++) {
+        const row = pick(rows);
+        const r = rnd.next();
+        if (r < 0.6) row[Math.floor(rnd.next() * 9)] = pick(CELLS);
+        else if (r < 0.8) row.push(pick(CELLS)); // an appended column
+        else row.pop();
+      }
+      const frame: Record<string, unknown> = rnd.next() < 0.3 ? { v: 1, seq: 4, reqId: 'm', type: 'md', exchange: 'SYN', events: rows } : { v: 1, seq: 4, type: 'md', exchange: 'SYN', events: rows };
+      if (rnd.next() < 0.3) {
+        const key = pick(FRAME_KEYS);
+        if (rnd.next() < 0.3) delete frame[key];
+        else frame[key] = pick(FRAME_VALUES);
+      }
+      compareFrame(JSON.stringify(frame), pick([DEFAULT_CLIENT_LIMITS, DEFAULT_CLIENT_LIMITS, { ...DEFAULT_CLIENT_LIMITS, maxJsonDepth: 3 }, { ...DEFAULT_CLIENT_LIMITS, maxJsonDepth: 2 }]), tally);
+    }
+    expect(tally.fast).toBeGreaterThan(1_000);
+    expect(tally.declined).toBeGreaterThan(1_000);
   });
 
   it('parses every order event frame and heartbeat as the schemas do, with and without reqId, under every depth limit', () => {
