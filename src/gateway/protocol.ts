@@ -990,6 +990,27 @@ function ownKeyCount(obj: object): number {
   return n;
 }
 
+/** `seq` and `reqId` of the last envelope `fastEnvelope` accepted. */
+let envSeq = 0;
+let envReqId: string | undefined;
+
+/**
+ * The envelope of a frame on a fast path: the depth limit allows `depth`, `v` is this
+ * version, `seq` and `reqId` (if any) are valid (into `envSeq`, `envReqId`). Returns how many
+ * keys the frame has besides `v`, `seq`, `reqId` and `type` (the fast paths check each of
+ * them, and the count proves there is no other); -1 when the envelope is off.
+ */
+function fastEnvelope(obj: Record<string, unknown>, depth: number, limits: Readonly<ProtocolLimits>): number {
+  if (!(limits.maxJsonDepth >= depth) || obj.v !== PROTOCOL_VERSION) return -1;
+  const seq = obj.seq;
+  if (!isInt(seq) || (seq as number) < 1) return -1;
+  const reqId = obj.reqId;
+  if (reqId !== undefined && !isWireId(reqId)) return -1;
+  envSeq = seq as number;
+  envReqId = reqId;
+  return ownKeyCount(obj) - (reqId === undefined ? 3 : 4);
+}
+
 /**
  * @internal The client message of the hot frames (`new_order`, `cancel_order`,
  * `modify_order`, `cancel_all`, `heartbeat`) by hand-written checks, several times cheaper
@@ -1000,13 +1021,10 @@ function ownKeyCount(obj: object): number {
  */
 export function fastClientMessage(obj: Record<string, unknown>, limits: Readonly<ProtocolLimits>): ClientMessage | undefined {
   // Flat frames are depth 1 (the root object); new_order's execInstr array makes it 2.
-  if (!(limits.maxJsonDepth >= 1) || obj.v !== PROTOCOL_VERSION) return undefined;
-  const seq = obj.seq;
-  if (!isInt(seq) || (seq as number) < 1) return undefined;
-  const reqId = obj.reqId;
-  if (reqId !== undefined && !isWireId(reqId)) return undefined;
-  // Every key of a hot frame is checked below; the count proves that there is no other.
-  let keys = ownKeyCount(obj) - (reqId === undefined ? 3 : 4);
+  let keys = fastEnvelope(obj, 1, limits);
+  if (keys < 0) return undefined;
+  const seq = envSeq;
+  const reqId = envReqId;
   const type = obj.type;
   const exchange = obj.exchange;
   const instrumentId = obj.instrumentId;
@@ -1226,13 +1244,11 @@ function ownKeyCountAtMost(obj: object, max: number): number {
  * gateway's side, the fast path only ever accepts what the schemas accept.
  */
 export function fastGatewayMessage(obj: Record<string, unknown>, limits: Readonly<ProtocolLimits>): GatewayMessage | undefined {
-  // The root is depth 1, an event's payload 2, its execInstr array 3.
-  if (!(limits.maxJsonDepth >= 3) || obj.v !== PROTOCOL_VERSION) return undefined;
-  const seq = obj.seq;
-  if (!isInt(seq) || (seq as number) < 1) return undefined;
-  const reqId = obj.reqId;
-  if (reqId !== undefined && !isWireId(reqId)) return undefined;
-  const keys = ownKeyCount(obj) - (reqId === undefined ? 3 : 4);
+  // The root is depth 1, an event's payload or md's rows 2, execInstr or a row 3.
+  const keys = fastEnvelope(obj, 3, limits);
+  if (keys < 0) return undefined;
+  const seq = envSeq;
+  const reqId = envReqId;
   const type = obj.type;
   if (type === 'event') {
     const { eventSeq, cb, ev } = obj;
