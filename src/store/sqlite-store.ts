@@ -492,6 +492,8 @@ export class SqliteOrderStore implements OrderStore {
   private checkpointer: Worker | undefined;
   private readonly checkpointEvery: number;
   private commitsSinceCheckpoint = 0;
+  /** The caches were checked against `data_version` at the start of the open group. */
+  private groupChecked = false;
   /** A group is open (beginGroup): each write is a savepoint inside one transaction. */
   private group = false;
 
@@ -692,7 +694,9 @@ export class SqliteOrderStore implements OrderStore {
 
   /** Inside a write transaction: drops the caches when another connection committed since our last commit. */
   private validateCaches(): void {
-    if (this.cacheLimit === 0) return;
+    // Inside a group this connection holds the write lock since beginGroup checked: nobody
+    // else can have committed (one PRAGMA a group instead of one a write).
+    if (this.cacheLimit === 0 || this.groupChecked) return;
     const v = this.st.dataVersion.get()!;
     if (v !== this.dataVersion) {
       this.dropCaches();
@@ -987,6 +991,8 @@ export class SqliteOrderStore implements OrderStore {
     if (this.group) return;
     this.st.begin.run();
     this.group = true;
+    this.validateCaches();
+    this.groupChecked = true;
   }
 
   /**
@@ -996,6 +1002,7 @@ export class SqliteOrderStore implements OrderStore {
   commitGroup(): void {
     if (!this.group) return;
     this.group = false;
+    this.groupChecked = false;
     try {
       this.st.commit.run();
     } catch (err) {

@@ -609,6 +609,43 @@ describe('SqliteOrderStore: files, WAL, durability, schema', () => {
     }
   });
 
+  it('group commit: checks its caches against data_version once a group, and after another connection committed', async () => {
+    const path = tmpDb();
+    const w = new SqliteOrderStore(path, { synchronous: 'NORMAL' });
+    const other = new SqliteOrderStore(path, { synchronous: 'NORMAL' });
+    const st = (w as unknown as { st: { dataVersion: { get(): unknown } } }).st;
+    const get = st.dataVersion.get.bind(st.dataVersion);
+    let reads = 0;
+    st.dataVersion.get = () => {
+      reads++;
+      return get();
+    };
+    try {
+      w.beginGroup();
+      for (let i = 0; i < 3; i++) {
+        await w.insertOrder(order(`d${i}`));
+        await w.recordEvent('A', 'onNewOrderAck', ack(`d${i}`), T0 + i);
+      }
+      w.commitGroup();
+      expect(reads).toBe(1);
+      // Without a group, each write checks.
+      reads = 0;
+      await w.insertOrder(order('d9'));
+      expect(reads).toBe(1);
+      // Another connection's commit between groups is seen at the next group's start.
+      await w.getOrder('A', 'd0'); // cached
+      await other.recordEvent('A', 'onOrderCancelled', { exchange: 'SIM', clientId: 'd0', unsolicited: true, engineTs: T0, recvTs: T0, cancelCode: 3000, cancelReason: 'x' } as never, T0 + 10);
+      w.beginGroup();
+      expect((await w.getOrder('A', 'd0'))!.status).toBe(OrderStatus.Cancelled);
+      await w.recordEvent('A', 'onOrderCancelled', { exchange: 'SIM', clientId: 'd1', unsolicited: true, engineTs: T0, recvTs: T0, cancelCode: 3000, cancelReason: 'x' } as never, T0 + 11);
+      w.commitGroup();
+      expect((await w.eventsSince('A', 0)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      await other.close();
+      await w.close();
+    }
+  });
+
   it('group commit: a failed commit rolls the whole group back, throws, and leaves the store consistent', async () => {
     const path = tmpDb();
     const w = new SqliteOrderStore(path, { synchronous: 'NORMAL' });
