@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import type { OrderExecution, StrategyEventMap } from '../../src/api/index.js';
 import { OrderTracker } from '../../src/core/order-tracker.js';
 import type { VenueCancelOrder, VenueModifyOrder, VenueNewOrder } from '../../src/core/venue.js';
 import { newOrderRecord, positionsFromFills, type NewOrderRecord, type OrderStore } from '../../src/store/order-store.js';
-import { ORDER_STORE_SCHEMA_VERSION, OrderStoreFormatError, SqliteOrderStore } from '../../src/store/sqlite-store.js';
+import { ORDER_STORE_SCHEMA_VERSION, OrderStoreFormatError, SqliteOrderStore, WAL_RESTART_FRAMES, WAL_SIZE_LIMIT_BYTES } from '../../src/store/sqlite-store.js';
 import { ROOT } from '../helpers.js';
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
@@ -742,6 +742,55 @@ describe('SqliteOrderStore: files, WAL, durability, schema', () => {
     expect(() => (o.execInstr as unknown[]).push('x')).toThrow(TypeError);
     await s.recordEvent('A', 'onNewOrderAck', ack('c1'), T0 + 1);
     expect((await s.getOrder('A', 'c1'))!.status).toBe(OrderStatus.Open);
+  });
+
+  it('lets the WAL start over under steady writes (background checkpoints), instead of growing without end', async () => {
+    const path = tmpDb();
+    const s = new SqliteOrderStore(path, { synchronous: 'NORMAL' });
+    /** The WAL header's checkpoint sequence number: it counts the times the WAL started over. */
+    const restarts = () => readFileSync(`${path}-wal`).readUInt32BE(12);
+    try {
+      let n = 0;
+      // As a gateway writes: an order and its ack per commit, each its own turn of the event loop.
+      for (; n < 12_000 && (n % 500 !== 0 || restarts() < 2); n++) {
+        s.beginGroup();
+        await s.insertOrder(order(`w${n}`));
+        await s.recordEvent('A', 'onNewOrderAck', ack(`w${n}`), T0 + n);
+        s.commitGroup();
+        await new Promise<void>((r) => setImmediate(r));
+      }
+      // Without the RESTART pass the number stays 0 and the WAL holds every frame (≈ 40 MB by 2 500 orders).
+      expect(restarts()).toBeGreaterThanOrEqual(2);
+      expect(n).toBeLessThan(12_000);
+      expect(statSync(`${path}-wal`).size).toBeLessThanOrEqual(WAL_SIZE_LIMIT_BYTES + 4096 * WAL_RESTART_FRAMES);
+      expect((await s.getOrder('A', 'w0'))!.status).toBe(OrderStatus.Open);
+      expect(await s.lastEventSeq('A')).toBe(n);
+    } finally {
+      await s.close();
+    }
+    // Everything is there after the restarts, read afresh.
+    const r = new SqliteOrderStore(path, { readonly: true });
+    expect((await r.listOrders({ status: OrderStatus.Open, limit: 1_000_000 })).length).toBeGreaterThanOrEqual(1_000);
+    await r.close();
+  });
+
+  it('closes fully when nothing else keeps the process alive (the checkpointer is waited for)', () => {
+    const path = tmpDb();
+    const script = join(dir, 'close-last.mts');
+    writeFileSync(
+      script,
+      `import { SqliteOrderStore } from ${JSON.stringify(join(ROOT, 'src/store/sqlite-store.ts'))};
+const s = new SqliteOrderStore(${JSON.stringify(path)});
+await s.insertOrder({ strategy: 'A', clientId: 'c1', exchange: 'SIM', instrumentId: 7, side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: [], price: '100', qty: '10', createdTs: 1 });
+await s.close();
+console.log('closed');
+`,
+    );
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    // Before: the await on the unref'd worker's exit never returned, and Node ended with 13.
+    expect([r.status, r.stdout.trim()]).toEqual([0, 'closed']);
+    // The last connection closed: the WAL was checkpointed and removed.
+    expect(existsSync(`${path}-wal`)).toBe(false);
   });
 
   it('keeps every committed write when the writing process is killed', () => {
