@@ -69,6 +69,12 @@ export interface SqliteOrderStoreOptions {
   /** Commits between two background checkpoints. Default 256. */
   checkpointEveryCommits?: number;
   /**
+   * WAL frames (pages) at or above which a background checkpoint also makes the WAL start
+   * over (a RESTART checkpoint: the writer waits for it, ≈ 1–3 ms). Default
+   * {@link WAL_RESTART_FRAMES} (16 000, ≈ 64 MB; once per ≈ 5 000 orders under steady load).
+   */
+  walRestartFrames?: number;
+  /**
    * Open orders kept in memory (with the strategies' last event numbers), so that recording
    * an event does not read the order row back. Checked against `PRAGMA data_version` in each
    * write transaction: a commit by another connection empties the cache. Default 65 536
@@ -411,11 +417,8 @@ function freezeOrder(o: StoredOrder): StoredOrder {
   return Object.freeze(o);
 }
 
-/**
- * WAL frames at or above which the checkpointer also tries to make the WAL start over
- * (below SQLite's 4 062 frames of the first WAL-index hash table).
- */
-export const WAL_RESTART_FRAMES = 3_000;
+/** Default WAL frames at or above which the checkpointer also makes the WAL start over (`walRestartFrames`). */
+export const WAL_RESTART_FRAMES = 16_000;
 /** Size the WAL file is cut back to when it starts over, bytes (`journal_size_limit`). */
 export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 /** How long the checkpointer tries to find the store between two transactions for a RESTART checkpoint, ms (then it tries again at its next request). */
@@ -427,13 +430,15 @@ export const WAL_RESTART_WAIT_MS = 20;
 // A PASSIVE checkpoint alone never lets the WAL start over while the gateway writes steadily:
 // SQLite rewinds it only when a writer begins after a checkpoint caught up with every frame,
 // and frames keep coming while the checkpoint syncs. The WAL then grows without end (84 MB
-// after 5 000 orders, 344 MB after 20 000; the WAL-index grows with it). So past
-// WAL_RESTART_FRAMES, right after the PASSIVE pass, it runs a RESTART checkpoint, which
+// after 5 000 orders, 344 MB after 20 000; the WAL-index grows with it, and so does the
+// time to open the store after a crash, which reads the whole WAL). So past
+// `walRestartFrames`, right after the PASSIVE pass, it runs a RESTART checkpoint, which
 // takes the write lock between two of the writer's transactions (trying for up to
 // WAL_RESTART_WAIT_MS), copies the few frames the PASSIVE pass missed, syncs, and lets the
-// next write start the WAL over. The writer waits for it (≈ 1 ms) about once per 1 000
-// orders. When it finds no gap, it gives up (that pass was PASSIVE) and tries again at its
-// next request.
+// next write start the WAL over. The writer waits for it (≈ 1–3 ms: two syncs, and SQLite's
+// busy handler retries after 1, then 2 ms), hence a high default: once per ≈ 5 000 orders.
+// When it finds no gap, it gives up (that pass was PASSIVE) and tries again at its next
+// request.
 const CHECKPOINTER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.module);
@@ -542,6 +547,8 @@ export class SqliteOrderStore implements OrderStore {
     const inMemory = path === ':memory:' || path === '';
     const background = !readonly && !inMemory && opts.backgroundCheckpoint !== false;
     this.checkpointEvery = opts.checkpointEveryCommits ?? 256;
+    const restartFrames = opts.walRestartFrames ?? WAL_RESTART_FRAMES;
+    if (!Number.isSafeInteger(restartFrames) || restartFrames < 1) throw new TypeError(`walRestartFrames must be an integer ≥ 1, got ${String(opts.walRestartFrames)}`);
     if (!Number.isSafeInteger(this.checkpointEvery) || this.checkpointEvery < 1) throw new TypeError(`checkpointEveryCommits must be an integer ≥ 1, got ${String(opts.checkpointEveryCommits)}`);
     this.cacheLimit = readonly ? 0 : (opts.cacheOrders ?? 65_536);
     if (!Number.isSafeInteger(this.cacheLimit) || this.cacheLimit < 0) throw new TypeError(`cacheOrders must be an integer ≥ 0, got ${String(opts.cacheOrders)}`);
@@ -713,7 +720,7 @@ export class SqliteOrderStore implements OrderStore {
     };
 
     if (background) {
-      const w = startCheckpointer(path, opts.busyTimeoutMs ?? 5000, WAL_RESTART_FRAMES);
+      const w = startCheckpointer(path, opts.busyTimeoutMs ?? 5000, restartFrames);
       this.checkpointer = w;
       // Should the worker fail, SQLite checkpoints inside commits again: slower, never unbounded.
       const fallBack = () => {
