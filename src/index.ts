@@ -72,7 +72,7 @@ export {
   type ListOrdersQuery,
   type OrderUpdate,
 } from './store/order-store.js';
-export { SqliteOrderStore, OrderStoreFormatError, ORDER_STORE_FORMAT, ORDER_STORE_SCHEMA_VERSION, type SqliteOrderStoreOptions } from './store/sqlite-store.js';
+export { SqliteOrderStore, OrderStoreFormatError, ORDER_STORE_FORMAT, ORDER_STORE_SCHEMA_VERSION, WAL_RESTART_FRAMES, WAL_RESTART_WAIT_MS, WAL_SIZE_LIMIT_BYTES, type SqliteOrderStoreOptions } from './store/sqlite-store.js';
 
 // Gateway wire protocol (docs/protocol.md). Named exports only: the module's zod primitives
 // (Seq, ReqId, InstrumentId...) have generic names, so they are reachable through the
