@@ -44,7 +44,7 @@ import {
   type VenueCallbackName,
 } from '../../src/gateway/protocol.js';
 import { SeededRng } from '../../src/core/rng.js';
-import { EQ, EVENT_EXAMPLES, PERP, TS } from './fixtures.js';
+import { EQ, EVENT_EXAMPLES, PERP, TS, compareFastPath } from './fixtures.js';
 
 /** Exact comparison of decoded events: decimals by value and class, everything else by ===. */
 function expectSameEvent(a: unknown, b: unknown, path = 'ev'): void {
@@ -527,28 +527,7 @@ describe('fast paths', () => {
 
   /** Parses a frame text both ways: the same result; and the fast path alone accepts only what the schemas accept, as they do. */
   function compareFrame(text: string, limits = DEFAULT_CLIENT_LIMITS, tally?: { fast: number; declined: number }): void {
-    const [fast, slow] = both(() => parseGatewayFrame(text, limits));
-    expect(fast, text.slice(0, 300)).toStrictEqual(slow);
-    expect(JSON.stringify(fast), text.slice(0, 300)).toBe(JSON.stringify(slow));
-    let obj: unknown;
-    try {
-      obj = JSON.parse(text);
-    } catch {
-      return;
-    }
-    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return;
-    const direct = fastGatewayMessage(obj as Record<string, unknown>, limits);
-    if (direct === undefined) {
-      if (tally) tally.declined++;
-      return;
-    }
-    if (tally) tally.fast++;
-    gatewayFastPaths.enabled = false;
-    const ref = parseGatewayFrame(text, limits);
-    gatewayFastPaths.enabled = true;
-    expect(ref.ok, text.slice(0, 300)).toBe(true);
-    expect(JSON.stringify(direct)).toBe(JSON.stringify(ref.ok && ref.msg));
-    expect(direct).toStrictEqual(ref.ok && ref.msg);
+    compareFastPath(text, limits, parseGatewayFrame, fastGatewayMessage, tally);
   }
 
   it('decodes mutated wire payloads and parses their frames as the schemas do (fast-check)', () => {

@@ -18,7 +18,8 @@ import {
 } from '../../src/api/enums.js';
 import type { StrategyEventMap } from '../../src/api/events.js';
 import { makeInstrument } from '../../src/api/instrument.js';
-import type { EventCallback } from '../../src/gateway/protocol.js';
+import { expect } from 'vitest';
+import { gatewayFastPaths, type EventCallback, type ParseResult, type ProtocolLimits } from '../../src/gateway/protocol.js';
 
 /** Equity, $0.01 tick, 1-share lot, min 1. */
 export const EQ = makeInstrument({
@@ -240,3 +241,46 @@ export const GATEWAY_EXAMPLES: Record<string, Record<string, unknown>> = {
   control_ack: { v: 1, type: 'control_ack', seq: 1, reqId: 'ctl-1', strategies: ['mm-1', 'mm-2'], role: 'admin' },
   control_result: { v: 1, type: 'control_result', seq: 2, reqId: 'ctl-2', ok: false, text: 'orderQty: a whole number of shares' },
 };
+
+/** What a fast path took and declined, over a comparison run. */
+export interface FastPathTally {
+  fast: number;
+  declined: number;
+}
+
+/**
+ * Parses `text` with the fast paths on and off: the two must agree exactly (same keys in the
+ * same order too; deep equality ignores order). And `fast` alone, on the parsed object, may
+ * only ever accept what the schemas accept, giving what they give.
+ */
+export function compareFastPath<M>(
+  text: string,
+  limits: Readonly<ProtocolLimits>,
+  parse: (text: string, limits: Readonly<ProtocolLimits>) => ParseResult<M>,
+  fast: (obj: Record<string, unknown>, limits: Readonly<ProtocolLimits>) => M | undefined,
+  tally?: FastPathTally,
+): void {
+  const label = text.slice(0, 300);
+  gatewayFastPaths.enabled = false;
+  const slow = parse(text, limits);
+  gatewayFastPaths.enabled = true;
+  const withFast = parse(text, limits);
+  expect(withFast, label).toStrictEqual(slow);
+  expect(JSON.stringify(withFast), label).toBe(JSON.stringify(slow));
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
+  const direct = fast(value as Record<string, unknown>, limits);
+  if (direct === undefined) {
+    if (tally) tally.declined++;
+    return;
+  }
+  if (tally) tally.fast++;
+  expect(slow.ok, label).toBe(true);
+  expect(direct, label).toStrictEqual(slow.ok && slow.msg);
+  expect(JSON.stringify(direct), label).toBe(JSON.stringify(slow.ok && slow.msg));
+}

@@ -28,7 +28,7 @@ import {
   type ProtocolLimits,
 } from '../../src/gateway/protocol.js';
 import { MAX_CLIENT_ID_LENGTH } from '../../src/core/validate.js';
-import { CLIENT_EXAMPLES, EVENT_EXAMPLES, GATEWAY_EXAMPLES, TS } from './fixtures.js';
+import { CLIENT_EXAMPLES, EVENT_EXAMPLES, GATEWAY_EXAMPLES, TS, compareFastPath } from './fixtures.js';
 
 const json = (o: unknown) => JSON.stringify(o);
 
@@ -452,29 +452,7 @@ describe('fast path of the hot client frames', () => {
 
   /** Parses `text` with the fast path and without it; the two must agree exactly, and the fast path may only ever accept. */
   function compare(text: string, limits: Readonly<ProtocolLimits>, tally: { fast: number; declined: number }): void {
-    gatewayFastPaths.enabled = false;
-    const slow = parseClientFrame(text, limits);
-    gatewayFastPaths.enabled = true;
-    const fast = parseClientFrame(text, limits);
-    expect(fast, text).toStrictEqual(slow);
-    // Same keys in the same order too (deep equality ignores order).
-    expect(json(fast), text).toBe(json(slow));
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      return;
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
-    const direct = fastClientMessage(value as Record<string, unknown>, limits);
-    if (direct === undefined) {
-      tally.declined++;
-      return;
-    }
-    tally.fast++;
-    expect(slow.ok, text).toBe(true);
-    expect(direct, text).toStrictEqual(slow.ok && slow.msg);
-    expect(json(direct), text).toBe(json(slow.ok && slow.msg));
+    compareFastPath(text, limits, parseClientFrame, fastClientMessage, tally);
   }
 
   it('accepts the examples on the fast path', () => {

@@ -19,6 +19,13 @@ const dir = mkdtempSync(join(tmpdir(), 'tl-store-'));
 let fileNo = 0;
 const tmpDb = () => join(dir, `s${++fileNo}.db`);
 
+/** Runs `body` in a child process (tsx) where `s` is a `SqliteOrderStore` on `path`. */
+function runWithStore(name: string, path: string, body: string) {
+  const script = join(dir, `${name}.mts`);
+  writeFileSync(script, `import { SqliteOrderStore } from ${JSON.stringify(join(ROOT, 'src/store/sqlite-store.ts'))};\nconst s = new SqliteOrderStore(${JSON.stringify(path)});\n${body}\n`);
+  return spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+}
+
 const EX = 'SIM';
 const INST = 7;
 const T0 = 1_700_000_000_000_000; // µs
@@ -778,17 +785,13 @@ describe('SqliteOrderStore: files, WAL, durability, schema', () => {
 
   it('closes fully when nothing else keeps the process alive (the checkpointer is waited for)', () => {
     const path = tmpDb();
-    const script = join(dir, 'close-last.mts');
-    writeFileSync(
-      script,
-      `import { SqliteOrderStore } from ${JSON.stringify(join(ROOT, 'src/store/sqlite-store.ts'))};
-const s = new SqliteOrderStore(${JSON.stringify(path)});
-await s.insertOrder({ strategy: 'A', clientId: 'c1', exchange: 'SIM', instrumentId: 7, side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: [], price: '100', qty: '10', createdTs: 1 });
+    const r = runWithStore(
+      'close-last',
+      path,
+      `await s.insertOrder({ strategy: 'A', clientId: 'c1', exchange: 'SIM', instrumentId: 7, side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: [], price: '100', qty: '10', createdTs: 1 });
 await s.close();
-console.log('closed');
-`,
+console.log('closed');`,
     );
-    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     // Before: the await on the unref'd worker's exit never returned, and Node ended with 13.
     expect([r.status, r.stdout.trim()]).toEqual([0, 'closed']);
     // The last connection closed: the WAL was checkpointed and removed.
@@ -797,20 +800,16 @@ console.log('closed');
 
   it('keeps every committed write when the writing process is killed', () => {
     const path = tmpDb();
-    const script = join(dir, 'crash.mts');
-    writeFileSync(
-      script,
-      `import { SqliteOrderStore } from ${JSON.stringify(join(ROOT, 'src/store/sqlite-store.ts'))};
-const s = new SqliteOrderStore(${JSON.stringify(path)});
-const o = { strategy: 'A', exchange: 'SIM', instrumentId: 7, side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: [], price: '100', qty: '10', createdTs: 1 };
+    const r = runWithStore(
+      'crash',
+      path,
+      `const o = { strategy: 'A', exchange: 'SIM', instrumentId: 7, side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: [], price: '100', qty: '10', createdTs: 1 };
 for (let i = 0; i < 50; i++) {
   await s.insertOrder({ ...o, clientId: 'k' + i });
   await s.recordEvent('A', 'onNewOrderAck', { exchange: 'SIM', clientId: 'k' + i, exchangeId: 'x' + i }, 2 + i);
 }
-process.kill(process.pid, 'SIGKILL');
-`,
+process.kill(process.pid, 'SIGKILL');`,
     );
-    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     expect(r.signal).toBe('SIGKILL');
     return (async () => {
       const s = new SqliteOrderStore(path);
