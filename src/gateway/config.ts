@@ -151,6 +151,8 @@ export const GatewayConfigSchema = z.strictObject({
     synchronous: z.enum(['FULL', 'NORMAL']).optional(),
     /** Group commit (default true): an order and its simulated venue's ack commit together, right before the ack is sent (`GatewayServerOptions.groupCommit`). */
     groupCommit: z.boolean().optional(),
+    /** WAL frames at which the background checkpoint makes the WAL start over (default 16 000, ≈ 64 MB; `SqliteOrderStoreOptions.walRestartFrames`). */
+    walRestartFrames: z.int().min(1).max(10_000_000).optional(),
   }),
   /** The gateway's wall clock (`LiveClockOptions`). */
   clock: z
@@ -254,8 +256,8 @@ export interface GatewayConfig {
   controlTokens?: Record<string, { token: string; role: Role }>;
   /** The `telegram` section (a relative `tokenFile` made absolute); undefined: no Telegram. */
   telegram?: TelegramConfig;
-  /** The order store: absolute SQLite path (or `:memory:`), its `synchronous` mode (default `FULL`) and group commit (default true). */
-  store: { path: string; synchronous: 'FULL' | 'NORMAL'; groupCommit: boolean };
+  /** The order store: absolute SQLite path (or `:memory:`), its `synchronous` mode (default `FULL`), group commit (default true) and the WAL's restart threshold (undefined: the store's default). */
+  store: { path: string; synchronous: 'FULL' | 'NORMAL'; groupCommit: boolean; walRestartFrames?: number };
   /** The wall clock: waits under `spinBelowUs` µs poll the wall each turn of the event loop (default 0: timers only). */
   clock: { spinBelowUs: number };
   /** Protocol limits on client frames, checked by `resolveLimits`. */
@@ -425,7 +427,12 @@ export function parseGatewayConfig(value: unknown, opts: ParseGatewayConfigOptio
     tokens,
     controlTokens,
     telegram: c.telegram && { ...c.telegram, ...(c.telegram.tokenFile !== undefined ? { tokenFile: resolve(baseDir, c.telegram.tokenFile) } : {}) },
-    store: { path: c.store.path === ':memory:' ? ':memory:' : resolve(baseDir, c.store.path), synchronous: c.store.synchronous ?? 'FULL', groupCommit: c.store.groupCommit ?? true },
+    store: {
+      path: c.store.path === ':memory:' ? ':memory:' : resolve(baseDir, c.store.path),
+      synchronous: c.store.synchronous ?? 'FULL',
+      groupCommit: c.store.groupCommit ?? true,
+      ...(c.store.walRestartFrames !== undefined ? { walRestartFrames: c.store.walRestartFrames } : {}),
+    },
     clock: { spinBelowUs: c.clock.spinBelowUs },
     limits,
     rateLimit,

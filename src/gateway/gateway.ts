@@ -76,7 +76,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayAssembly
   const logger = opts.logger ?? silentLogger();
   const venues: SimVenueHost[] = [];
   for (const v of config.venues) venues.push(await openVenueHost(v, clock, logger));
-  const store = opts.store ?? new SqliteOrderStore(config.store.path, { synchronous: config.store.synchronous });
+  const store = opts.store ?? new SqliteOrderStore(config.store.path, { synchronous: config.store.synchronous, walRestartFrames: config.store.walRestartFrames });
   const server = new GatewayServer({
     host: config.listen.host,
     port: config.listen.port,

@@ -529,6 +529,8 @@ export class SqliteOrderStore implements OrderStore {
   private checkpointer: Worker | undefined;
   private readonly checkpointEvery: number;
   private commitsSinceCheckpoint = 0;
+  /** WAL frames at which the background checkpoint makes the WAL start over (`SqliteOrderStoreOptions.walRestartFrames`). */
+  readonly walRestartFrames: number;
   /** The caches were checked against `data_version` at the start of the open group. */
   private groupChecked = false;
   /** A group is open (beginGroup): each write is a savepoint inside one transaction. */
@@ -549,6 +551,7 @@ export class SqliteOrderStore implements OrderStore {
     this.checkpointEvery = opts.checkpointEveryCommits ?? 256;
     const restartFrames = opts.walRestartFrames ?? WAL_RESTART_FRAMES;
     if (!Number.isSafeInteger(restartFrames) || restartFrames < 1) throw new TypeError(`walRestartFrames must be an integer ≥ 1, got ${String(opts.walRestartFrames)}`);
+    this.walRestartFrames = restartFrames;
     if (!Number.isSafeInteger(this.checkpointEvery) || this.checkpointEvery < 1) throw new TypeError(`checkpointEveryCommits must be an integer ≥ 1, got ${String(opts.checkpointEveryCommits)}`);
     this.cacheLimit = readonly ? 0 : (opts.cacheOrders ?? 65_536);
     if (!Number.isSafeInteger(this.cacheLimit) || this.cacheLimit < 0) throw new TypeError(`cacheOrders must be an integer ≥ 0, got ${String(opts.cacheOrders)}`);

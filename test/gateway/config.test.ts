@@ -37,6 +37,8 @@ describe('gateway config', () => {
     expect(c.store).toEqual({ path: ':memory:', synchronous: 'FULL', groupCommit: true });
     expect(parseGatewayConfig({ ...BASE, store: { path: ':memory:', groupCommit: false } }).store.groupCommit).toBe(false);
     expect(error({ ...BASE, store: { path: ':memory:', groupCommit: 'yes' } })).toMatch(/store\.groupCommit/);
+    expect(parseGatewayConfig({ ...BASE, store: { path: ':memory:', walRestartFrames: 5000 } }).store.walRestartFrames).toBe(5000);
+    for (const bad of [0, 1.5, '5000']) expect(error({ ...BASE, store: { path: ':memory:', walRestartFrames: bad } })).toMatch(/store\.walRestartFrames/);
     expect(c.listen.tls).toBeUndefined();
     const tls = parseGatewayConfig({ ...BASE, listen: { port: 0, tls: { certFile: 'tls/cert.pem', keyFile: '/abs/key.pem' } } }, { baseDir: '/etc/tradeloop' }).listen.tls;
     expect(tls).toEqual({ certFile: '/etc/tradeloop/tls/cert.pem', keyFile: '/abs/key.pem' });

@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { LiveClock } from '../../src/core/clock.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { createGateway, startGateway } from '../../src/gateway/gateway.js';
+import { SqliteOrderStore, WAL_RESTART_FRAMES } from '../../src/store/sqlite-store.js';
 import { ROOT } from '../helpers.js';
 
 const TLS_DIR = join(ROOT, 'test/gateway/fixtures/tls');
@@ -47,6 +48,18 @@ describe('createGateway', () => {
       expect(await medianLatenessUs(plain.clock as LiveClock, 200)).toBeGreaterThan(500);
     } finally {
       await spin.close();
+      await plain.close();
+    }
+  });
+
+  it('opens its store with the config: store.walRestartFrames, else the store default', async () => {
+    const set = await createGateway(config({ store: { path: ':memory:', walRestartFrames: 5000 } }));
+    const plain = await createGateway(config());
+    try {
+      expect((set.store as SqliteOrderStore).walRestartFrames).toBe(5000);
+      expect((plain.store as SqliteOrderStore).walRestartFrames).toBe(WAL_RESTART_FRAMES);
+    } finally {
+      await set.close();
       await plain.close();
     }
   });
