@@ -21,7 +21,7 @@ import { ControlCommands, isDangerousCommand, type Caller, type Role } from '../
 import { remoteControlTarget, type ControlOp, type ControlResult, type ControlTarget } from '../control/target.js';
 import { ControlAckMsgSchema, ControlResultMsgSchema, ErrorMsgSchema, ProtocolErrorCode, serializeFrame } from '../gateway/protocol.js';
 import { resolveTelegramToken } from '../control/telegram.js';
-import { readPemFile } from '../gateway/tls.js';
+import { readPemFile, readTlsIdentity, type TlsIdentity } from '../gateway/tls.js';
 import { DataUsageError } from './data-commands.js';
 
 /** A bad argument, a missing token, an unreachable gateway: one line, exit code 2. */
@@ -47,6 +47,9 @@ export interface CtlCliOptions {
   timeoutMs?: number;
   /** PEM file of the certificate(s) to trust for a `wss://` gateway (its own, self-signed). */
   ca?: string;
+  /** PEM files of a client certificate and its key, for a `wss://` gateway that asks for one. Both or neither. */
+  cert?: string;
+  key?: string;
 }
 
 /** An open control link to one strategy. */
@@ -69,6 +72,8 @@ export interface ConnectControlOptions {
   timeoutMs: number;
   /** Certificates to trust for `wss://`, PEM (replace the system's for this connection). Default the system's. */
   ca?: string | Buffer;
+  /** A client certificate and its key, PEM, for a gateway that asks for one. Default none. */
+  identity?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /** What the command needs from the process; tests pass their own. */
@@ -124,12 +129,23 @@ export async function ctlCommand(words: readonly string[], o: CtlCliOptions, io:
       throw new CtlUsageError(`--ca: ${(err as Error).message}`);
     }
   }
+  let identity: TlsIdentity | undefined;
+  if ((o.cert === undefined) !== (o.key === undefined)) throw new CtlUsageError('give --cert and --key together');
+  if (o.cert !== undefined && o.key !== undefined) {
+    if (!o.gateway.startsWith('wss://')) throw new CtlUsageError('--cert and --key are for a wss:// gateway');
+    try {
+      identity = readTlsIdentity(o.cert, o.key, '--cert/--key');
+    } catch (err) {
+      const m = (err as Error).message;
+      throw new CtlUsageError(m.startsWith('--cert/--key') ? m : `--cert/--key: ${m}`);
+    }
+  }
   const clock = io.clock ?? new LiveClock();
   const timeoutMs = o.timeoutMs ?? 10_000;
   try {
     let link: CtlLink;
     try {
-      link = await (io.connect ?? connectControl)({ url: o.gateway, token, name: o.name, clock, timeoutMs, ca });
+      link = await (io.connect ?? connectControl)({ url: o.gateway, token, name: o.name, clock, timeoutMs, ca, identity });
     } catch (err) {
       throw new CtlUsageError((err as Error).message);
     }
@@ -155,7 +171,7 @@ export async function ctlCommand(words: readonly string[], o: CtlCliOptions, io:
  * @throws Error when the gateway cannot be reached, times out, refuses the token, or does not know control frames.
  */
 export async function connectControl(o: ConnectControlOptions): Promise<CtlLink> {
-  const ws = new WebSocket(o.url, o.ca !== undefined ? { ca: o.ca } : {});
+  const ws = new WebSocket(o.url, { ...(o.ca !== undefined ? { ca: o.ca } : {}), ...(o.identity !== undefined ? { cert: o.identity.cert, key: o.identity.key } : {}) });
   let seq = 0;
   let nextReq = 0;
   const waiting = new Map<string, { resolve: (f: Record<string, unknown>) => void; reject: (e: Error) => void; timer: number }>();

@@ -267,6 +267,8 @@ export function buildProgram(): Command {
     .requiredOption('--name <name>', 'the strategy (its login name at the gateway)')
     .option('--token-file <file>', 'file holding a control token of the gateway (else $TRADELOOP_CTL_TOKEN)')
     .option('--ca <file>', 'PEM certificate(s) to trust for a wss:// gateway with its own certificate (default: the system\'s, and $NODE_EXTRA_CA_CERTS)')
+    .option('--cert <file>', 'PEM client certificate, for a wss:// gateway that asks for one (with --key)')
+    .option('--key <file>', 'PEM private key of --cert')
     .option('--yes', 'run a dangerous command (stop, flatten, cancelall, set, reset) without asking')
     .argument('<command...>', 'the command and its arguments (after -- when an argument starts with -)')
     .action(async (words: string[], o: CtlCliOptions) => {

@@ -24,7 +24,7 @@ import { DATA_FORMATS, openMarketData, type DataFormat } from '../data/open.js';
 import { GatewayClient } from '../gateway/client.js';
 import { runPaper } from '../gateway/paper.js';
 import { RemoteEnv } from '../gateway/remote-env.js';
-import { readPemFile } from '../gateway/tls.js';
+import { readPemFile, readTlsIdentity, type TlsIdentity } from '../gateway/tls.js';
 import { loadStrategyClass } from './load-strategy.js';
 
 /** A bad invocation of `tradeloop run`: printed as one line, exit code 2. */
@@ -46,6 +46,9 @@ export interface RunCliOptions {
   tokenFile?: string;
   /** PEM file of the certificate(s) to trust for a `wss://` gateway (its own, self-signed). */
   ca?: string;
+  /** PEM files of this strategy's certificate and key, for a `wss://` gateway that asks for one (`listen.tls.clientCaFile`). Both or neither. */
+  cert?: string;
+  key?: string;
   config?: string;
   journal?: string;
   logLevel: string;
@@ -267,18 +270,29 @@ function trustedCa(file: string): string {
   }
 }
 
+/** The `--cert`/`--key` pair. @throws RunUsageError naming the file. */
+function clientIdentity(cert: string, key: string): TlsIdentity {
+  try {
+    return readTlsIdentity(cert, key, '--cert/--key');
+  } catch (err) {
+    throw new RunUsageError((err as Error).message.startsWith('--cert/--key') ? (err as Error).message : `--cert/--key: ${(err as Error).message}`);
+  }
+}
+
 /** Checks the mode options before anything is loaded. */
 function checkModes(o: RunCliOptions): void {
   if (o.paper && o.gateway) throw new RunUsageError('give either --gateway (live) or --paper, not both');
   if (!o.paper && !o.gateway) throw new RunUsageError('give --gateway <url> (live) or --paper --data <file>');
   if (o.paper) {
     if (!o.data) throw new RunUsageError('--paper needs --data <file>');
-    if (o.name || o.token || o.tokenFile || o.ca) throw new RunUsageError('--name, tokens and --ca are for --gateway, not --paper');
+    if (o.name || o.token || o.tokenFile || o.ca || o.cert || o.key) throw new RunUsageError('--name, tokens, --ca, --cert and --key are for --gateway, not --paper');
     return;
   }
   if (!/^wss?:\/\/[^\s/]+/.test(o.gateway!)) throw new RunUsageError(`--gateway must be a ws:// or wss:// URL, got '${o.gateway}'`);
   if (!o.name) throw new RunUsageError('--gateway needs --name <strategy login name>');
   if (o.ca !== undefined && !o.gateway!.startsWith('wss://')) throw new RunUsageError('--ca is for a wss:// gateway');
+  if ((o.cert === undefined) !== (o.key === undefined)) throw new RunUsageError('give --cert and --key together');
+  if (o.cert !== undefined && !o.gateway!.startsWith('wss://')) throw new RunUsageError('--cert and --key are for a wss:// gateway');
   if (!/^[\w.:-]{1,64}$/.test(o.name)) throw new RunUsageError(`--name '${o.name}' is not a strategy name (1-64 letters, digits, _ . : -)`);
 }
 
@@ -320,6 +334,7 @@ async function gatewayMode(o: RunCliOptions, io: RunIo, config: Record<string, u
   const logger = createLogger({ clock, level: o.logLevel });
   const token = resolveToken(o, io.env, (m) => logger.warn(m));
   const ca = o.ca === undefined ? undefined : trustedCa(o.ca);
+  const identity = o.cert === undefined || o.key === undefined ? undefined : clientIdentity(o.cert, o.key);
   const url = o.gateway!;
   if (url.startsWith('ws://') && !/^ws:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(url)) {
     logger.warn({ gateway: url }, 'ws:// to another host sends the token in clear: use wss://');
@@ -328,7 +343,7 @@ async function gatewayMode(o: RunCliOptions, io: RunIo, config: Record<string, u
   const journal = o.journal ? new Journal(new FileJournalSink(o.journal), { marketData: 'value' }) : undefined;
   const consoleCh = o.console ? new ConsoleChannel(io.stdin, (t) => io.stdout(t + '\n')) : undefined;
   const tg = runnerTelegram(o, rc, io);
-  const client = new GatewayClient({ url, strategy: o.name!, token, clock, logger, ca });
+  const client = new GatewayClient({ url, strategy: o.name!, token, clock, logger, ca, identity });
   const remote = new RemoteEnv({
     strategy: new Strategy(config),
     client,
@@ -502,6 +517,8 @@ export function addRunCommand(program: Command): void {
     .option('--token-file <file>', `file holding the gateway token (else $${TOKEN_ENV_VAR})`)
     .option('--token <token>', 'the gateway token itself (visible in the process list: prefer --token-file)')
     .option('--ca <file>', 'PEM certificate(s) to trust for a wss:// gateway with its own certificate (default: the system\'s, and $NODE_EXTRA_CA_CERTS)')
+    .option('--cert <file>', 'PEM certificate of this strategy, for a wss:// gateway that asks for one (with --key)')
+    .option('--key <file>', 'PEM private key of --cert')
     .option('--paper', 'paper mode: simulated venue on a recorded market, played at wall-clock pace')
     .option('--data <file>', 'paper mode: market data file (as for backtest)')
     .addOption(new Option('--format <format>', 'paper mode: data format (default: from the file name)').choices([...DATA_FORMATS]))

@@ -116,6 +116,8 @@ export interface GatewayClientOptions {
    * (and `NODE_EXTRA_CA_CERTS`).
    */
   ca?: string | Buffer;
+  /** This client's certificate and key, PEM, for a gateway that asks for one (`listen.tls.clientCaFile`). Default none. */
+  identity?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /** Why a connection ended, and what follows. */
@@ -196,6 +198,7 @@ export class GatewayClient extends EventEmitter<GatewayClientEvents> {
   private readonly limits: ProtocolLimits;
   private readonly loginTimeoutMs: number;
   private readonly ca: string | Buffer | undefined;
+  private readonly identity: { cert: string | Buffer; key: string | Buffer } | undefined;
   private resume: () => ResumeSpec | undefined;
 
   private ws: WebSocket | undefined;
@@ -239,6 +242,7 @@ export class GatewayClient extends EventEmitter<GatewayClientEvents> {
     this.limits = resolveLimits(opts.limits ?? {}, DEFAULT_CLIENT_LIMITS);
     this.loginTimeoutMs = opts.loginTimeoutMs ?? DEFAULT_LIMITS.loginTimeoutMs;
     this.ca = opts.ca;
+    this.identity = opts.identity;
     this.resume = opts.resume ?? (() => undefined);
     this.closedPromise = new Promise((resolve) => (this.closedResolve = resolve));
   }
@@ -289,7 +293,13 @@ export class GatewayClient extends EventEmitter<GatewayClientEvents> {
     let ws: WebSocket;
     try {
       // maxPayload a little above our frame limit, so that an oversized frame is refused by our own check with a clear log line.
-      ws = new WebSocket(this.url, { maxPayload: this.limits.maxFrameBytes + 1024, handshakeTimeout: this.loginTimeoutMs, perMessageDeflate: false, ...(this.ca !== undefined ? { ca: this.ca } : {}) });
+      ws = new WebSocket(this.url, {
+        maxPayload: this.limits.maxFrameBytes + 1024,
+        handshakeTimeout: this.loginTimeoutMs,
+        perMessageDeflate: false,
+        ...(this.ca !== undefined ? { ca: this.ca } : {}),
+        ...(this.identity !== undefined ? { cert: this.identity.cert, key: this.identity.key } : {}),
+      });
     } catch (err) {
       // A malformed URL: no connection will ever work.
       this.state = 'closed';

@@ -4,7 +4,6 @@
  * `LiveClock`. `startGateway` is what `tradeloop gateway` runs.
  * @module
  */
-import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import { LiveClock, type Scheduler } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
@@ -14,7 +13,7 @@ import type { OrderStore } from '../store/order-store.js';
 import { SqliteOrderStore } from '../store/sqlite-store.js';
 import type { GatewayConfig, VenueConfig } from './config.js';
 import { GatewayServer } from './server.js';
-import { readPemFile } from './tls.js';
+import { readPemFile, readTlsIdentity } from './tls.js';
 import { SimVenueHost } from './venue-host.js';
 
 /** A running (or ready to start) gateway and what it owns. */
@@ -64,14 +63,10 @@ export async function openVenueHost(cfg: VenueConfig, clock: Scheduler, logger: 
 export async function createGateway(config: GatewayConfig, opts: GatewayAssemblyOptions = {}): Promise<Gateway> {
   // The TLS files first: a wrong path should not cost the time of opening the venues' data.
   const t = config.listen.tls;
-  const tls = t && { cert: readPemFile(t.certFile, 'certificate'), key: readPemFile(t.keyFile, 'private key') };
-  if (t && tls) {
-    try {
-      createSecureContext({ cert: tls.cert, key: tls.key });
-    } catch (err) {
-      throw new Error(`listen.tls: the key ${t.keyFile} and the certificate ${t.certFile} do not go together (${(err as Error).message})`);
-    }
-  }
+  const tls = t && {
+    ...readTlsIdentity(t.certFile, t.keyFile, 'listen.tls'),
+    ...(t.clientCaFile !== undefined ? { clientCa: readPemFile(t.clientCaFile, 'certificate') } : {}),
+  };
   const clock = opts.clock ?? new LiveClock({ spinBelowUs: config.clock.spinBelowUs });
   const logger = opts.logger ?? silentLogger();
   const venues: SimVenueHost[] = [];

@@ -75,9 +75,11 @@ export interface GatewayServerOptions {
    * TLS: the server speaks `wss://` with this certificate (chain) and private key, PEM, and
    * refuses TLS before 1.2. Default none: plain `ws://`, for loopback or behind a TLS proxy.
    * The token travels in the login frame, so a gateway reachable from other hosts needs one
-   * or the other.
+   * or the other. `clientCa`: certificates (PEM) a client's certificate must be signed by
+   * (or be one of): the handshake then fails for a client without such a certificate, before
+   * any frame (mutual TLS). Default none: any client may connect, and logs in with its token.
    */
-  tls?: { cert: string | Buffer; key: string | Buffer };
+  tls?: { cert: string | Buffer; key: string | Buffer; clientCa?: string | Buffer };
   /** Strategy name → token. Tokens are compared in constant time and never logged. */
   tokens: Readonly<Record<string, string>>;
   /**
@@ -299,7 +301,9 @@ export class GatewayServer implements SessionHandler {
     const port = this.opts.port ?? 0;
     const tls = this.opts.tls;
     // Throws here (a key that does not match the certificate, PEM that is not PEM), before listening.
-    const https = tls ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }) : undefined;
+    const https = tls
+      ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...(tls.clientCa !== undefined ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) })
+      : undefined;
     if (https) {
       this.https = https;
       // A client that fails the handshake (plain ws:// on this port, an untrusted certificate) is

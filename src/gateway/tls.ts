@@ -5,6 +5,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 
 /** What a PEM file must hold. */
 export type PemKind = 'certificate' | 'private key';
@@ -30,3 +31,27 @@ export function readPemFile(path: string, kind: PemKind): string {
   if (!MARKERS[kind].test(text)) throw new Error(`${path} holds no PEM ${kind} (expected a "-----BEGIN ${kind === 'certificate' ? 'CERTIFICATE' : 'PRIVATE KEY'}-----" block)`);
   return text;
 }
+
+/** A certificate and its private key, PEM. */
+export interface TlsIdentity {
+  cert: string;
+  key: string;
+}
+
+/**
+ * Reads a certificate and its private key (a gateway's, or a client's for a gateway that asks
+ * for one) and checks that they go together.
+ * @param what names the pair in the error, e.g. `listen.tls` or `--cert/--key`.
+ * @throws Error (one line, naming the files) when either cannot be read, holds no PEM block
+ *   of its kind, or the key does not go with the certificate.
+ */
+export function readTlsIdentity(certFile: string, keyFile: string, what: string): TlsIdentity {
+  const id = { cert: readPemFile(certFile, 'certificate'), key: readPemFile(keyFile, 'private key') };
+  try {
+    createSecureContext(id);
+  } catch (err) {
+    throw new Error(`${what}: the key ${keyFile} and the certificate ${certFile} do not go together (${(err as Error).message})`);
+  }
+  return id;
+}
+

@@ -82,6 +82,12 @@ describe('tradeloop ctl against a gateway', () => {
     await expect(ctl(gw, ['status'], { ca: join(TLS_DIR, 'key.pem') })).rejects.toThrow(/--ca: .*key\.pem holds no PEM certificate/);
     const plain = ctlCommand(['status'], { gateway: gw.url.replace('wss:', 'ws:'), name: 'alpha', ca: join(TLS_DIR, 'cert.pem') }, { out: () => {}, env: { [CTL_TOKEN_ENV]: ADMIN_TOKEN } });
     await expect(plain).rejects.toThrow(/--ca is for a wss:\/\/ gateway/);
+    // --cert/--key: checked before anything is sent.
+    const usage = (extra: Record<string, string>) => ctlCommand(['status'], { gateway: gw.url, name: 'alpha', ca: join(TLS_DIR, 'cert.pem'), ...extra }, { out: () => {}, env: { [CTL_TOKEN_ENV]: ADMIN_TOKEN } });
+    await expect(usage({ cert: join(TLS_DIR, 'client-cert.pem') })).rejects.toThrow(/give --cert and --key together/);
+    await expect(usage({ cert: join(TLS_DIR, 'client-cert.pem'), key: join(TLS_DIR, 'key.pem') })).rejects.toThrow(/--cert\/--key: the key .*key\.pem and the certificate .*client-cert\.pem do not go together/);
+    // A gateway that does not ask for a client certificate accepts one.
+    expect((await usage({ cert: join(TLS_DIR, 'client-cert.pem'), key: join(TLS_DIR, 'client-key.pem') }))).toBe(0);
   });
 
   it('status, pause, resume, set (refused, then accepted), cmd', async () => {

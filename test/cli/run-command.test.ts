@@ -54,6 +54,7 @@ export default class LiveTest extends BaseStrategy {
 const gateways: FakeGateway[] = [];
 const TLS_CERT = join(ROOT, 'test/gateway/fixtures/tls/cert.pem');
 const TLS_KEY = join(ROOT, 'test/gateway/fixtures/tls/key.pem');
+const TLS_CLIENT_KEY = join(ROOT, 'test/gateway/fixtures/tls/client-key.pem');
 afterAll(async () => {
   for (const g of gateways) await g.close();
 });
@@ -76,7 +77,10 @@ describe('tradeloop run: usage', () => {
       [['run', '--strategy', DEMO, '--gateway', 'ws://127.0.0.1:1/v1', '--name', 'mm', '--ca', TLS_CERT], /--ca is for a wss:\/\/ gateway/],
       [['run', '--strategy', DEMO, '--gateway', 'wss://127.0.0.1:1/v1', '--name', 'mm', '--token-file', goodTokenFile, '--ca', join(dir, 'missing.pem')], /--ca: cannot read the certificate file .*missing\.pem: ENOENT/],
       [['run', '--strategy', DEMO, '--gateway', 'wss://127.0.0.1:1/v1', '--name', 'mm', '--token-file', goodTokenFile, '--ca', TLS_KEY], /--ca: .*key\.pem holds no PEM certificate/],
-      [['run', '--strategy', DEMO, '--paper', '--data', AMZN, '--ca', TLS_CERT], /--name, tokens and --ca are for --gateway, not --paper/],
+      [['run', '--strategy', DEMO, '--paper', '--data', AMZN, '--ca', TLS_CERT], /--name, tokens, --ca, --cert and --key are for --gateway, not --paper/],
+      [['run', '--strategy', DEMO, '--gateway', 'wss://127.0.0.1:1/v1', '--name', 'mm', '--token-file', goodTokenFile, '--cert', TLS_CERT], /give --cert and --key together/],
+      [['run', '--strategy', DEMO, '--gateway', 'ws://127.0.0.1:1/v1', '--name', 'mm', '--cert', TLS_CERT, '--key', TLS_KEY], /--cert and --key are for a wss:\/\/ gateway/],
+      [['run', '--strategy', DEMO, '--gateway', 'wss://127.0.0.1:1/v1', '--name', 'mm', '--token-file', goodTokenFile, '--cert', TLS_CERT, '--key', TLS_CLIENT_KEY], /--cert\/--key: the key .*client-key\.pem and the certificate .*cert\.pem do not go together/],
       [['run', '--strategy', DEMO, '--paper', '--data', AMZN, '--speed', '0'], /--speed <n>.*positive number/],
       [['run', '--strategy', DEMO, '--paper', '--data', AMZN, '--spin-below-us', '5000'], /--spin-below-us <us>.*integer from 0 to 1000/],
       [['run', '--strategy', 'nope.ts', '--paper', '--data', AMZN], /strategy file not found: nope\.ts/],

@@ -42,6 +42,9 @@ describe('gateway config', () => {
     expect(c.listen.tls).toBeUndefined();
     const tls = parseGatewayConfig({ ...BASE, listen: { port: 0, tls: { certFile: 'tls/cert.pem', keyFile: '/abs/key.pem' } } }, { baseDir: '/etc/tradeloop' }).listen.tls;
     expect(tls).toEqual({ certFile: '/etc/tradeloop/tls/cert.pem', keyFile: '/abs/key.pem' });
+    const mutual = parseGatewayConfig({ ...BASE, listen: { port: 0, tls: { certFile: 'c.pem', keyFile: 'k.pem', clientCaFile: 'clients.pem' } } }, { baseDir: '/etc/tradeloop' }).listen.tls;
+    expect(mutual).toEqual({ certFile: '/etc/tradeloop/c.pem', keyFile: '/etc/tradeloop/k.pem', clientCaFile: '/etc/tradeloop/clients.pem' });
+    expect(error({ ...BASE, listen: { port: 0, tls: { certFile: 'c.pem', keyFile: 'k.pem', clientCaFile: '' } } })).toMatch(/listen\.tls\.clientCaFile/);
     expect(error({ ...BASE, listen: { port: 0, tls: { certFile: 'c.pem' } } })).toMatch(/listen\.tls\.keyFile/);
     expect(error({ ...BASE, listen: { port: 0, tls: { certFile: 'c.pem', keyFile: 'k.pem', ca: 'x' } } })).toMatch(/listen\.tls/);
     expect(c.clock).toEqual({ spinBelowUs: 0 });

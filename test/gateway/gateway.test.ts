@@ -87,5 +87,26 @@ describe('createGateway', () => {
     await expect(startGateway(tls(join(TLS_DIR, 'key.pem'), join(TLS_DIR, 'key.pem')))).rejects.toThrow(/key\.pem holds no PEM certificate/);
     // A key that is not the certificate's.
     await expect(startGateway(tls(join(TLS_DIR, 'other-cert.pem'), join(TLS_DIR, 'key.pem')))).rejects.toThrow(/listen\.tls: the key .*key\.pem and the certificate .*other-cert\.pem do not go together \(.*key values mismatch\)/);
+    // listen.tls.clientCaFile: read at start, and then only clients with such a certificate log in.
+    const mutual = (clientCaFile: string) => config({ listen: { port: 0, tls: { certFile: join(TLS_DIR, 'cert.pem'), keyFile: join(TLS_DIR, 'key.pem'), clientCaFile } } });
+    await expect(startGateway(mutual(join(TLS_DIR, 'client-key.pem')))).rejects.toThrow(/client-key\.pem holds no PEM certificate/);
+    const m = await startGateway(mutual(join(TLS_DIR, 'client-cert.pem')));
+    try {
+      const login = (opts: WebSocket.ClientOptions) =>
+        new Promise<string>((resolve) => {
+          const ws = new WebSocket(m.url, { ca: readFileSync(join(TLS_DIR, 'cert.pem')), ...opts });
+          ws.once('error', () => resolve('error'));
+          ws.once('close', () => resolve('closed'));
+          ws.once('open', () => ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy: 'alpha', token: 'alpha-secret' })));
+          ws.once('message', (d) => {
+            resolve(String((JSON.parse(String(d)) as { type: string }).type));
+            ws.terminate();
+          });
+        });
+      expect(await login({})).not.toBe('login_ack');
+      expect(await login({ cert: readFileSync(join(TLS_DIR, 'client-cert.pem')), key: readFileSync(join(TLS_DIR, 'client-key.pem')) })).toBe('login_ack');
+    } finally {
+      await m.close();
+    }
   });
 });

@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import { LiveClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { GatewayClient, type DisconnectInfo } from '../../src/gateway/client.js';
-import { readPemFile } from '../../src/gateway/tls.js';
+import { readPemFile, readTlsIdentity } from '../../src/gateway/tls.js';
 import { ROOT } from '../helpers.js';
 import { TOKENS, startTestGateway, type TestGateway } from './harness.js';
 
@@ -18,6 +18,8 @@ const FIXTURES = join(ROOT, 'test/gateway/fixtures/tls');
 const CERT = join(FIXTURES, 'cert.pem');
 const KEY = join(FIXTURES, 'key.pem');
 const OTHER_CERT = join(FIXTURES, 'other-cert.pem');
+const CLIENT_CERT = join(FIXTURES, 'client-cert.pem');
+const CLIENT_KEY = join(FIXTURES, 'client-key.pem');
 const dir = mkdtempSync(join(tmpdir(), 'tl-tls-'));
 
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -99,5 +101,45 @@ describe('a gateway on wss://', () => {
     const good = run(readPemFile(CERT, 'certificate'));
     await expect.poll(() => good.logins, { timeout: 5_000 }).toBe(1);
     expect(gw.server.connectedStrategies()).toEqual(['alpha']);
+  });
+
+  it('with clientCa, serves only clients whose certificate it trusts (mutual TLS): GatewayClient identity, and the handshake refuses the rest', async () => {
+    const gw = await startTestGateway({
+      tls: { cert: readPemFile(CERT, 'certificate'), key: readPemFile(KEY, 'private key'), clientCa: readPemFile(CLIENT_CERT, 'certificate') },
+      logger: silentLogger(),
+    });
+    cleanup.push(() => gw.close());
+    const ca = readPemFile(CERT, 'certificate');
+    // Without a certificate, or with one the gateway does not trust (its own server pair): no session.
+    await expect(openWs(gw.url, { ca }).then((ws) => new Promise((resolve, reject) => {
+      ws.once('close', (code) => reject(new Error(`closed ${code}`)));
+      ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy: 'alpha', token: TOKENS.alpha }));
+      ws.once('message', resolve);
+    }))).rejects.toThrow();
+    await expect(openWs(gw.url, { ca, cert: readPemFile(CERT, 'certificate'), key: readPemFile(KEY, 'private key') }).then((ws) => new Promise((resolve, reject) => {
+      ws.once('close', (code) => reject(new Error(`closed ${code}`)));
+      ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy: 'alpha', token: TOKENS.alpha }));
+      ws.once('message', resolve);
+    }))).rejects.toThrow();
+    expect(gw.server.connectedStrategies()).toEqual([]);
+    // With the trusted client certificate: logged in.
+    const clock = new LiveClock();
+    const identity = readTlsIdentity(CLIENT_CERT, CLIENT_KEY, 'client');
+    const c = new GatewayClient({ url: gw.url, strategy: 'alpha', token: TOKENS.alpha, clock, logger: silentLogger(), backoff: { initialMs: 20, maxMs: 50 }, ca, identity });
+    let logins = 0;
+    c.on('login', () => logins++);
+    c.start();
+    cleanup.push(async () => {
+      await c.close({ graceMs: 20 });
+      clock.cancelAll();
+    });
+    await expect.poll(() => logins, { timeout: 5_000 }).toBe(1);
+    expect(gw.server.connectedStrategies()).toEqual(['alpha']);
+  });
+
+  it('readTlsIdentity names the pair and the files when the key does not go with the certificate', () => {
+    expect(readTlsIdentity(CLIENT_CERT, CLIENT_KEY, 'x').cert).toMatch(/BEGIN CERTIFICATE/);
+    expect(() => readTlsIdentity(CLIENT_CERT, KEY, '--cert/--key')).toThrow(/^--cert\/--key: the key .*key\.pem and the certificate .*client-cert\.pem do not go together/);
+    expect(() => readTlsIdentity(join(dir, 'nope.pem'), CLIENT_KEY, 'x')).toThrow(/cannot read the certificate file .*nope\.pem/);
   });
 });
