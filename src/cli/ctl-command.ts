@@ -136,8 +136,7 @@ export async function ctlCommand(words: readonly string[], o: CtlCliOptions, io:
     try {
       identity = readTlsIdentity(o.cert, o.key, '--cert/--key');
     } catch (err) {
-      const m = (err as Error).message;
-      throw new CtlUsageError(m.startsWith('--cert/--key') ? m : `--cert/--key: ${m}`);
+      throw new CtlUsageError((err as Error).message);
     }
   }
   const clock = io.clock ?? new LiveClock();

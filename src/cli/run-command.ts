@@ -275,7 +275,7 @@ function clientIdentity(cert: string, key: string): TlsIdentity {
   try {
     return readTlsIdentity(cert, key, '--cert/--key');
   } catch (err) {
-    throw new RunUsageError((err as Error).message.startsWith('--cert/--key') ? (err as Error).message : `--cert/--key: ${(err as Error).message}`);
+    throw new RunUsageError((err as Error).message);
   }
 }
 

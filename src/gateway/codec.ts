@@ -32,6 +32,7 @@ import {
   isWireText,
   isWireVenueOrderId,
   orderEventForms,
+  WIRE_EVENT_FORMS,
   serializeFrame,
   summarizeIssues,
   type CancelAllMsg,
@@ -206,15 +207,13 @@ const FAST_ENCODERS = orderEventForms(wireDecimal);
 const PRICE_FIELDS: ReadonlySet<string> = new Set(['price', 'newPrice', 'fee']);
 const QTY_FIELDS: ReadonlySet<string> = new Set(['qty', 'newQty', 'leavesQty', 'fillQty']);
 
-const WIRE_FORMS = orderEventForms((x) => (isWireDecimal(x) ? x : undefined));
-
 /**
  * The API event of an order event's wire payload by its hand-written form, decimals revived:
  * exactly what `decodeEventBySchema` gives; undefined when there is no form or it declines
  * (then the schema decides). Decimals must be strings, as the schema wants them.
  */
 function fastDecode(cb: string, payload: unknown): Record<string, unknown> | undefined {
-  const form = WIRE_FORMS.get(cb);
+  const form = WIRE_EVENT_FORMS.get(cb);
   if (form === undefined || typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
   const w = form(payload as Record<string, unknown>);
   if (w === undefined) return undefined;

@@ -1227,7 +1227,8 @@ export function orderEventForms(dec: DecimalReader): ReadonlyMap<string, OrderEv
   ]);
 }
 
-const WIRE_EVENT_FORMS = orderEventForms((x) => (isWireDecimal(x) ? x : undefined));
+/** @internal The order events' forms on wire payloads (decimals must be strings): what a client receives. */
+export const WIRE_EVENT_FORMS = orderEventForms((x) => (isWireDecimal(x) ? x : undefined));
 
 function ownKeyCountAtMost(obj: object, max: number): number {
   let n = 0;

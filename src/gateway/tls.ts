@@ -41,12 +41,17 @@ export interface TlsIdentity {
 /**
  * Reads a certificate and its private key (a gateway's, or a client's for a gateway that asks
  * for one) and checks that they go together.
- * @param what names the pair in the error, e.g. `listen.tls` or `--cert/--key`.
- * @throws Error (one line, naming the files) when either cannot be read, holds no PEM block
- *   of its kind, or the key does not go with the certificate.
+ * @param what names the pair at the start of every error, e.g. `listen.tls` or `--cert/--key`.
+ * @throws Error (one line, `what: …`, naming the file) when either cannot be read, holds no
+ *   PEM block of its kind, or the key does not go with the certificate.
  */
 export function readTlsIdentity(certFile: string, keyFile: string, what: string): TlsIdentity {
-  const id = { cert: readPemFile(certFile, 'certificate'), key: readPemFile(keyFile, 'private key') };
+  let id: TlsIdentity;
+  try {
+    id = { cert: readPemFile(certFile, 'certificate'), key: readPemFile(keyFile, 'private key') };
+  } catch (err) {
+    throw new Error(`${what}: ${(err as Error).message}`);
+  }
   try {
     createSecureContext(id);
   } catch (err) {

@@ -140,6 +140,6 @@ describe('a gateway on wss://', () => {
   it('readTlsIdentity names the pair and the files when the key does not go with the certificate', () => {
     expect(readTlsIdentity(CLIENT_CERT, CLIENT_KEY, 'x').cert).toMatch(/BEGIN CERTIFICATE/);
     expect(() => readTlsIdentity(CLIENT_CERT, KEY, '--cert/--key')).toThrow(/^--cert\/--key: the key .*key\.pem and the certificate .*client-cert\.pem do not go together/);
-    expect(() => readTlsIdentity(join(dir, 'nope.pem'), CLIENT_KEY, 'x')).toThrow(/cannot read the certificate file .*nope\.pem/);
+    expect(() => readTlsIdentity(join(dir, 'nope.pem'), CLIENT_KEY, 'x')).toThrow(/^x: cannot read the certificate file .*nope\.pem/);
   });
 });
