@@ -1,7 +1,8 @@
 /**
  * `tradeloop gateway --config <file>`: runs the trading gateway (`docs/gateway.md`) until
  * SIGINT or SIGTERM, then shuts down cleanly (sessions told 4040 and closed, venues' resting
- * orders cancelled and recorded, store closed).
+ * orders cancelled and recorded, store closed). SIGHUP re-reads the TLS files of
+ * `listen.tls` (a renewed certificate, a new revocation list) for the connections to come.
  * @module
  */
 import { LiveClock } from '../core/clock.js';
@@ -10,6 +11,7 @@ import { gatewayControlTargets } from '../control/target.js';
 import { launchTelegram } from '../control/telegram.js';
 import { GatewayConfigError, loadGatewayConfig, type GatewayConfig } from '../gateway/config.js';
 import { startGateway } from '../gateway/gateway.js';
+import { readGatewayTls } from '../gateway/tls.js';
 import { DataUsageError } from './data-commands.js';
 
 /** Options of `tradeloop gateway`, as commander parses them. */
@@ -31,6 +33,14 @@ export interface GatewayCommandIo {
   stopSignal?: Promise<string>;
   /** Environment for `tokenEnv`; default `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** Subscribes the TLS reload; returns the unsubscribe. Default: on each SIGHUP. */
+  onReload?: (reload: () => void) => () => void;
+}
+
+function sighup(reload: () => void): () => void {
+  const on = () => reload();
+  process.on('SIGHUP', on);
+  return () => process.off('SIGHUP', on);
 }
 
 function signals(): Promise<string> {
@@ -74,7 +84,20 @@ export async function gatewayCommand(o: GatewayCliOptions, io: GatewayCommandIo)
   // failure (a bad token, an unreachable Bot API) is logged without stopping the gateway.
   const tg = launchTelegram(config.telegram, () => gatewayControlTargets(gw.server), logger, { clock: gw.clock, env: io.env });
   io.out(`gateway listening on ${gw.url} (${gw.venues.map((v) => v.exchange).join(', ')}; ${Object.keys(config.tokens).length} strategies; store ${config.store.path})\n`);
+  const tlsFiles = config.listen.tls;
+  const unsubscribe = (io.onReload ?? sighup)(() => {
+    if (tlsFiles === undefined) {
+      logger.warn('TLS reload asked for, but the gateway serves no TLS (listen.tls)');
+      return;
+    }
+    try {
+      gw.server.reloadTls(readGatewayTls(tlsFiles));
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'TLS reload failed: the certificates in force stay');
+    }
+  });
   const sig = await stop;
+  unsubscribe();
   logger.info({ signal: sig }, 'shutting down');
   await tg?.stop();
   await gw.close();

@@ -135,8 +135,11 @@ export const GatewayConfigSchema = z.strictObject({
     port: z.int().min(0).max(65_535),
     /** WebSocket path. Default `/v1`. */
     path: z.string().regex(/^\/[\x21-\x7e]*$/, 'expected a path starting with /').default('/v1'),
-    /** TLS (`wss://`): PEM files of the certificate (chain) and its private key, relative to the config file. Default none (`ws://`). */
-    tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1), clientCaFile: z.string().min(1).optional() }).optional(),
+    /** TLS (`wss://`): PEM files of the certificate (chain) and its private key, relative to the config file; `clientCaFile`: require client certificates from these issuers; `crlFile` (with it): their revocation lists. Default none (`ws://`). */
+    tls: z
+      .strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1), clientCaFile: z.string().min(1).optional(), crlFile: z.string().min(1).optional() })
+      .refine((t) => t.crlFile === undefined || t.clientCaFile !== undefined, { message: 'crlFile needs clientCaFile (revocation lists apply to client certificates)', path: ['crlFile'] })
+      .optional(),
   }),
   /** Strategy name → token or `{ tokenEnv }`. At least one. */
   tokens: z.record(StrategyName, TokenSchema).refine((t) => Object.keys(t).length > 0, 'configure at least one strategy'),
@@ -249,7 +252,7 @@ export interface GatewayRateLimit {
 /** The validated configuration with defaults filled in, tokens resolved and paths absolute. */
 export interface GatewayConfig {
   /** Where the WebSocket server listens: interface (default `127.0.0.1`), TCP port (0: any free one), path (default `/v1`), and TLS (absolute PEM paths; undefined: plain `ws://`). */
-  listen: { host: string; port: number; path: string; tls?: { certFile: string; keyFile: string; clientCaFile?: string } };
+  listen: { host: string; port: number; path: string; tls?: { certFile: string; keyFile: string; clientCaFile?: string; crlFile?: string } };
   /** Strategy name → token. Never log this. */
   tokens: Record<string, string>;
   /** Control client name → token and role (default `admin`). Never log this. Absent: no control clients. */
@@ -428,6 +431,7 @@ export function parseGatewayConfig(value: unknown, opts: ParseGatewayConfigOptio
               certFile: resolve(baseDir, c.listen.tls.certFile),
               keyFile: resolve(baseDir, c.listen.tls.keyFile),
               ...(c.listen.tls.clientCaFile !== undefined ? { clientCaFile: resolve(baseDir, c.listen.tls.clientCaFile) } : {}),
+              ...(c.listen.tls.crlFile !== undefined ? { crlFile: resolve(baseDir, c.listen.tls.crlFile) } : {}),
             },
           }
         : {}),

@@ -13,7 +13,7 @@ import type { OrderStore } from '../store/order-store.js';
 import { SqliteOrderStore } from '../store/sqlite-store.js';
 import type { GatewayConfig, VenueConfig } from './config.js';
 import { GatewayServer } from './server.js';
-import { readPemFile, readTlsIdentity } from './tls.js';
+import { readGatewayTls } from './tls.js';
 import { SimVenueHost } from './venue-host.js';
 
 /** A running (or ready to start) gateway and what it owns. */
@@ -62,11 +62,7 @@ export async function openVenueHost(cfg: VenueConfig, clock: Scheduler, logger: 
  */
 export async function createGateway(config: GatewayConfig, opts: GatewayAssemblyOptions = {}): Promise<Gateway> {
   // The TLS files first: a wrong path should not cost the time of opening the venues' data.
-  const t = config.listen.tls;
-  const tls = t && {
-    ...readTlsIdentity(t.certFile, t.keyFile, 'listen.tls'),
-    ...(t.clientCaFile !== undefined ? { clientCa: readPemFile(t.clientCaFile, 'certificate') } : {}),
-  };
+  const tls = config.listen.tls && readGatewayTls(config.listen.tls);
   const clock = opts.clock ?? new LiveClock({ spinBelowUs: config.clock.spinBelowUs });
   const logger = opts.logger ?? silentLogger();
   const venues: SimVenueHost[] = [];

@@ -18,6 +18,7 @@
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CancelCode, RejectCode } from '../api/codes.js';
@@ -78,8 +79,12 @@ export interface GatewayServerOptions {
    * or the other. `clientCa`: certificates (PEM) a client's certificate must be signed by
    * (or be one of): the handshake then fails for a client without such a certificate, before
    * any frame (mutual TLS). Default none: any client may connect, and logs in with its token.
+   * `crl` (with `clientCa`): revocation lists (PEM) of those issuers; a revoked certificate
+   * fails the handshake. OpenSSL then wants a list from every issuer in `clientCa`: a client
+   * whose issuer has none is refused too. {@link GatewayServer.reloadTls} replaces them all
+   * while running.
    */
-  tls?: { cert: string | Buffer; key: string | Buffer; clientCa?: string | Buffer };
+  tls?: { cert: string | Buffer; key: string | Buffer; clientCa?: string | Buffer; crl?: string | Buffer };
   /** Strategy name → token. Tokens are compared in constant time and never logged. */
   tokens: Readonly<Record<string, string>>;
   /**
@@ -171,6 +176,11 @@ class SerialQueue {
 const WS_PAYLOAD_FLOOR = 1 << 20;
 
 /** True when a new_order repeats the stored order exactly (the idempotent retry case). */
+/** The secure-context part of the gateway's TLS options (at start and on reload). */
+function secureContextOptions(tls: NonNullable<GatewayServerOptions['tls']>): SecureContextOptions {
+  return { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...(tls.clientCa !== undefined ? { ca: tls.clientCa } : {}), ...(tls.crl !== undefined ? { crl: tls.crl } : {}) };
+}
+
 function sameOrder(msg: NewOrderMsg, o: StoredOrder): boolean {
   if (msg.exchange !== o.exchange || msg.instrumentId !== o.instrumentId || msg.side !== o.side || msg.orderType !== o.orderType || msg.tif !== o.tif) return false;
   const a = [...new Set(msg.execInstr)].sort().join(',');
@@ -302,7 +312,7 @@ export class GatewayServer implements SessionHandler {
     const tls = this.opts.tls;
     // Throws here (a key that does not match the certificate, PEM that is not PEM), before listening.
     const https = tls
-      ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...(tls.clientCa !== undefined ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) })
+      ? createHttpsServer({ ...secureContextOptions(tls), ...(tls.clientCa !== undefined ? { requestCert: true, rejectUnauthorized: true } : {}) })
       : undefined;
     if (https) {
       this.https = https;
@@ -388,6 +398,23 @@ export class GatewayServer implements SessionHandler {
     }
     this.state = 'closed';
     this.logger.info('gateway closed');
+  }
+
+  /**
+   * Replaces the TLS certificate, key, client CAs and revocation lists for the connections
+   * that come next (`tradeloop gateway` calls it on SIGHUP): a renewed certificate, a newly
+   * revoked client. Sessions already open keep theirs.
+   * @throws Error when the gateway does not serve TLS, when client certificates would be
+   *   switched on or off (a restart does that), or when the new material is unusable (the old
+   *   stays in force).
+   */
+  reloadTls(tls: NonNullable<GatewayServerOptions['tls']>): void {
+    const https = this.https;
+    if (https === undefined) throw new Error('the gateway does not serve TLS (listen.tls): nothing to reload');
+    if ((tls.clientCa !== undefined) !== (this.opts.tls?.clientCa !== undefined)) throw new Error('client certificates (clientCaFile) can only be switched on or off by a restart');
+    // Throws before anything changes when the key does not go with the certificate, or a list does not parse.
+    https.setSecureContext(secureContextOptions(tls));
+    this.logger.info({ clientCa: tls.clientCa !== undefined, crl: tls.crl !== undefined }, 'TLS certificates reloaded');
   }
 
   /** Strategies with a live session now. */

@@ -1,20 +1,24 @@
 /**
- * PEM files for TLS: the gateway's certificate and key (`listen.tls`), and the certificates
- * a client trusts (`tradeloop run --ca`, `tradeloop ctl --ca`). One reader, so that every
- * command names the file and what is wrong with it in one line.
+ * PEM files for TLS: the gateway's certificate and key (`listen.tls`), the certificates and
+ * revocation lists it checks clients against, and the certificates a client trusts
+ * (`tradeloop run --ca`, `tradeloop ctl --ca`). One reader, so that every command names the
+ * file and what is wrong with it in one line.
  * @module
  */
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 
 /** What a PEM file must hold. */
-export type PemKind = 'certificate' | 'private key';
+export type PemKind = 'certificate' | 'private key' | 'certificate revocation list';
 
 const MARKERS: Record<PemKind, RegExp> = {
   certificate: /-----BEGIN CERTIFICATE-----/,
   // PKCS#8 ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY"), and the older RSA / EC forms.
   'private key': /-----BEGIN (?:ENCRYPTED |RSA |EC )?PRIVATE KEY-----/,
+  'certificate revocation list': /-----BEGIN X509 CRL-----/,
 };
+
+const LABELS: Record<PemKind, string> = { certificate: 'CERTIFICATE', 'private key': 'PRIVATE KEY', 'certificate revocation list': 'X509 CRL' };
 
 /**
  * Reads a PEM file and checks that it holds at least one block of the kind asked for.
@@ -28,7 +32,7 @@ export function readPemFile(path: string, kind: PemKind): string {
   } catch (err) {
     throw new Error(`cannot read the ${kind} file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  if (!MARKERS[kind].test(text)) throw new Error(`${path} holds no PEM ${kind} (expected a "-----BEGIN ${kind === 'certificate' ? 'CERTIFICATE' : 'PRIVATE KEY'}-----" block)`);
+  if (!MARKERS[kind].test(text)) throw new Error(`${path} holds no PEM ${kind} (expected a "-----BEGIN ${LABELS[kind]}-----" block)`);
   return text;
 }
 
@@ -60,3 +64,45 @@ export function readTlsIdentity(certFile: string, keyFile: string, what: string)
   return id;
 }
 
+
+/** The gateway's TLS material, PEM (`GatewayServerOptions.tls`). */
+export interface GatewayTls {
+  cert: string;
+  key: string;
+  /** Certificates a client's certificate must chain to (mutual TLS). */
+  clientCa?: string;
+  /** Revocation lists of those certificates' issuers. */
+  crl?: string;
+}
+
+/** Where the gateway's TLS files are (config `listen.tls`, paths resolved). */
+export interface GatewayTlsFiles {
+  certFile: string;
+  keyFile: string;
+  clientCaFile?: string;
+  crlFile?: string;
+}
+
+/**
+ * Reads the gateway's TLS files: its certificate and key (checked to go together), the
+ * client CA certificates and their revocation lists (checked to parse).
+ * @throws Error (one line, `listen.tls: …`, naming the file) when any cannot be used.
+ */
+export function readGatewayTls(files: GatewayTlsFiles): GatewayTls {
+  const tls: GatewayTls = readTlsIdentity(files.certFile, files.keyFile, 'listen.tls');
+  try {
+    if (files.clientCaFile !== undefined) tls.clientCa = readPemFile(files.clientCaFile, 'certificate');
+    if (files.crlFile !== undefined) tls.crl = readPemFile(files.crlFile, 'certificate revocation list');
+  } catch (err) {
+    throw new Error(`listen.tls: ${(err as Error).message}`);
+  }
+  if (tls.crl !== undefined && tls.clientCa === undefined) throw new Error('listen.tls: crlFile needs clientCaFile (revocation lists apply to client certificates)');
+  if (tls.crl !== undefined) {
+    try {
+      createSecureContext({ crl: tls.crl });
+    } catch (err) {
+      throw new Error(`listen.tls: ${files.crlFile} is not a valid revocation list (${(err as Error).message})`);
+    }
+  }
+  return tls;
+}

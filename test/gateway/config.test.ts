@@ -45,6 +45,9 @@ describe('gateway config', () => {
     const mutual = parseGatewayConfig({ ...BASE, listen: { port: 0, tls: { certFile: 'c.pem', keyFile: 'k.pem', clientCaFile: 'clients.pem' } } }, { baseDir: '/etc/tradeloop' }).listen.tls;
     expect(mutual).toEqual({ certFile: '/etc/tradeloop/c.pem', keyFile: '/etc/tradeloop/k.pem', clientCaFile: '/etc/tradeloop/clients.pem' });
     expect(error({ ...BASE, listen: { port: 0, tls: { certFile: 'c.pem', keyFile: 'k.pem', clientCaFile: '' } } })).toMatch(/listen\.tls\.clientCaFile/);
+    const revoking = parseGatewayConfig({ ...BASE, listen: { port: 0, tls: { certFile: 'c.pem', keyFile: 'k.pem', clientCaFile: 'clients.pem', crlFile: 'crl/clients.pem' } } }, { baseDir: '/etc/tradeloop' }).listen.tls;
+    expect(revoking?.crlFile).toBe('/etc/tradeloop/crl/clients.pem');
+    expect(error({ ...BASE, listen: { port: 0, tls: { certFile: 'c.pem', keyFile: 'k.pem', crlFile: 'crl.pem' } } })).toMatch(/listen\.tls\.crlFile: crlFile needs clientCaFile/);
     expect(error({ ...BASE, listen: { port: 0, tls: { certFile: 'c.pem' } } })).toMatch(/listen\.tls\.keyFile/);
     expect(error({ ...BASE, listen: { port: 0, tls: { certFile: 'c.pem', keyFile: 'k.pem', ca: 'x' } } })).toMatch(/listen\.tls/);
     expect(c.clock).toEqual({ spinBelowUs: 0 });

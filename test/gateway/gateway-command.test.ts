@@ -1,13 +1,14 @@
 /**
  * `tradeloop gateway --config <file>` as a user runs it: from source, in a child process;
  * it prints where it listens, serves a strategy, logs without tokens, and stops cleanly
- * on SIGTERM. Bad configurations: one line, exit code 2.
+ * on SIGTERM; SIGHUP re-reads its TLS files. Bad configurations: one line, exit code 2.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { ROOT } from '../helpers.js';
 import { RawClient } from './harness.js';
 
@@ -76,5 +77,68 @@ describe('tradeloop gateway', () => {
       expect(r.stderr).toMatch(re);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
+  });
+
+  it('re-reads its TLS files on SIGHUP: a client certificate revoked meanwhile is refused, a broken file changes nothing', async () => {
+    const TLS = join(ROOT, 'test/gateway/fixtures/tls');
+    const crl = join(dir, `crl-${Date.now()}.pem`);
+    copyFileSync(join(TLS, 'client-ca-crl-empty.pem'), crl);
+    const file = config({ listen: { port: 0, tls: { certFile: join(TLS, 'cert.pem'), keyFile: join(TLS, 'key.pem'), clientCaFile: join(TLS, 'client-ca-cert.pem'), crlFile: crl } } });
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'gateway', '--config', file], {
+      cwd: ROOT,
+      env: { ...process.env, TL_TEST_ALPHA: 'alpha-token-xyz' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += String(d)));
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const t0 = Date.now();
+    while (!/listening on (wss:\S+)/.test(stdout)) {
+      if (Date.now() - t0 > 30_000 || child.exitCode !== null) throw new Error(`no listening line; stderr: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const url = /listening on (wss:\S+)/.exec(stdout)![1]!;
+    const login = (who: 'ca-client' | 'revoked-client') =>
+      new Promise<string>((resolve) => {
+        const ws = new WebSocket(url, { ca: readFileSync(join(TLS, 'cert.pem')), cert: readFileSync(join(TLS, `${who}-cert.pem`)), key: readFileSync(join(TLS, `${who}-key.pem`)) });
+        ws.once('error', () => resolve('error'));
+        ws.once('close', () => resolve('closed'));
+        ws.once('open', () => ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy: 'alpha', token: 'alpha-token-xyz' })));
+        ws.once('message', (d) => {
+          resolve(String((JSON.parse(String(d)) as { type: string }).type));
+          ws.terminate();
+        });
+      });
+    const reloads = () => stderr.match(/TLS certificates reloaded/g)?.length ?? 0;
+    const failures = () => stderr.match(/TLS reload failed/g)?.length ?? 0;
+    const until = async (what: () => boolean, label: string) => {
+      const t = Date.now();
+      while (!what()) {
+        if (Date.now() - t > 10_000) throw new Error(`${label}; stderr: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      expect(await login('revoked-client')).toBe('login_ack');
+      // The CA revokes the certificate: the new list in place, then SIGHUP.
+      copyFileSync(join(TLS, 'client-ca-crl.pem'), crl);
+      child.kill('SIGHUP');
+      await until(() => reloads() === 1, 'no reload logged');
+      expect(await login('revoked-client')).not.toBe('login_ack');
+      expect(await login('ca-client')).toBe('login_ack');
+      // A broken list: logged, and the one in force stays.
+      writeFileSync(crl, 'not a revocation list\n');
+      child.kill('SIGHUP');
+      await until(() => failures() === 1, 'no failed reload logged');
+      expect(stderr).toContain(`"err":"listen.tls: ${crl} holds no PEM certificate revocation list`);
+      expect(stderr).toContain('"msg":"TLS reload failed: the certificates in force stay"');
+      expect(await login('revoked-client')).not.toBe('login_ack');
+      expect(await login('ca-client')).toBe('login_ack');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
   });
 });

@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import { LiveClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { GatewayClient, type DisconnectInfo } from '../../src/gateway/client.js';
-import { readPemFile, readTlsIdentity } from '../../src/gateway/tls.js';
+import { readGatewayTls, readPemFile, readTlsIdentity } from '../../src/gateway/tls.js';
 import { ROOT } from '../helpers.js';
 import { TOKENS, startTestGateway, type TestGateway } from './harness.js';
 
@@ -20,6 +20,9 @@ const KEY = join(FIXTURES, 'key.pem');
 const OTHER_CERT = join(FIXTURES, 'other-cert.pem');
 const CLIENT_CERT = join(FIXTURES, 'client-cert.pem');
 const CLIENT_KEY = join(FIXTURES, 'client-key.pem');
+const CLIENT_CA = join(FIXTURES, 'client-ca-cert.pem');
+const CRL = join(FIXTURES, 'client-ca-crl.pem');
+const CRL_EMPTY = join(FIXTURES, 'client-ca-crl-empty.pem');
 const dir = mkdtempSync(join(tmpdir(), 'tl-tls-'));
 
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -141,5 +144,63 @@ describe('a gateway on wss://', () => {
     expect(readTlsIdentity(CLIENT_CERT, CLIENT_KEY, 'x').cert).toMatch(/BEGIN CERTIFICATE/);
     expect(() => readTlsIdentity(CLIENT_CERT, KEY, '--cert/--key')).toThrow(/^--cert\/--key: the key .*key\.pem and the certificate .*client-cert\.pem do not go together/);
     expect(() => readTlsIdentity(join(dir, 'nope.pem'), CLIENT_KEY, 'x')).toThrow(/^x: cannot read the certificate file .*nope\.pem/);
+  });
+
+  it('with crl, refuses a revoked client certificate; reloadTls swaps the lists for the connections that come next and keeps the old on a bad reload', async () => {
+    const base = { cert: readPemFile(CERT, 'certificate'), key: readPemFile(KEY, 'private key'), clientCa: readPemFile(CLIENT_CA, 'certificate') };
+    const gw = await startTestGateway({ tls: { ...base, crl: readPemFile(CRL_EMPTY, 'certificate revocation list') }, logger: silentLogger() });
+    cleanup.push(() => gw.close());
+    const ca = readPemFile(CERT, 'certificate');
+    /** The first frame's type after a login with this client pair, or how the connection ended. */
+    const login = (name: 'ca-client' | 'revoked-client' | 'client') =>
+      new Promise<string>((resolve) => {
+        const id = readTlsIdentity(join(FIXTURES, `${name}-cert.pem`), join(FIXTURES, `${name}-key.pem`), name);
+        const ws = new WebSocket(gw.url, { ca, ...id });
+        ws.once('error', () => resolve('error'));
+        ws.once('close', () => resolve('closed'));
+        ws.once('open', () => ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy: 'alpha', token: TOKENS.alpha })));
+        ws.once('message', (d) => {
+          resolve(String((JSON.parse(String(d)) as { type: string }).type));
+          ws.terminate();
+        });
+      });
+    // A list that revokes nothing: both certificates of the CA are served.
+    expect(await login('ca-client')).toBe('login_ack');
+    expect(await login('revoked-client')).toBe('login_ack');
+    // The CA's list revoking one of them: refused at the handshake from now on.
+    gw.server.reloadTls({ ...base, crl: readPemFile(CRL, 'certificate revocation list') });
+    expect(await login('revoked-client')).not.toBe('login_ack');
+    expect(await login('ca-client')).toBe('login_ack');
+    // A bad reload throws and changes nothing.
+    expect(() => gw.server.reloadTls({ ...base, key: readPemFile(CLIENT_KEY, 'private key'), crl: readPemFile(CRL, 'certificate revocation list') })).toThrow();
+    expect(() => gw.server.reloadTls({ cert: base.cert, key: base.key })).toThrow(/switched on or off by a restart/);
+    expect(await login('revoked-client')).not.toBe('login_ack');
+    expect(await login('ca-client')).toBe('login_ack');
+    // With lists, an issuer in clientCa without one of its own refuses its clients (OpenSSL: unable to get certificate CRL).
+    gw.server.reloadTls({ ...base, clientCa: `${base.clientCa}${readPemFile(CLIENT_CERT, 'certificate')}`, crl: readPemFile(CRL, 'certificate revocation list') });
+    expect(await login('client')).not.toBe('login_ack');
+    expect(await login('ca-client')).toBe('login_ack');
+    gw.server.reloadTls({ ...base, clientCa: `${base.clientCa}${readPemFile(CLIENT_CERT, 'certificate')}` });
+    expect(await login('client')).toBe('login_ack');
+    expect(await login('revoked-client')).toBe('login_ack');
+  });
+
+  it('reloadTls on a gateway without TLS says so', async () => {
+    const gw = await startTestGateway({ logger: silentLogger() });
+    cleanup.push(() => gw.close());
+    expect(() => gw.server.reloadTls({ cert: readPemFile(CERT, 'certificate'), key: readPemFile(KEY, 'private key') })).toThrow(/does not serve TLS/);
+  });
+
+  it('readGatewayTls reads the four files and names the one at fault', () => {
+    const t = readGatewayTls({ certFile: CERT, keyFile: KEY, clientCaFile: CLIENT_CA, crlFile: CRL });
+    expect([t.cert, t.key, t.clientCa, t.crl].map((x) => x?.split('\n')[0])).toEqual(['-----BEGIN CERTIFICATE-----', '-----BEGIN PRIVATE KEY-----', '-----BEGIN CERTIFICATE-----', '-----BEGIN X509 CRL-----']);
+    expect(readGatewayTls({ certFile: CERT, keyFile: KEY })).toEqual({ cert: readPemFile(CERT, 'certificate'), key: readPemFile(KEY, 'private key') });
+    expect(() => readGatewayTls({ certFile: CERT, keyFile: KEY, clientCaFile: CLIENT_CA, crlFile: CLIENT_CA })).toThrow(`listen.tls: ${CLIENT_CA} holds no PEM certificate revocation list (expected a "-----BEGIN X509 CRL-----" block)`);
+    expect(() => readGatewayTls({ certFile: CERT, keyFile: KEY, clientCaFile: CRL })).toThrow(`listen.tls: ${CRL} holds no PEM certificate`);
+    expect(() => readGatewayTls({ certFile: CERT, keyFile: KEY, crlFile: CRL })).toThrow('listen.tls: crlFile needs clientCaFile');
+    const broken = join(dir, 'broken-crl.pem');
+    writeFileSync(broken, '-----BEGIN X509 CRL-----\nbm90IGEgbGlzdA==\n-----END X509 CRL-----\n');
+    expect(() => readGatewayTls({ certFile: CERT, keyFile: KEY, clientCaFile: CLIENT_CA, crlFile: broken })).toThrow(`listen.tls: ${broken} is not a valid revocation list`);
+    expect(() => readGatewayTls({ certFile: CERT, keyFile: CLIENT_KEY })).toThrow(/^listen\.tls: the key .*client-key\.pem and the certificate .*cert\.pem do not go together/);
   });
 });
