@@ -37,13 +37,21 @@ export class GatewayConfigError extends Error {
 const positiveMs = z.number().positive().finite();
 
 /** A strategy's token: the token itself, or `{ "tokenEnv": "NAME" }` to read it from an environment variable. */
-const TokenSchema = z.union([
-  z.string().min(1, 'a token must not be empty').max(512, 'a token is at most 512 characters (the protocol limit)'),
-  z.strictObject({ tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name') }),
-]);
-
 const ENV_NAME = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
 const TokenString = z.string().min(1, 'a token must not be empty').max(512, 'a token is at most 512 characters (the protocol limit)');
+
+/**
+ * A strategy's credentials: its token, or `{ token | tokenEnv, clientCertNames? }`.
+ * `clientCertNames` (with `listen.tls.clientCaFile`): the strategy logs in only over a
+ * connection whose client certificate carries one of these names (its subject CN, or a DNS
+ * name of its subjectAltName).
+ */
+const TokenSchema = z.union([
+  TokenString,
+  z
+    .strictObject({ token: TokenString.optional(), tokenEnv: ENV_NAME.optional(), clientCertNames: z.array(z.string().min(1).max(255)).min(1).max(64).optional() })
+    .refine((t) => (t.token === undefined) !== (t.tokenEnv === undefined), 'give exactly one of token, tokenEnv'),
+]);
 
 /**
  * A control client's token (`tradeloop ctl`): the token, `{ "tokenEnv": "NAME" }`, or either
@@ -141,7 +149,7 @@ export const GatewayConfigSchema = z.strictObject({
       .refine((t) => t.crlFile === undefined || t.clientCaFile !== undefined, { message: 'crlFile needs clientCaFile (revocation lists apply to client certificates)', path: ['crlFile'] })
       .optional(),
   }),
-  /** Strategy name → token or `{ tokenEnv }`. At least one. */
+  /** Strategy name → token, or `{ token | tokenEnv, clientCertNames? }`. At least one. */
   tokens: z.record(StrategyName, TokenSchema).refine((t) => Object.keys(t).length > 0, 'configure at least one strategy'),
   /** Control clients (`tradeloop ctl`): name → token, `{ tokenEnv }`, or either with a `role`. Distinct from strategy tokens. */
   controlTokens: z.record(z.string().min(1).max(64).regex(/^[\w.:-]+$/, 'expected letters, digits, _ . : -'), ControlTokenSchema).optional(),
@@ -255,6 +263,8 @@ export interface GatewayConfig {
   listen: { host: string; port: number; path: string; tls?: { certFile: string; keyFile: string; clientCaFile?: string; crlFile?: string } };
   /** Strategy name → token. Never log this. */
   tokens: Record<string, string>;
+  /** Strategy name → the names its client certificate must carry (`GatewayServerOptions.clientCertNames`); absent: none bound. */
+  clientCertNames?: Record<string, string[]>;
   /** Control client name → token and role (default `admin`). Never log this. Absent: no control clients. */
   controlTokens?: Record<string, { token: string; role: Role }>;
   /** The `telegram` section (a relative `tokenFile` made absolute); undefined: no Telegram. */
@@ -332,12 +342,21 @@ export function parseGatewayConfig(value: unknown, opts: ParseGatewayConfigOptio
   const baseDir = opts.baseDir ?? process.cwd();
 
   const tokens: Record<string, string> = {};
+  const clientCertNames: Record<string, string[]> = {};
   for (const [name, t] of Object.entries(c.tokens)) {
     if (typeof t === 'string') {
       tokens[name] = t;
       continue;
     }
-    const v = env[t.tokenEnv];
+    if (t.clientCertNames !== undefined) {
+      if (c.listen.tls?.clientCaFile === undefined) fail(`tokens.${name}.clientCertNames`, 'needs listen.tls.clientCaFile (client certificates)');
+      clientCertNames[name] = [...t.clientCertNames];
+    }
+    if (t.token !== undefined) {
+      tokens[name] = t.token;
+      continue;
+    }
+    const v = env[t.tokenEnv!];
     if (v === undefined || v === '') fail(`tokens.${name}.tokenEnv`, `environment variable ${t.tokenEnv} is not set`);
     if (v!.length > 512) fail(`tokens.${name}.tokenEnv`, `the token in ${t.tokenEnv} is longer than 512 characters`);
     tokens[name] = v!;
@@ -437,6 +456,7 @@ export function parseGatewayConfig(value: unknown, opts: ParseGatewayConfigOptio
         : {}),
     },
     tokens,
+    ...(Object.keys(clientCertNames).length > 0 ? { clientCertNames } : {}),
     controlTokens,
     telegram: c.telegram && { ...c.telegram, ...(c.telegram.tokenFile !== undefined ? { tokenFile: resolve(baseDir, c.telegram.tokenFile) } : {}) },
     store: {

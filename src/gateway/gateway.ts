@@ -74,6 +74,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayAssembly
     path: config.listen.path,
     tls,
     tokens: config.tokens,
+    ...(config.clientCertNames !== undefined ? { clientCertNames: config.clientCertNames } : {}),
     controlTokens: config.controlTokens,
     store,
     venues,

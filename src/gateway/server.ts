@@ -18,7 +18,7 @@
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { SecureContextOptions } from 'node:tls';
+import { TLSSocket, type SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CancelCode, RejectCode } from '../api/codes.js';
@@ -34,6 +34,7 @@ import type { VenueEvent, VenueRequest } from '../core/venue.js';
 import type { MdEvent } from '../data/events.js';
 import { FixedWindowRateLimiter } from '../sim/rate-limit.js';
 import { newOrderRecord, type OrderStore, type StoredOrder } from '../store/order-store.js';
+import { peerCertificateNames } from './tls.js';
 import { decodeRequest, encodeMd, instrumentToSpec, isVenueCallback, rejectEvent, type RequestBody } from './codec.js';
 import { rateLimitOf, type GatewayRateLimit } from './config.js';
 import { TokenVerifier } from './constant-time.js';
@@ -87,6 +88,14 @@ export interface GatewayServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer; clientCa?: string | Buffer; crl?: string | Buffer };
   /** Strategy name → token. Tokens are compared in constant time and never logged. */
   tokens: Readonly<Record<string, string>>;
+  /**
+   * Strategy name → the names its client certificate must carry (its subject CN, or a DNS
+   * name of its subjectAltName; see `peerCertificateNames`): a login over a connection whose
+   * certificate carries none of them is refused like a wrong token (4011), and logged with
+   * the certificate's names. Needs `tls.clientCa`. A strategy not listed logs in with any
+   * certificate the handshake accepted. Default none.
+   */
+  clientCertNames?: Readonly<Record<string, readonly string[]>>;
   /**
    * Control clients (`tradeloop ctl`): name → token, or `{ token, role }` (default role
    * `admin`). Distinct from strategy tokens; compared in constant time, never logged.
@@ -236,6 +245,8 @@ export class GatewayServer implements SessionHandler {
   private readonly store: OrderStore;
   private readonly limits: ProtocolLimits;
   private readonly verifier: TokenVerifier;
+  /** Each TLS session's client certificate names (`peerCertificateNames`), for `clientCertNames`. */
+  private readonly certNames = new WeakMap<GatewaySession, readonly string[]>();
   private readonly strategies: readonly string[];
   private readonly controlVerifier: TokenVerifier;
   private readonly controlRoles = new Map<string, Role>();
@@ -271,6 +282,11 @@ export class GatewayServer implements SessionHandler {
     this.limits = resolveLimits(opts.limits ?? {}, DEFAULT_LIMITS);
     this.verifier = new TokenVerifier(opts.tokens);
     this.strategies = Object.keys(opts.tokens);
+    for (const [name, names] of Object.entries(opts.clientCertNames ?? {})) {
+      if (opts.tls?.clientCa === undefined) throw new TypeError(`clientCertNames needs tls.clientCa (client certificates), given for '${name}'`);
+      if (!Object.hasOwn(opts.tokens, name)) throw new TypeError(`clientCertNames: strategy '${name}' has no token`);
+      if (!Array.isArray(names) || names.length === 0) throw new TypeError(`clientCertNames.${name}: give at least one name`);
+    }
     const controlTokens: Record<string, string> = {};
     for (const [name, t] of Object.entries(opts.controlTokens ?? {})) {
       const c = typeof t === 'string' ? { token: t, role: 'admin' as Role } : { token: t.token, role: t.role ?? 'admin' };
@@ -468,6 +484,7 @@ export class GatewayServer implements SessionHandler {
       return;
     }
     const id = `${this.idPrefix}-${++this.sessionCount}`;
+    const peer = req.socket instanceof TLSSocket ? req.socket.getPeerCertificate() : undefined;
     const s = new GatewaySession(id, ws, remote, {
       clock: this.clock,
       limits: this.limits,
@@ -479,7 +496,9 @@ export class GatewayServer implements SessionHandler {
       socket: req.socket,
     });
     this.sessions.add(s);
-    this.logger.info({ session: id, remote }, 'connection');
+    const certNames = peer !== undefined && peer.subject !== undefined ? peerCertificateNames(peer) : undefined;
+    if (certNames !== undefined) this.certNames.set(s, certNames);
+    this.logger.info({ session: id, remote, ...(certNames !== undefined ? { cert: certNames } : {}) }, 'connection');
   }
 
   /** @internal SessionHandler */
@@ -613,6 +632,14 @@ export class GatewayServer implements SessionHandler {
       // Same answer for an unknown name and a wrong token; the token is never logged.
       this.logger.warn({ session: s.id, remote: s.remote, strategy }, 'login refused: bad credentials');
       return s.fail(ProtocolErrorCode.BadCredentials, 'bad credentials', ref);
+    }
+    const bound = this.opts.clientCertNames?.[strategy];
+    if (bound !== undefined) {
+      const names = this.certNames.get(s) ?? [];
+      if (!names.some((n) => bound.includes(n))) {
+        this.logger.warn({ session: s.id, remote: s.remote, strategy, cert: names }, 'login refused: the client certificate is not one of this strategy');
+        return s.fail(ProtocolErrorCode.BadCredentials, 'bad credentials', ref);
+      }
     }
     const existing = this.active.get(strategy);
     if (existing && existing.isOpen) {

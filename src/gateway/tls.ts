@@ -6,7 +6,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type PeerCertificate } from 'node:tls';
 
 /** What a PEM file must hold. */
 export type PemKind = 'certificate' | 'private key' | 'certificate revocation list';
@@ -105,4 +105,23 @@ export function readGatewayTls(files: GatewayTlsFiles): GatewayTls {
     }
   }
   return tls;
+}
+
+/**
+ * The names a client certificate carries, as `GatewayServerOptions.clientCertNames` matches
+ * them: its subject CN(s), then the DNS names of its subjectAltName, without duplicates.
+ * @param cert what `TLSSocket.getPeerCertificate()` returns (an empty object when the client sent none).
+ */
+export function peerCertificateNames(cert: Pick<PeerCertificate, 'subject' | 'subjectaltname'>): string[] {
+  const names: string[] = [];
+  const cn = (cert.subject as Record<string, string | string[] | undefined> | undefined)?.CN;
+  for (const n of Array.isArray(cn) ? cn : cn !== undefined ? [cn] : []) if (!names.includes(n)) names.push(n);
+  // "DNS:a.example, IP Address:10.0.0.5, DNS:b.example"; a quoted entry (a name with a comma) is not a DNS name anyone lists.
+  for (const part of (cert.subjectaltname ?? '').split(', ')) {
+    if (part.startsWith('DNS:')) {
+      const n = part.slice(4);
+      if (n !== '' && !names.includes(n)) names.push(n);
+    }
+  }
+  return names;
 }

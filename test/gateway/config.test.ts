@@ -119,6 +119,18 @@ describe('gateway config', () => {
     expect(error({ ...BASE, tokens: { alpha: 'hunter2' }, listen: {} })).not.toContain('hunter2');
   });
 
+  it('binds strategies to client certificate names (clientCertNames), only with client certificates', () => {
+    const mutual = { port: 0, tls: { certFile: 'c.pem', keyFile: 'k.pem', clientCaFile: 'clients.pem' } };
+    const c = parseGatewayConfig({ ...BASE, listen: mutual, tokens: { alpha: { token: 'a-secret', clientCertNames: ['mm-1', 'mm.example'] }, beta: { tokenEnv: 'TL_B', clientCertNames: ['b'] }, gamma: 'g-secret' } }, { env: { TL_B: 'b-secret' } });
+    expect(c.tokens).toEqual({ alpha: 'a-secret', beta: 'b-secret', gamma: 'g-secret' });
+    expect(c.clientCertNames).toEqual({ alpha: ['mm-1', 'mm.example'], beta: ['b'] });
+    expect(parseGatewayConfig(BASE).clientCertNames).toBeUndefined();
+    expect(error({ ...BASE, tokens: { alpha: { token: 'a', clientCertNames: ['mm-1'] } } })).toBe('gw.json: tokens.alpha.clientCertNames: needs listen.tls.clientCaFile (client certificates)');
+    expect(error({ ...BASE, listen: mutual, tokens: { alpha: { token: 'a', clientCertNames: [] } } })).toMatch(/tokens\.alpha/);
+    expect(error({ ...BASE, tokens: { alpha: { token: 'a', tokenEnv: 'TL_A' } } })).toMatch(/tokens\.alpha: .*give exactly one of token, tokenEnv/);
+    expect(error({ ...BASE, tokens: { alpha: {} } })).toMatch(/tokens\.alpha: .*give exactly one of token, tokenEnv/);
+  });
+
   it('reports a missing or broken file in one line', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tl-gwcfg-'));
     expect(() => loadGatewayConfig(join(dir, 'nope.json'))).toThrow(/^config file not found: /);

@@ -108,5 +108,25 @@ describe('createGateway', () => {
     } finally {
       await m.close();
     }
+    // tokens.<name>.clientCertNames reaches the server: alpha only with a certificate named so.
+    const bound = (names: string[]) =>
+      config({ listen: { port: 0, tls: { certFile: join(TLS_DIR, 'cert.pem'), keyFile: join(TLS_DIR, 'key.pem'), clientCaFile: join(TLS_DIR, 'client-cert.pem') } }, tokens: { alpha: { token: 'alpha-secret', clientCertNames: names } } });
+    for (const [names, expected] of [[['someone-else'], 'error'], [['tradeloop-test-client'], 'login_ack']] as const) {
+      const b = await startGateway(bound([...names]));
+      try {
+        const type = await new Promise<string>((resolve) => {
+          const ws = new WebSocket(b.url, { ca: readFileSync(join(TLS_DIR, 'cert.pem')), cert: readFileSync(join(TLS_DIR, 'client-cert.pem')), key: readFileSync(join(TLS_DIR, 'client-key.pem')) });
+          ws.once('error', () => resolve('socket error'));
+          ws.once('open', () => ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy: 'alpha', token: 'alpha-secret' })));
+          ws.once('message', (d) => {
+            resolve(String((JSON.parse(String(d)) as { type: string }).type));
+            ws.terminate();
+          });
+        });
+        expect(type, names.join()).toBe(expected);
+      } finally {
+        await b.close();
+      }
+    }
   });
 });

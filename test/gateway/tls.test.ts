@@ -3,16 +3,19 @@
  * trust its certificate (`ca`), clients that do not, and plain `ws://` clients on its port.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import WebSocket from 'ws';
 import { LiveClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { GatewayClient, type DisconnectInfo } from '../../src/gateway/client.js';
-import { readGatewayTls, readPemFile, readTlsIdentity } from '../../src/gateway/tls.js';
+import { GatewayServer } from '../../src/gateway/server.js';
+import { peerCertificateNames, readGatewayTls, readPemFile, readTlsIdentity } from '../../src/gateway/tls.js';
 import { ROOT } from '../helpers.js';
-import { TOKENS, startTestGateway, type TestGateway } from './harness.js';
+import { TOKENS, startTestGateway, syntheticHost, type TestGateway } from './harness.js';
 
 const FIXTURES = join(ROOT, 'test/gateway/fixtures/tls');
 const CERT = join(FIXTURES, 'cert.pem');
@@ -202,5 +205,47 @@ describe('a gateway on wss://', () => {
     writeFileSync(broken, '-----BEGIN X509 CRL-----\nbm90IGEgbGlzdA==\n-----END X509 CRL-----\n');
     expect(() => readGatewayTls({ certFile: CERT, keyFile: KEY, clientCaFile: CLIENT_CA, crlFile: broken })).toThrow(`listen.tls: ${broken} is not a valid revocation list`);
     expect(() => readGatewayTls({ certFile: CERT, keyFile: CLIENT_KEY })).toThrow(/^listen\.tls: the key .*client-key\.pem and the certificate .*cert\.pem do not go together/);
+  });
+
+  it('clientCertNames binds a strategy to its client certificate: another trusted certificate with the right token is refused like a wrong token', async () => {
+    const logs: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => (logs.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) }));
+    const clientCa = `${readPemFile(CLIENT_CA, 'certificate')}${readPemFile(CLIENT_CERT, 'certificate')}`;
+    const gw = await startTestGateway({ tls: { cert: readPemFile(CERT, 'certificate'), key: readPemFile(KEY, 'private key'), clientCa }, clientCertNames: { alpha: ['tradeloop-test-client-a', 'alpha.example'] }, logger });
+    cleanup.push(() => gw.close());
+    const ca = readPemFile(CERT, 'certificate');
+    /** The first frame after a login with this client pair: its type and code. */
+    const login = (who: 'ca-client' | 'client', strategy: 'alpha' | 'beta') =>
+      new Promise<string>((resolve) => {
+        const ws = new WebSocket(gw.url, { ca, ...readTlsIdentity(join(FIXTURES, `${who}-cert.pem`), join(FIXTURES, `${who}-key.pem`), who) });
+        ws.once('error', () => resolve('error'));
+        ws.once('open', () => ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy, token: TOKENS[strategy] })));
+        ws.once('message', (d) => {
+          const f = JSON.parse(String(d)) as { type: string; code?: number };
+          resolve(f.code === undefined ? f.type : `${f.type} ${f.code}`);
+          ws.terminate();
+        });
+      });
+    expect(await login('ca-client', 'alpha')).toBe('login_ack');
+    expect(await login('client', 'alpha')).toBe('error 4011');
+    expect(logs.find((l) => l.msg === 'login refused: the client certificate is not one of this strategy')).toMatchObject({ strategy: 'alpha', cert: ['tradeloop-test-client'] });
+    // beta is not bound: any certificate the handshake accepted.
+    expect(await login('client', 'beta')).toBe('login_ack');
+    expect(logs.filter((l) => l.msg === 'connection').map((l) => l.cert)).toEqual([['tradeloop-test-client-a'], ['tradeloop-test-client'], ['tradeloop-test-client']]);
+    // Misconfigurations are refused at construction.
+    const clock = new LiveClock();
+    cleanup.push(() => clock.cancelAll());
+    const opts = { tokens: TOKENS, store: gw.store, clock, venues: [syntheticHost(clock)] };
+    expect(() => new GatewayServer({ ...opts, clientCertNames: { alpha: ['x'] } })).toThrow("clientCertNames needs tls.clientCa (client certificates), given for 'alpha'");
+    const tls = { cert: ca, key: readPemFile(KEY, 'private key'), clientCa };
+    expect(() => new GatewayServer({ ...opts, tls, clientCertNames: { gamma: ['x'] } })).toThrow("clientCertNames: strategy 'gamma' has no token");
+    expect(() => new GatewayServer({ ...opts, tls, clientCertNames: { alpha: [] } })).toThrow('clientCertNames.alpha: give at least one name');
+  });
+
+  it('peerCertificateNames: the subject CNs, then the DNS names of the subjectAltName, once each', () => {
+    expect(peerCertificateNames({ subject: { CN: 'mm-1' } as never, subjectaltname: 'DNS:mm-1, IP Address:10.0.0.5, DNS:mm.example, email:ops@example.com' })).toEqual(['mm-1', 'mm.example']);
+    expect(peerCertificateNames({ subject: { CN: ['a', 'b'] } as never, subjectaltname: undefined as never })).toEqual(['a', 'b']);
+    expect(peerCertificateNames({ subject: { O: 'org' } as never, subjectaltname: 'DNS:only.example' })).toEqual(['only.example']);
+    expect(peerCertificateNames({} as never)).toEqual([]);
   });
 });
