@@ -184,12 +184,12 @@ class SerialQueue {
 
 const WS_PAYLOAD_FLOOR = 1 << 20;
 
-/** True when a new_order repeats the stored order exactly (the idempotent retry case). */
 /** The secure-context part of the gateway's TLS options (at start and on reload). */
 function secureContextOptions(tls: NonNullable<GatewayServerOptions['tls']>): SecureContextOptions {
   return { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...(tls.clientCa !== undefined ? { ca: tls.clientCa } : {}), ...(tls.crl !== undefined ? { crl: tls.crl } : {}) };
 }
 
+/** True when a new_order repeats the stored order exactly (the idempotent retry case). */
 function sameOrder(msg: NewOrderMsg, o: StoredOrder): boolean {
   if (msg.exchange !== o.exchange || msg.instrumentId !== o.instrumentId || msg.side !== o.side || msg.orderType !== o.orderType || msg.tif !== o.tif) return false;
   const a = [...new Set(msg.execInstr)].sort().join(',');
@@ -633,7 +633,9 @@ export class GatewayServer implements SessionHandler {
       this.logger.warn({ session: s.id, remote: s.remote, strategy }, 'login refused: bad credentials');
       return s.fail(ProtocolErrorCode.BadCredentials, 'bad credentials', ref);
     }
-    const bound = this.opts.clientCertNames?.[strategy];
+    // Own keys only: a strategy named like an Object.prototype member must not find one.
+    const certNames = this.opts.clientCertNames;
+    const bound = certNames !== undefined && Object.hasOwn(certNames, strategy) ? certNames[strategy] : undefined;
     if (bound !== undefined) {
       const names = this.certNames.get(s) ?? [];
       if (!names.some((n) => bound.includes(n))) {

@@ -211,15 +211,16 @@ describe('a gateway on wss://', () => {
     const logs: Array<Record<string, unknown>> = [];
     const logger = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => (logs.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) }));
     const clientCa = `${readPemFile(CLIENT_CA, 'certificate')}${readPemFile(CLIENT_CERT, 'certificate')}`;
-    const gw = await startTestGateway({ tls: { cert: readPemFile(CERT, 'certificate'), key: readPemFile(KEY, 'private key'), clientCa }, clientCertNames: { alpha: ['tradeloop-test-client-a', 'alpha.example'] }, logger });
+    const tokens = { ...TOKENS, constructor: 'ctor-secret' };
+    const gw = await startTestGateway({ tls: { cert: readPemFile(CERT, 'certificate'), key: readPemFile(KEY, 'private key'), clientCa }, tokens, clientCertNames: { alpha: ['tradeloop-test-client-a', 'alpha.example'] }, logger });
     cleanup.push(() => gw.close());
     const ca = readPemFile(CERT, 'certificate');
     /** The first frame after a login with this client pair: its type and code. */
-    const login = (who: 'ca-client' | 'client', strategy: 'alpha' | 'beta') =>
+    const login = (who: 'ca-client' | 'client', strategy: keyof typeof tokens) =>
       new Promise<string>((resolve) => {
         const ws = new WebSocket(gw.url, { ca, ...readTlsIdentity(join(FIXTURES, `${who}-cert.pem`), join(FIXTURES, `${who}-key.pem`), who) });
         ws.once('error', () => resolve('error'));
-        ws.once('open', () => ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy, token: TOKENS[strategy] })));
+        ws.once('open', () => ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy, token: tokens[strategy] })));
         ws.once('message', (d) => {
           const f = JSON.parse(String(d)) as { type: string; code?: number };
           resolve(f.code === undefined ? f.type : `${f.type} ${f.code}`);
@@ -231,7 +232,9 @@ describe('a gateway on wss://', () => {
     expect(logs.find((l) => l.msg === 'login refused: the client certificate is not one of this strategy')).toMatchObject({ strategy: 'alpha', cert: ['tradeloop-test-client'] });
     // beta is not bound: any certificate the handshake accepted.
     expect(await login('client', 'beta')).toBe('login_ack');
-    expect(logs.filter((l) => l.msg === 'connection').map((l) => l.cert)).toEqual([['tradeloop-test-client-a'], ['tradeloop-test-client'], ['tradeloop-test-client']]);
+    // A strategy named like an Object.prototype member is not bound by accident.
+    expect(await login('client', 'constructor')).toBe('login_ack');
+    expect(logs.filter((l) => l.msg === 'connection').map((l) => l.cert)).toEqual([['tradeloop-test-client-a'], ['tradeloop-test-client'], ['tradeloop-test-client'], ['tradeloop-test-client']]);
     // Misconfigurations are refused at construction.
     const clock = new LiveClock();
     cleanup.push(() => clock.cancelAll());
