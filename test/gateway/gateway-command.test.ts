@@ -8,9 +8,8 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { ROOT } from '../helpers.js';
-import { RawClient } from './harness.js';
+import { RawClient, loginOutcome } from './harness.js';
 
 const MAIN = join(ROOT, 'src/cli/main.ts');
 const dir = mkdtempSync(join(tmpdir(), 'tl-gwcmd-'));
@@ -30,24 +29,30 @@ function config(extra: Record<string, unknown> = {}): string {
   return file;
 }
 
+/** Starts `tradeloop gateway --config file` (token of alpha in the environment); resolves once it prints where it listens. */
+async function spawnGateway(file: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'gateway', '--config', file], {
+    cwd: ROOT,
+    env: { ...process.env, TL_TEST_ALPHA: 'alpha-token-xyz' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += String(d)));
+  child.stderr.on('data', (d) => (stderr += String(d)));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const t0 = Date.now();
+  while (!/listening on (wss?:\S+)/.test(stdout)) {
+    if (Date.now() - t0 > 30_000 || child.exitCode !== null) throw new Error(`no listening line; stderr: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { child, exited, url: /listening on (wss?:\S+)/.exec(stdout)![1]!, stdout: () => stdout, stderr: () => stderr };
+}
+
 describe('tradeloop gateway', () => {
   it('listens, serves a strategy, and shuts down cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'gateway', '--config', config()], {
-      cwd: ROOT,
-      env: { ...process.env, TL_TEST_ALPHA: 'alpha-token-xyz' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += String(d)));
-    child.stderr.on('data', (d) => (stderr += String(d)));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const t0 = Date.now();
-    while (!/listening on (ws:\S+)/.test(stdout)) {
-      if (Date.now() - t0 > 30_000 || child.exitCode !== null) throw new Error(`no listening line; stderr: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const url = /listening on (ws:\S+)/.exec(stdout)![1]!;
+    const g = await spawnGateway(config());
+    const { child, exited, url } = g;
     expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/v1$/);
     const c = await RawClient.connect(url);
     expect(await c.login('alpha', 'alpha-token-xyz')).toMatchObject({ type: 'login_ack', venues: [{ exchange: 'SYN' }] });
@@ -57,10 +62,10 @@ describe('tradeloop gateway', () => {
     expect(await c.nextType('error')).toMatchObject({ code: 4040 });
     expect((await c.closed).code).toBe(4040);
     expect(await exited).toBe(0);
-    expect(stdout).toMatch(/gateway stopped/);
-    expect(stderr).toMatch(/"msg":"login"/);
-    expect(stderr).toMatch(/login refused: bad credentials/);
-    expect(stderr).not.toMatch(/alpha-token-xyz|wrong-token-abc/);
+    expect(g.stdout()).toMatch(/gateway stopped/);
+    expect(g.stderr()).toMatch(/"msg":"login"/);
+    expect(g.stderr()).toMatch(/login refused: bad credentials/);
+    expect(g.stderr()).not.toMatch(/alpha-token-xyz|wrong-token-abc/);
   });
 
   it('answers a bad configuration with one line and exit code 2', () => {
@@ -84,39 +89,17 @@ describe('tradeloop gateway', () => {
     const crl = join(dir, `crl-${Date.now()}.pem`);
     copyFileSync(join(TLS, 'client-ca-crl-empty.pem'), crl);
     const file = config({ listen: { port: 0, tls: { certFile: join(TLS, 'cert.pem'), keyFile: join(TLS, 'key.pem'), clientCaFile: join(TLS, 'client-ca-cert.pem'), crlFile: crl } } });
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'gateway', '--config', file], {
-      cwd: ROOT,
-      env: { ...process.env, TL_TEST_ALPHA: 'alpha-token-xyz' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += String(d)));
-    child.stderr.on('data', (d) => (stderr += String(d)));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const t0 = Date.now();
-    while (!/listening on (wss:\S+)/.test(stdout)) {
-      if (Date.now() - t0 > 30_000 || child.exitCode !== null) throw new Error(`no listening line; stderr: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const url = /listening on (wss:\S+)/.exec(stdout)![1]!;
+    const g = await spawnGateway(file);
+    const { child, exited, url } = g;
+    expect(url).toMatch(/^wss:/);
     const login = (who: 'ca-client' | 'revoked-client') =>
-      new Promise<string>((resolve) => {
-        const ws = new WebSocket(url, { ca: readFileSync(join(TLS, 'cert.pem')), cert: readFileSync(join(TLS, `${who}-cert.pem`)), key: readFileSync(join(TLS, `${who}-key.pem`)) });
-        ws.once('error', () => resolve('error'));
-        ws.once('close', () => resolve('closed'));
-        ws.once('open', () => ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy: 'alpha', token: 'alpha-token-xyz' })));
-        ws.once('message', (d) => {
-          resolve(String((JSON.parse(String(d)) as { type: string }).type));
-          ws.terminate();
-        });
-      });
-    const reloads = () => stderr.match(/TLS certificates reloaded/g)?.length ?? 0;
-    const failures = () => stderr.match(/TLS reload failed/g)?.length ?? 0;
+      loginOutcome(url, { ca: readFileSync(join(TLS, 'cert.pem')), cert: readFileSync(join(TLS, `${who}-cert.pem`)), key: readFileSync(join(TLS, `${who}-key.pem`)) }, 'alpha', 'alpha-token-xyz');
+    const reloads = () => g.stderr().match(/TLS certificates reloaded/g)?.length ?? 0;
+    const failures = () => g.stderr().match(/TLS reload failed/g)?.length ?? 0;
     const until = async (what: () => boolean, label: string) => {
       const t = Date.now();
       while (!what()) {
-        if (Date.now() - t > 10_000) throw new Error(`${label}; stderr: ${stderr}`);
+        if (Date.now() - t > 10_000) throw new Error(`${label}; stderr: ${g.stderr()}`);
         await new Promise((r) => setTimeout(r, 20));
       }
     };
@@ -132,8 +115,8 @@ describe('tradeloop gateway', () => {
       writeFileSync(crl, 'not a revocation list\n');
       child.kill('SIGHUP');
       await until(() => failures() === 1, 'no failed reload logged');
-      expect(stderr).toContain(`"err":"listen.tls: ${crl} holds no PEM certificate revocation list`);
-      expect(stderr).toContain('"msg":"TLS reload failed: the certificates in force stay"');
+      expect(g.stderr()).toContain(`"err":"listen.tls: ${crl} holds no PEM certificate revocation list`);
+      expect(g.stderr()).toContain('"msg":"TLS reload failed: the certificates in force stay"');
       expect(await login('revoked-client')).not.toBe('login_ack');
       expect(await login('ca-client')).toBe('login_ack');
     } finally {

@@ -7,6 +7,7 @@ import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { createGateway, startGateway } from '../../src/gateway/gateway.js';
 import { SqliteOrderStore, WAL_RESTART_FRAMES } from '../../src/store/sqlite-store.js';
 import { ROOT } from '../helpers.js';
+import { loginOutcome } from './harness.js';
 
 const TLS_DIR = join(ROOT, 'test/gateway/fixtures/tls');
 
@@ -92,17 +93,7 @@ describe('createGateway', () => {
     await expect(startGateway(mutual(join(TLS_DIR, 'client-key.pem')))).rejects.toThrow(/client-key\.pem holds no PEM certificate/);
     const m = await startGateway(mutual(join(TLS_DIR, 'client-cert.pem')));
     try {
-      const login = (opts: WebSocket.ClientOptions) =>
-        new Promise<string>((resolve) => {
-          const ws = new WebSocket(m.url, { ca: readFileSync(join(TLS_DIR, 'cert.pem')), ...opts });
-          ws.once('error', () => resolve('error'));
-          ws.once('close', () => resolve('closed'));
-          ws.once('open', () => ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy: 'alpha', token: 'alpha-secret' })));
-          ws.once('message', (d) => {
-            resolve(String((JSON.parse(String(d)) as { type: string }).type));
-            ws.terminate();
-          });
-        });
+      const login = (opts: WebSocket.ClientOptions) => loginOutcome(m.url, { ca: readFileSync(join(TLS_DIR, 'cert.pem')), ...opts }, 'alpha', 'alpha-secret');
       expect(await login({})).not.toBe('login_ack');
       expect(await login({ cert: readFileSync(join(TLS_DIR, 'client-cert.pem')), key: readFileSync(join(TLS_DIR, 'client-key.pem')) })).toBe('login_ack');
     } finally {
@@ -111,19 +102,11 @@ describe('createGateway', () => {
     // tokens.<name>.clientCertNames reaches the server: alpha only with a certificate named so.
     const bound = (names: string[]) =>
       config({ listen: { port: 0, tls: { certFile: join(TLS_DIR, 'cert.pem'), keyFile: join(TLS_DIR, 'key.pem'), clientCaFile: join(TLS_DIR, 'client-cert.pem') } }, tokens: { alpha: { token: 'alpha-secret', clientCertNames: names } } });
-    for (const [names, expected] of [[['someone-else'], 'error'], [['tradeloop-test-client'], 'login_ack']] as const) {
+    for (const [names, expected] of [[['someone-else'], 'error 4011'], [['tradeloop-test-client'], 'login_ack']] as const) {
       const b = await startGateway(bound([...names]));
       try {
-        const type = await new Promise<string>((resolve) => {
-          const ws = new WebSocket(b.url, { ca: readFileSync(join(TLS_DIR, 'cert.pem')), cert: readFileSync(join(TLS_DIR, 'client-cert.pem')), key: readFileSync(join(TLS_DIR, 'client-key.pem')) });
-          ws.once('error', () => resolve('socket error'));
-          ws.once('open', () => ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy: 'alpha', token: 'alpha-secret' })));
-          ws.once('message', (d) => {
-            resolve(String((JSON.parse(String(d)) as { type: string }).type));
-            ws.terminate();
-          });
-        });
-        expect(type, names.join()).toBe(expected);
+        const client = { ca: readFileSync(join(TLS_DIR, 'cert.pem')), cert: readFileSync(join(TLS_DIR, 'client-cert.pem')), key: readFileSync(join(TLS_DIR, 'client-key.pem')) };
+        expect(await loginOutcome(b.url, client, 'alpha', 'alpha-secret'), names.join()).toBe(expected);
       } finally {
         await b.close();
       }

@@ -178,3 +178,22 @@ export class RawClient {
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * Opens a raw connection (`opts`: TLS `ca`, client `cert`/`key`), logs in, and resolves with
+ * how that went: the first frame's type (`'login_ack'`, or `'error <code>'`), or `'error'` /
+ * `'closed'` when the connection failed first (a refused handshake).
+ */
+export function loginOutcome(url: string, opts: WebSocket.ClientOptions, strategy: string, token: string): Promise<string> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, opts);
+    ws.once('error', () => resolve('error'));
+    ws.once('close', () => resolve('closed'));
+    ws.once('open', () => ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy, token })));
+    ws.once('message', (d) => {
+      const f = JSON.parse(String(d)) as { type: string; code?: number };
+      resolve(f.code === undefined ? f.type : `${f.type} ${f.code}`);
+      ws.terminate();
+    });
+  });
+}

@@ -15,7 +15,7 @@ import { GatewayClient, type DisconnectInfo } from '../../src/gateway/client.js'
 import { GatewayServer } from '../../src/gateway/server.js';
 import { peerCertificateNames, readGatewayTls, readPemFile, readTlsIdentity } from '../../src/gateway/tls.js';
 import { ROOT } from '../helpers.js';
-import { TOKENS, startTestGateway, syntheticHost, type TestGateway } from './harness.js';
+import { TOKENS, loginOutcome, startTestGateway, syntheticHost, type TestGateway } from './harness.js';
 
 const FIXTURES = join(ROOT, 'test/gateway/fixtures/tls');
 const CERT = join(FIXTURES, 'cert.pem');
@@ -154,19 +154,9 @@ describe('a gateway on wss://', () => {
     const gw = await startTestGateway({ tls: { ...base, crl: readPemFile(CRL_EMPTY, 'certificate revocation list') }, logger: silentLogger() });
     cleanup.push(() => gw.close());
     const ca = readPemFile(CERT, 'certificate');
-    /** The first frame's type after a login with this client pair, or how the connection ended. */
+    /** How a login with this client pair goes. */
     const login = (name: 'ca-client' | 'revoked-client' | 'client') =>
-      new Promise<string>((resolve) => {
-        const id = readTlsIdentity(join(FIXTURES, `${name}-cert.pem`), join(FIXTURES, `${name}-key.pem`), name);
-        const ws = new WebSocket(gw.url, { ca, ...id });
-        ws.once('error', () => resolve('error'));
-        ws.once('close', () => resolve('closed'));
-        ws.once('open', () => ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy: 'alpha', token: TOKENS.alpha })));
-        ws.once('message', (d) => {
-          resolve(String((JSON.parse(String(d)) as { type: string }).type));
-          ws.terminate();
-        });
-      });
+      loginOutcome(gw.url, { ca, ...readTlsIdentity(join(FIXTURES, `${name}-cert.pem`), join(FIXTURES, `${name}-key.pem`), name) }, 'alpha', TOKENS.alpha);
     // A list that revokes nothing: both certificates of the CA are served.
     expect(await login('ca-client')).toBe('login_ack');
     expect(await login('revoked-client')).toBe('login_ack');
@@ -215,18 +205,9 @@ describe('a gateway on wss://', () => {
     const gw = await startTestGateway({ tls: { cert: readPemFile(CERT, 'certificate'), key: readPemFile(KEY, 'private key'), clientCa }, tokens, clientCertNames: { alpha: ['tradeloop-test-client-a', 'alpha.example'] }, logger });
     cleanup.push(() => gw.close());
     const ca = readPemFile(CERT, 'certificate');
-    /** The first frame after a login with this client pair: its type and code. */
+    /** How a login with this client pair goes. */
     const login = (who: 'ca-client' | 'client', strategy: keyof typeof tokens) =>
-      new Promise<string>((resolve) => {
-        const ws = new WebSocket(gw.url, { ca, ...readTlsIdentity(join(FIXTURES, `${who}-cert.pem`), join(FIXTURES, `${who}-key.pem`), who) });
-        ws.once('error', () => resolve('error'));
-        ws.once('open', () => ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy, token: tokens[strategy] })));
-        ws.once('message', (d) => {
-          const f = JSON.parse(String(d)) as { type: string; code?: number };
-          resolve(f.code === undefined ? f.type : `${f.type} ${f.code}`);
-          ws.terminate();
-        });
-      });
+      loginOutcome(gw.url, { ca, ...readTlsIdentity(join(FIXTURES, `${who}-cert.pem`), join(FIXTURES, `${who}-key.pem`), who) }, strategy, tokens[strategy]);
     expect(await login('ca-client', 'alpha')).toBe('login_ack');
     expect(await login('client', 'alpha')).toBe('error 4011');
     expect(logs.find((l) => l.msg === 'login refused: the client certificate is not one of this strategy')).toMatchObject({ strategy: 'alpha', cert: ['tradeloop-test-client'] });
