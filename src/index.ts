@@ -189,7 +189,7 @@ export { SimVenueHost, type HostedVenue, type VenueHostListener, type SimVenueHo
 export { GatewaySession, type SessionHandler, type SessionDeps, type SessionState, type ErrorRef } from './gateway/session.js';
 export { GatewayServer, CommandError, StoreCommitError, GROUP_COMMIT_MAX_HOLD_US, type GatewayServerOptions } from './gateway/server.js';
 export { createGateway, startGateway, openVenueHost, type Gateway, type GatewayAssemblyOptions } from './gateway/gateway.js';
-export { readGatewayTls, readPemFile, readTlsIdentity, type GatewayTls, type GatewayTlsFiles, type PemKind, type TlsIdentity } from './gateway/tls.js';
+export { peerCertificateNames, readGatewayTls, readPemFile, readTlsIdentity, type GatewayTls, type GatewayTlsFiles, type PemKind, type TlsIdentity } from './gateway/tls.js';
 
 // Strategy side of the gateway (docs/runner.md): transport, remote environment, paper mode.
 export {

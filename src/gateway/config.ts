@@ -23,6 +23,7 @@ import type { RateLimitOptions } from '../sim/rate-limit.js';
 import type { Role } from '../control/commands.js';
 import { TelegramConfigSchema, type TelegramConfig } from '../control/telegram.js';
 import { DEFAULT_LIMITS, ExchangeId, StrategyName, resolveLimits, type ProtocolLimits } from './protocol.js';
+import type { GatewayTlsFiles } from './tls.js';
 
 /** A configuration file that cannot be used; the message is one line naming the field. */
 export class GatewayConfigError extends Error {
@@ -260,7 +261,7 @@ export interface GatewayRateLimit {
 /** The validated configuration with defaults filled in, tokens resolved and paths absolute. */
 export interface GatewayConfig {
   /** Where the WebSocket server listens: interface (default `127.0.0.1`), TCP port (0: any free one), path (default `/v1`), and TLS (absolute PEM paths; undefined: plain `ws://`). */
-  listen: { host: string; port: number; path: string; tls?: { certFile: string; keyFile: string; clientCaFile?: string; crlFile?: string } };
+  listen: { host: string; port: number; path: string; tls?: GatewayTlsFiles };
   /** Strategy name → token. Never log this. */
   tokens: Record<string, string>;
   /** Strategy name → the names its client certificate must carry (`GatewayServerOptions.clientCertNames`); absent: none bound. */

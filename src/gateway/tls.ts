@@ -64,7 +64,6 @@ export function readTlsIdentity(certFile: string, keyFile: string, what: string)
   return id;
 }
 
-
 /** The gateway's TLS material, PEM (`GatewayServerOptions.tls`). */
 export interface GatewayTls {
   cert: string;
@@ -75,7 +74,7 @@ export interface GatewayTls {
   crl?: string;
 }
 
-/** Where the gateway's TLS files are (config `listen.tls`, paths resolved). */
+/** Where the gateway's TLS files are (`GatewayConfig.listen.tls`: config `listen.tls`, paths resolved). */
 export interface GatewayTlsFiles {
   certFile: string;
   keyFile: string;
