@@ -5,7 +5,8 @@
  *    back as JSON, and a client on loopback, one message in flight; latency p50 / p99 / p99.9.
  * 2. **Order → ack** — a `GatewayServer` with a `SqliteOrderStore` on a temp file
  *    (`synchronous` FULL, and NORMAL; and, to show what the file costs, a `':memory:'`
- *    store) and a synthetic venue at its own pace (nobody
+ *    store; and, to show what the gateway costs with no store at all, orders in a JS `Map`,
+ *    {@link MapOrderStore}) and a synthetic venue at its own pace (nobody
  *    subscribed); a logged-in client sends `new_order` (a resting PostOnly buy far below the
  *    touch: it never fills) and waits for its `onNewOrderAck`, one in flight, and checks
  *    that the order is in the store, acknowledged, when the ack arrives. Every 250 orders a
@@ -32,7 +33,7 @@
  *
  * Run alone: `npm run build && node --import tsx bench/gateway.ts` (prints the figures and
  * the JSON). Env: BENCH_GW_ECHO (echo round trips, default 20 000), BENCH_GW_ORDERS
- * (NORMAL order round trips, default 10 000; FULL gets a third, the in-memory store half),
+ * (NORMAL order round trips, default 10 000; FULL gets a third, the in-memory and Map stores half),
  * BENCH_GW_FANOUT_S (seconds per fan-out window, default 5), BENCH_GW_XPROC (cross-process round
  * trips, echo and order each, default 5 000; 0 skips it), BENCH_GW_STRAT (strategy round trips,
  * default 5 000; 0 skips it).
@@ -46,13 +47,16 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
-import { BaseStrategy, ConstantLatencyModel, ExecInstr, GatewayClient, GatewayServer, LiveClock, RemoteEnv, Side, SimVenueHost, SqliteOrderStore, generateMarket, silentLogger } from '../dist/index.js';
-import type { IStratEnv, NewOrderAck, NewOrderReject } from '../dist/index.js';
+import { BaseStrategy, ConstantLatencyModel, ExecInstr, GatewayClient, GatewayServer, LiveClock, OPEN_STATUSES, RemoteEnv, Side, SimVenueHost, SqliteOrderStore, applyOrderEvent, generateMarket, initialOrder, orderEventClientId, silentLogger } from '../dist/index.js';
+import type { IStratEnv, InsertOrderResult, NewOrderAck, NewOrderReject, NewOrderRecord, OrderStore, StoredOrder } from '../dist/index.js';
 import { syntheticSource } from './common.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const EXCHANGE = 'SYN';
+
+/** The stores of the order → ack figures (see {@link OrderAckResult.synchronous}). */
+export type Synchronous = 'FULL' | 'NORMAL' | 'MEMORY' | 'NONE';
 
 /** Latency percentiles of one figure, µs. */
 export interface LatencyStats {
@@ -66,8 +70,13 @@ export interface LatencyStats {
 
 /** One order → ack figure. */
 export interface OrderAckResult {
-  /** `SqliteOrderStore` `synchronous` mode; `MEMORY`: a `':memory:'` store (no file, no durability: the gateway's own cost). */
-  synchronous: 'FULL' | 'NORMAL' | 'MEMORY';
+  /**
+   * `SqliteOrderStore` `synchronous` mode; `MEMORY`: a `':memory:'` store (no file, no
+   * durability: SQLite's CPU cost without the disk); `NONE`: no SQLite at all, orders in a JS
+   * `Map` ({@link MapOrderStore}): what the gateway's own code and the venue cost, the floor
+   * under any store.
+   */
+  synchronous: Synchronous;
   stats: LatencyStats;
   /** p99 ÷ the echo's p99. */
   ratioP99ToEcho: number;
@@ -117,7 +126,7 @@ export interface GatewayBenchResult {
 export interface GatewayBenchOptions {
   /** Echo round trips measured (after 1 000 warm-up). Default 20 000 (env BENCH_GW_ECHO). */
   echoRoundTrips?: number;
-  /** Order → ack round trips with NORMAL (after 500 warm-up); FULL gets a third. Default 10 000 (env BENCH_GW_ORDERS). */
+  /** Order → ack round trips with NORMAL (after 500 warm-up); FULL gets a third, the in-memory and Map stores half. Default 10 000 (env BENCH_GW_ORDERS). */
   orderRoundTrips?: number;
   /** Fan-out client counts. Default [1, 10, 50]. */
   fanoutClients?: number[];
@@ -275,21 +284,85 @@ export interface OrderAckSegments {
   toClient: [p50: number, p99: number];
 }
 
+/**
+ * The cheapest store the gateway's order path can have: orders in a `Map`, their events
+ * applied with the store's own state functions, nothing written anywhere (no durability).
+ * Only what the order → ack rig calls; the floor under any real store.
+ */
+class MapOrderStore implements OrderStore {
+  private readonly orders = new Map<string, StoredOrder>();
+  private seq = 0;
+  async insertOrder(o: NewOrderRecord): Promise<InsertOrderResult> {
+    const key = `${o.strategy}\u0000${o.clientId}`;
+    const old = this.orders.get(key);
+    if (old) return { created: false, order: old };
+    const order = initialOrder(o);
+    this.orders.set(key, order);
+    return { created: true, order };
+  }
+  async recordEvent(strategy: string, cb: Parameters<OrderStore['recordEvent']>[1], ev: unknown, ts: number): Promise<number> {
+    const id = orderEventClientId(cb, ev);
+    const key = `${strategy}\u0000${id}`;
+    const o = id === undefined ? undefined : this.orders.get(key);
+    if (o) {
+      const u = applyOrderEvent(o, cb, ev as never, ts);
+      if (u.ok) {
+        if (OPEN_STATUSES.includes(u.order.status)) this.orders.set(key, u.order);
+        else this.orders.delete(key); // keeps the map small over a long run
+      }
+    }
+    return ++this.seq;
+  }
+  async appendEvent(): Promise<number> {
+    return ++this.seq;
+  }
+  async recordRequest(): Promise<never> {
+    throw new Error('MapOrderStore: recordRequest is not part of the bench');
+  }
+  async eventsSince(): Promise<[]> {
+    return [];
+  }
+  async orderEvents(): Promise<[]> {
+    return [];
+  }
+  async lastEventSeq(): Promise<number> {
+    return this.seq;
+  }
+  async getOrder(strategy: string, clientId: string): Promise<StoredOrder | undefined> {
+    return this.orders.get(`${strategy}\u0000${clientId}`);
+  }
+  async openOrders(strategy: string): Promise<StoredOrder[]> {
+    return [...this.orders.values()].filter((o) => o.strategy === strategy);
+  }
+  async listOrders(): Promise<StoredOrder[]> {
+    return [];
+  }
+  async fills(): Promise<[]> {
+    return [];
+  }
+  async positions(): Promise<[]> {
+    return [];
+  }
+  async close(): Promise<void> {
+    this.orders.clear();
+  }
+}
+
 /** The gateway of the order → ack figures: its store, its venue, its clock. */
 interface OrderServer {
   url: string;
   path: string;
-  store: InstanceType<typeof SqliteOrderStore>;
+  store: OrderStore;
   server: InstanceType<typeof GatewayServer>;
   clock: InstanceType<typeof LiveClock>;
 }
 
-async function orderServer(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string, tag = ''): Promise<Omit<OrderServer, 'url' | 'server'> & { start(): Promise<OrderServer> }> {
+async function orderServer(synchronous: Synchronous, dir: string, tag = ''): Promise<Omit<OrderServer, 'url' | 'server'> & { start(): Promise<OrderServer> }> {
   // The gateway's own clock: actions already due (the venue's zero latency) run as
   // microtasks, later ones on a timer.
   const clock = new LiveClock();
   const path = join(dir, `orders-${synchronous}${tag}.db`);
-  const store = synchronous === 'MEMORY' ? new SqliteOrderStore(':memory:') : new SqliteOrderStore(path, { synchronous });
+  const store = synchronous === 'NONE' ? new MapOrderStore() : synchronous === 'MEMORY' ? new SqliteOrderStore(':memory:') : new SqliteOrderStore(path, { synchronous });
   // The venue at its own pace (≈ 100–200 events/s, nobody subscribed), answering at once.
   const host = new SimVenueHost({
     exchange: EXCHANGE,
@@ -311,7 +384,7 @@ async function orderServer(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: strin
   };
 }
 
-async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string): Promise<OrderRig> {
+async function orderRig(synchronous: Synchronous, dir: string): Promise<OrderRig> {
   const gw = await orderServer(synchronous, dir);
   const { store, path, clock } = gw;
   // Timestamps around the two writes of each order (the wrapper costs well under 1 µs).
@@ -337,7 +410,7 @@ async function orderRig(synchronous: 'FULL' | 'NORMAL' | 'MEMORY', dir: string):
   const { url, server } = await gw.start();
   // The check reads through a second connection, as `tradeloop orders` would: it sees committed
   // rows only (the gateway's own connection would also see a group not yet committed).
-  const reader = synchronous === 'MEMORY' ? store : new SqliteOrderStore(path, { readonly: true });
+  const reader = synchronous === 'MEMORY' || synchronous === 'NONE' ? store : new SqliteOrderStore(path, { readonly: true });
   const c = await Client.open(url);
   c.send({ type: 'login', reqId: 'login', strategy: 'bench', token: 'bench-token' });
   const ack = await c.next();
@@ -711,18 +784,21 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
       normal: await orderRig('NORMAL', dir),
       full: await orderRig('FULL', dir),
       memory: await orderRig('MEMORY', dir),
+      none: await orderRig('NONE', dir),
     };
-    const samples = { echo: [] as number[], normal: [] as number[], full: [] as number[], memory: [] as number[] };
+    const samples = { echo: [] as number[], normal: [] as number[], full: [] as number[], memory: [] as number[], none: [] as number[] };
     for (let k = 0; k < 1000; k++) await echo.roundTrip();
     for (let k = 0; k < 500; k++) await rigs.normal.roundTrip();
     for (let k = 0; k < 100; k++) await rigs.full.roundTrip();
     for (let k = 0; k < 500; k++) await rigs.memory.roundTrip();
+    for (let k = 0; k < 500; k++) await rigs.none.roundTrip();
     const BLOCKS = 10;
     for (let b = 0; b < BLOCKS; b++) {
       for (let k = 0; k < echoN / BLOCKS; k++) samples.echo.push(await echo.roundTrip());
       for (let k = 0; k < normalN / BLOCKS; k++) samples.normal.push(await rigs.normal.roundTrip());
       for (let k = 0; k < fullN / BLOCKS; k++) samples.full.push(await rigs.full.roundTrip());
       for (let k = 0; k < memoryN / BLOCKS; k++) samples.memory.push(await rigs.memory.roundTrip());
+      for (let k = 0; k < memoryN / BLOCKS; k++) samples.none.push(await rigs.none.roundTrip());
       log(`    latency block ${b + 1}/${BLOCKS}`);
     }
     await echo.close();
@@ -732,6 +808,7 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
       ['normal', 'NORMAL'],
       ['full', 'FULL'],
       ['memory', 'MEMORY'],
+      ['none', 'NONE'],
     ] as const) {
       const s = stats(samples[key]);
       const seg = rigs[key].segments.slice(-samples[key].length);
@@ -779,13 +856,18 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
   }
 }
 
+/** How the figures name each store. */
+export function storeLabel(s: Synchronous): string {
+  return s === 'MEMORY' ? 'in-memory store' : s === 'NONE' ? 'no store (Map)' : `${s} store`;
+}
+
 /** The figures as lines of text (the CLI's output). */
 export function formatGatewayBench(r: GatewayBenchResult): string[] {
   const lat = (s: LatencyStats) => `p50 ${s.p50Us.toFixed(0)} µs, p99 ${s.p99Us.toFixed(0)} µs, p99.9 ${s.p999Us.toFixed(0)} µs (mean ${s.meanUs.toFixed(0)}, max ${s.maxUs.toFixed(0)}, n ${s.n})`;
   const k = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${(x / 1e3).toFixed(1)} k`);
   const lines = [`machine: ${r.machine.cpu}, ${r.machine.cores} cores, node ${r.machine.node}, load average ${r.machine.loadavg.join(' ')}`, `bare ws JSON echo:              ${lat(r.echo)}`];
   for (const o of r.orderAck) {
-    lines.push(`order → ack, ${o.synchronous === 'MEMORY' ? 'in-memory store' : `${o.synchronous} store`.padEnd(15)}: ${lat(o.stats)}; p99 ${o.ratioP99ToEcho.toFixed(2)}× echo; in the store at its ack: ${o.storedBeforeAck}/${o.acks}`);
+    lines.push(`order → ack, ${storeLabel(o.synchronous).padEnd(15)}: ${lat(o.stats)}; p99 ${o.ratioP99ToEcho.toFixed(2)}× echo; in the store at its ack: ${o.storedBeforeAck}/${o.acks}`);
     const g = o.segments;
     const seg = (name: string, [p50, p99]: [number, number]) => `${name} ${p50.toFixed(0)}/${p99.toFixed(0)}`;
     lines.push(`    where it goes (p50/p99 µs): ${[seg('to insert', g.toInsert), seg('insert', g.insert), seg('venue', g.venue), seg('record ack', g.recordAck), seg('to client', g.toClient)].join(', ')}`);
