@@ -41,6 +41,9 @@ const positiveMs = z.number().positive().finite();
 const ENV_NAME = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
 const TokenString = z.string().min(1, 'a token must not be empty').max(512, 'a token is at most 512 characters (the protocol limit)');
 
+/** Names a client certificate must carry (one of them): subject CN or DNS subjectAltName. */
+const CertNamesSchema = z.array(z.string().min(1).max(255)).min(1).max(64);
+
 /**
  * A strategy's credentials: its token, or `{ token | tokenEnv, clientCertNames? }`.
  * `clientCertNames` (with `listen.tls.clientCaFile`): the strategy logs in only over a
@@ -50,18 +53,19 @@ const TokenString = z.string().min(1, 'a token must not be empty').max(512, 'a t
 const TokenSchema = z.union([
   TokenString,
   z
-    .strictObject({ token: TokenString.optional(), tokenEnv: ENV_NAME.optional(), clientCertNames: z.array(z.string().min(1).max(255)).min(1).max(64).optional() })
+    .strictObject({ token: TokenString.optional(), tokenEnv: ENV_NAME.optional(), clientCertNames: CertNamesSchema.optional() })
     .refine((t) => (t.token === undefined) !== (t.tokenEnv === undefined), 'give exactly one of token, tokenEnv'),
 ]);
 
 /**
  * A control client's token (`tradeloop ctl`): the token, `{ "tokenEnv": "NAME" }`, or either
- * with a `role` (`viewer`, `trader`, `admin`; default `admin`).
+ * with a `role` (`viewer`, `trader`, `admin`; default `admin`) and `clientCertNames` (as a
+ * strategy's: the control client logs in only with a certificate carrying one of them).
  */
 const ControlTokenSchema = z.union([
   TokenString,
   z
-    .strictObject({ token: TokenString.optional(), tokenEnv: ENV_NAME.optional(), role: z.enum(['viewer', 'trader', 'admin']).optional() })
+    .strictObject({ token: TokenString.optional(), tokenEnv: ENV_NAME.optional(), role: z.enum(['viewer', 'trader', 'admin']).optional(), clientCertNames: CertNamesSchema.optional() })
     .refine((t) => (t.token === undefined) !== (t.tokenEnv === undefined), 'give exactly one of token, tokenEnv'),
 ]);
 
@@ -266,8 +270,8 @@ export interface GatewayConfig {
   tokens: Record<string, string>;
   /** Strategy name → the names its client certificate must carry (`GatewayServerOptions.clientCertNames`); absent: none bound. */
   clientCertNames?: Record<string, string[]>;
-  /** Control client name → token and role (default `admin`). Never log this. Absent: no control clients. */
-  controlTokens?: Record<string, { token: string; role: Role }>;
+  /** Control client name → token, role (default `admin`) and the names its client certificate must carry, if bound. Never log this. Absent: no control clients. */
+  controlTokens?: Record<string, { token: string; role: Role; clientCertNames?: string[] }>;
   /** The `telegram` section (a relative `tokenFile` made absolute); undefined: no Telegram. */
   telegram?: TelegramConfig;
   /** The order store: absolute SQLite path (or `:memory:`), its `synchronous` mode (default `FULL`), group commit (default true) and the WAL's restart threshold (undefined: the store's default). */
@@ -363,7 +367,7 @@ export function parseGatewayConfig(value: unknown, opts: ParseGatewayConfigOptio
     tokens[name] = v!;
   }
 
-  const controlTokens: Record<string, { token: string; role: Role }> = {};
+  const controlTokens: Record<string, { token: string; role: Role; clientCertNames?: string[] }> = {};
   const strategyTokens = new Set(Object.values(tokens));
   for (const [name, t] of Object.entries(c.controlTokens ?? {})) {
     const spec = typeof t === 'string' ? { token: t } : t;
@@ -375,7 +379,9 @@ export function parseGatewayConfig(value: unknown, opts: ParseGatewayConfigOptio
     }
     // A strategy's token must not also control every strategy.
     if (strategyTokens.has(token!)) fail(`controlTokens.${name}`, 'a control token must differ from every strategy token');
-    controlTokens[name] = { token: token!, role: (typeof t === 'string' ? undefined : t.role) ?? 'admin' };
+    const certNames = typeof t === 'string' ? undefined : t.clientCertNames;
+    if (certNames !== undefined && c.listen.tls?.clientCaFile === undefined) fail(`controlTokens.${name}.clientCertNames`, 'needs listen.tls.clientCaFile (client certificates)');
+    controlTokens[name] = { token: token!, role: (typeof t === 'string' ? undefined : t.role) ?? 'admin', ...(certNames !== undefined ? { clientCertNames: [...certNames] } : {}) };
   }
 
   let limits: ProtocolLimits;

@@ -97,11 +97,14 @@ export interface GatewayServerOptions {
    */
   clientCertNames?: Readonly<Record<string, readonly string[]>>;
   /**
-   * Control clients (`tradeloop ctl`): name → token, or `{ token, role }` (default role
-   * `admin`). Distinct from strategy tokens; compared in constant time, never logged.
+   * Control clients (`tradeloop ctl`): name → token, or `{ token, role, clientCertNames }`
+   * (default role `admin`). Distinct from strategy tokens; compared in constant time, never
+   * logged. `clientCertNames` binds the control client to its certificate as
+   * {@link clientCertNames} binds a strategy (needs `tls.clientCa`): a `control_login` over
+   * a connection whose certificate carries none of the names is refused (4011) and logged.
    * Default none: every `control_login` is refused.
    */
-  controlTokens?: Readonly<Record<string, string | { token: string; role?: Role }>>;
+  controlTokens?: Readonly<Record<string, string | { token: string; role?: Role; clientCertNames?: readonly string[] }>>;
   /** The order store; the server does not close it. */
   store: OrderStore;
   /** The venues; the server starts them in `start` and stops them in `close`. */
@@ -250,6 +253,8 @@ export class GatewayServer implements SessionHandler {
   private readonly strategies: readonly string[];
   private readonly controlVerifier: TokenVerifier;
   private readonly controlRoles = new Map<string, Role>();
+  /** Control client name → the names its client certificate must carry (`controlTokens.<name>.clientCertNames`). */
+  private readonly controlCertNames = new Map<string, readonly string[]>();
   private readonly venues = new Map<string, HostedVenue>();
   private readonly queues = new Map<string, SerialQueue>();
   private readonly active = new Map<string, GatewaySession>();
@@ -291,6 +296,12 @@ export class GatewayServer implements SessionHandler {
     for (const [name, t] of Object.entries(opts.controlTokens ?? {})) {
       const c = typeof t === 'string' ? { token: t, role: 'admin' as Role } : { token: t.token, role: t.role ?? 'admin' };
       if (!ROLES.includes(c.role)) throw new TypeError(`control token '${name}': unknown role '${String(c.role)}' (viewer, trader, admin)`);
+      const bound = typeof t === 'string' ? undefined : t.clientCertNames;
+      if (bound !== undefined) {
+        if (opts.tls?.clientCa === undefined) throw new TypeError(`control token '${name}': clientCertNames needs tls.clientCa (client certificates)`);
+        if (!Array.isArray(bound) || bound.length === 0) throw new TypeError(`control token '${name}': clientCertNames: give at least one name`);
+        this.controlCertNames.set(name, bound);
+      }
       controlTokens[name] = c.token;
       this.controlRoles.set(name, c.role);
     }
@@ -582,6 +593,14 @@ export class GatewayServer implements SessionHandler {
     if (name === undefined) {
       this.logger.warn({ session: s.id, remote: s.remote, controlTokens: this.controlRoles.size }, 'control login refused: bad credentials');
       return s.fail(ProtocolErrorCode.BadCredentials, 'bad credentials', ref);
+    }
+    const bound = this.controlCertNames.get(name);
+    if (bound !== undefined) {
+      const names = this.certNames.get(s) ?? [];
+      if (!names.some((n) => bound.includes(n))) {
+        this.logger.warn({ session: s.id, remote: s.remote, control: name, cert: names }, 'control login refused: the client certificate is not one of this control client');
+        return s.fail(ProtocolErrorCode.BadCredentials, 'bad credentials', ref);
+      }
     }
     const role = this.controlRoles.get(name)!;
     s.loginControl({ name, role });

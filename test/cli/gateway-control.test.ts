@@ -120,6 +120,7 @@ describe('tradeloop gateway with telegram and controlTokens', () => {
 
 describe('gateway config: controlTokens and telegram', () => {
   const BASE = { listen: { port: 0 }, tokens: { alpha: 'alpha-secret' }, store: { path: ':memory:' }, venues: [{ kind: 'synthetic', exchange: 'SYN' }] };
+  const MUTUAL = { port: 0, tls: { certFile: 'c.pem', keyFile: 'k.pem', clientCaFile: 'clients.pem' } };
   it('resolves control tokens (default role admin, from the environment) and a relative tokenFile', () => {
     const c = parseGatewayConfig(
       { ...BASE, controlTokens: { ops: 'ops-token', desk: { tokenEnv: 'TL_DESK', role: 'trader' } }, telegram: { tokenFile: 'bot.token', users: [{ id: 1, role: 'admin' }] } },
@@ -130,6 +131,11 @@ describe('gateway config: controlTokens and telegram', () => {
     expect(parseGatewayConfig(BASE).controlTokens).toEqual({});
   });
 
+  it('binds a control client to client certificate names (clientCertNames), only with client certificates', () => {
+    const c = parseGatewayConfig({ ...BASE, listen: MUTUAL, controlTokens: { ops: { token: 'ops-token', clientCertNames: ['ops-1', 'ops.example'] }, watch: { tokenEnv: 'TL_W', role: 'viewer' } } }, { env: { TL_W: 'w-token' } });
+    expect(c.controlTokens).toEqual({ ops: { token: 'ops-token', role: 'admin', clientCertNames: ['ops-1', 'ops.example'] }, watch: { token: 'w-token', role: 'viewer' } });
+  });
+
   it('refuses bad control tokens with one line naming the field, never the token', () => {
     const bad = (controlTokens: unknown, env: Record<string, string> = {}) => () => parseGatewayConfig({ ...BASE, controlTokens }, { file: 'gw.json', env });
     expect(bad({ ops: 'alpha-secret' })).toThrow('gw.json: controlTokens.ops: a control token must differ from every strategy token');
@@ -137,6 +143,8 @@ describe('gateway config: controlTokens and telegram', () => {
     expect(bad({ ops: { token: 'x', tokenEnv: 'Y' } })).toThrow(/^gw\.json: controlTokens\.ops: give exactly one of token, tokenEnv$/);
     expect(bad({ ops: { token: 'x', role: 'boss' } })).toThrow(/^gw\.json: controlTokens\.ops\.role: /);
     expect(bad({ ops: 'alpha-secret' })).not.toThrow(/alpha-secret/);
+    expect(bad({ ops: { token: 'x', clientCertNames: ['ops-1'] } })).toThrow('gw.json: controlTokens.ops.clientCertNames: needs listen.tls.clientCaFile (client certificates)');
+    expect(() => parseGatewayConfig({ ...BASE, listen: MUTUAL, controlTokens: { ops: { token: 'x', clientCertNames: [] } } }, { file: 'gw.json' })).toThrow(/^gw\.json: controlTokens\.ops/);
     expect(() => parseGatewayConfig({ ...BASE, telegram: { token: 'x', users: [{ id: 1, role: 'admin' }] } }, { file: 'gw.json' })).toThrow(/^gw\.json: telegram\.token: put the bot token in a file/);
   });
 });

@@ -7,7 +7,7 @@ import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { createGateway, startGateway } from '../../src/gateway/gateway.js';
 import { SqliteOrderStore, WAL_RESTART_FRAMES } from '../../src/store/sqlite-store.js';
 import { ROOT } from '../helpers.js';
-import { loginOutcome } from './harness.js';
+import { controlLoginOutcome, loginOutcome } from './harness.js';
 
 const TLS_DIR = join(ROOT, 'test/gateway/fixtures/tls');
 
@@ -99,14 +99,20 @@ describe('createGateway', () => {
     } finally {
       await m.close();
     }
-    // tokens.<name>.clientCertNames reaches the server: alpha only with a certificate named so.
+    // tokens.<name>.clientCertNames and controlTokens.<name>.clientCertNames reach the server:
+    // alpha and the control client ops only with a certificate named so.
     const bound = (names: string[]) =>
-      config({ listen: { port: 0, tls: { certFile: join(TLS_DIR, 'cert.pem'), keyFile: join(TLS_DIR, 'key.pem'), clientCaFile: join(TLS_DIR, 'client-cert.pem') } }, tokens: { alpha: { token: 'alpha-secret', clientCertNames: names } } });
-    for (const [names, expected] of [[['someone-else'], 'error 4011'], [['tradeloop-test-client'], 'login_ack']] as const) {
+      config({
+        listen: { port: 0, tls: { certFile: join(TLS_DIR, 'cert.pem'), keyFile: join(TLS_DIR, 'key.pem'), clientCaFile: join(TLS_DIR, 'client-cert.pem') } },
+        tokens: { alpha: { token: 'alpha-secret', clientCertNames: names } },
+        controlTokens: { ops: { token: 'ops-secret', clientCertNames: names } },
+      });
+    for (const [names, expected] of [[['someone-else'], 'error 4011'], [['tradeloop-test-client'], 'ack']] as const) {
       const b = await startGateway(bound([...names]));
       try {
         const client = { ca: readFileSync(join(TLS_DIR, 'cert.pem')), cert: readFileSync(join(TLS_DIR, 'client-cert.pem')), key: readFileSync(join(TLS_DIR, 'client-key.pem')) };
-        expect(await loginOutcome(b.url, client, 'alpha', 'alpha-secret'), names.join()).toBe(expected);
+        expect(await loginOutcome(b.url, client, 'alpha', 'alpha-secret'), names.join()).toBe(expected === 'ack' ? 'login_ack' : expected);
+        expect(await controlLoginOutcome(b.url, client, 'ops-secret'), names.join()).toBe(expected === 'ack' ? 'control_ack' : expected);
       } finally {
         await b.close();
       }

@@ -185,11 +185,20 @@ export function sleep(ms: number): Promise<void> {
  * `'closed'` when the connection failed first (a refused handshake).
  */
 export function loginOutcome(url: string, opts: WebSocket.ClientOptions, strategy: string, token: string): Promise<string> {
+  return firstAnswer(url, opts, { v: 1, type: 'login', seq: 1, reqId: 'l', strategy, token });
+}
+
+/** How a `control_login` with `token` over a new connection goes, as {@link loginOutcome} tells it (`'control_ack'` when accepted). */
+export function controlLoginOutcome(url: string, opts: WebSocket.ClientOptions, token: string): Promise<string> {
+  return firstAnswer(url, opts, { v: 1, type: 'control_login', seq: 1, reqId: 'l', token });
+}
+
+function firstAnswer(url: string, opts: WebSocket.ClientOptions, frame: Record<string, unknown>): Promise<string> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, opts);
     ws.once('error', () => resolve('error'));
     ws.once('close', () => resolve('closed'));
-    ws.once('open', () => ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy, token })));
+    ws.once('open', () => ws.send(JSON.stringify(frame)));
     ws.once('message', (d) => {
       const f = JSON.parse(String(d)) as { type: string; code?: number };
       resolve(f.code === undefined ? f.type : `${f.type} ${f.code}`);

@@ -15,7 +15,7 @@ import { GatewayClient, type DisconnectInfo } from '../../src/gateway/client.js'
 import { GatewayServer } from '../../src/gateway/server.js';
 import { peerCertificateNames, readGatewayTls, readPemFile, readTlsIdentity } from '../../src/gateway/tls.js';
 import { ROOT } from '../helpers.js';
-import { TOKENS, loginOutcome, startTestGateway, syntheticHost, type TestGateway } from './harness.js';
+import { TOKENS, controlLoginOutcome, loginOutcome, startTestGateway, syntheticHost, type TestGateway } from './harness.js';
 
 const FIXTURES = join(ROOT, 'test/gateway/fixtures/tls');
 const CERT = join(FIXTURES, 'cert.pem');
@@ -224,6 +224,35 @@ describe('a gateway on wss://', () => {
     const tls = { cert: ca, key: readPemFile(KEY, 'private key'), clientCa };
     expect(() => new GatewayServer({ ...opts, tls, clientCertNames: { gamma: ['x'] } })).toThrow("clientCertNames: strategy 'gamma' has no token");
     expect(() => new GatewayServer({ ...opts, tls, clientCertNames: { alpha: [] } })).toThrow('clientCertNames.alpha: give at least one name');
+  });
+
+  it('controlTokens.<name>.clientCertNames binds a control client to its certificate: the right token with another trusted certificate is refused', async () => {
+    const logs: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => (logs.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) }));
+    const clientCa = `${readPemFile(CLIENT_CA, 'certificate')}${readPemFile(CLIENT_CERT, 'certificate')}`;
+    const controlTokens = { ops: { token: 'ops-secret', clientCertNames: ['alpha.example', 'tradeloop-test-client-a'] }, watch: { token: 'watch-secret', role: 'viewer' as const } };
+    const gw = await startTestGateway({ tls: { cert: readPemFile(CERT, 'certificate'), key: readPemFile(KEY, 'private key'), clientCa }, controlTokens, logger });
+    cleanup.push(() => gw.close());
+    const ca = readPemFile(CERT, 'certificate');
+    const login = (who: 'ca-client' | 'client', token: string) => controlLoginOutcome(gw.url, { ca, ...readTlsIdentity(join(FIXTURES, `${who}-cert.pem`), join(FIXTURES, `${who}-key.pem`), who) }, token);
+    expect(await login('ca-client', 'ops-secret')).toBe('control_ack');
+    expect(await login('client', 'ops-secret')).toBe('error 4011');
+    expect(logs.find((l) => l.msg === 'control login refused: the client certificate is not one of this control client')).toMatchObject({ control: 'ops', cert: ['tradeloop-test-client'] });
+    // watch is not bound; a bound name does not bind the others.
+    expect(await login('client', 'watch-secret')).toBe('control_ack');
+    expect(await login('ca-client', 'watch-secret')).toBe('control_ack');
+    expect(logs.filter((l) => l.msg === 'control login').map((l) => [l.control, l.role])).toEqual([
+      ['ops', 'admin'],
+      ['watch', 'viewer'],
+      ['watch', 'viewer'],
+    ]);
+    // Misconfigurations are refused at construction.
+    const clock = new LiveClock();
+    cleanup.push(() => clock.cancelAll());
+    const opts = { tokens: TOKENS, store: gw.store, clock, venues: [syntheticHost(clock)] };
+    expect(() => new GatewayServer({ ...opts, controlTokens: { ops: { token: 'x', clientCertNames: ['n'] } } })).toThrow("control token 'ops': clientCertNames needs tls.clientCa (client certificates)");
+    const tls = { cert: ca, key: readPemFile(KEY, 'private key'), clientCa };
+    expect(() => new GatewayServer({ ...opts, tls, controlTokens: { ops: { token: 'x', clientCertNames: [] } } })).toThrow("control token 'ops': clientCertNames: give at least one name");
   });
 
   it('peerCertificateNames: the subject CNs, then the DNS names of the subjectAltName, once each', () => {
