@@ -35,6 +35,7 @@ import type { MdEvent } from '../data/events.js';
 import { FixedWindowRateLimiter } from '../sim/rate-limit.js';
 import { newOrderRecord, type OrderStore, type StoredOrder } from '../store/order-store.js';
 import { peerCertificateNames } from './tls.js';
+import { certificateRevocationKey, revokedKeys } from './revocation.js';
 import { decodeRequest, encodeMd, instrumentToSpec, isVenueCallback, rejectEvent, type RequestBody } from './codec.js';
 import { rateLimitOf, type GatewayRateLimit } from './config.js';
 import { TokenVerifier } from './constant-time.js';
@@ -250,6 +251,8 @@ export class GatewayServer implements SessionHandler {
   private readonly verifier: TokenVerifier;
   /** Each TLS session's client certificate names (`peerCertificateNames`), for `clientCertNames`. */
   private readonly certNames = new WeakMap<GatewaySession, readonly string[]>();
+  /** Each TLS session's client certificate as a revocation key (`certificateRevocationKey`), for a reload's lists. */
+  private readonly certKeys = new WeakMap<GatewaySession, string>();
   private readonly strategies: readonly string[];
   private readonly controlVerifier: TokenVerifier;
   private readonly controlRoles = new Map<string, Role>();
@@ -430,7 +433,9 @@ export class GatewayServer implements SessionHandler {
   /**
    * Replaces the TLS certificate, key, client CAs and revocation lists for the connections
    * that come next (`tradeloop gateway` calls it on SIGHUP): a renewed certificate, a newly
-   * revoked client. Sessions already open keep theirs.
+   * revoked client. Sessions already open keep theirs, except those whose client certificate
+   * the new lists revoke: they get error 4011 (fatal) and close with 4011, so that a revoked
+   * client does not stay connected until it disconnects.
    * @throws Error when the gateway does not serve TLS, when client certificates would be
    *   switched on or off (a restart does that), or when the new material is unusable (the old
    *   stays in force).
@@ -442,6 +447,24 @@ export class GatewayServer implements SessionHandler {
     // Throws before anything changes when the key does not go with the certificate, or a list does not parse.
     https.setSecureContext(secureContextOptions(tls));
     this.logger.info({ clientCa: tls.clientCa !== undefined, crl: tls.crl !== undefined }, 'TLS certificates reloaded');
+    if (tls.crl !== undefined) this.endRevokedSessions(String(tls.crl));
+  }
+
+  /** Ends the open sessions whose client certificate one of these revocation lists revokes. */
+  private endRevokedSessions(crl: string): void {
+    let revoked: Set<string>;
+    try {
+      revoked = revokedKeys(crl);
+    } catch (err) {
+      this.logger.warn({ err }, 'the revocation lists could not be read for the open sessions: they stay open; new connections are checked');
+      return;
+    }
+    for (const s of [...this.sessions]) {
+      const key = this.certKeys.get(s);
+      if (key === undefined || !revoked.has(key)) continue;
+      this.logger.warn({ session: s.id, remote: s.remote, strategy: s.strategy, cert: this.certNames.get(s) }, 'session ended: its client certificate is revoked');
+      s.fail(ProtocolErrorCode.BadCredentials, 'client certificate revoked');
+    }
   }
 
   /** Strategies with a live session now. */
@@ -509,6 +532,13 @@ export class GatewayServer implements SessionHandler {
     this.sessions.add(s);
     const certNames = peer !== undefined && peer.subject !== undefined ? peerCertificateNames(peer) : undefined;
     if (certNames !== undefined) this.certNames.set(s, certNames);
+    if (peer?.raw !== undefined) {
+      try {
+        this.certKeys.set(s, certificateRevocationKey(peer.raw));
+      } catch {
+        // OpenSSL accepted it, so it parses; should it not here, a reload cannot end this session.
+      }
+    }
     this.logger.info({ session: id, remote, ...(certNames !== undefined ? { cert: certNames } : {}) }, 'connection');
   }
 

@@ -178,6 +178,39 @@ describe('a gateway on wss://', () => {
     expect(await login('revoked-client')).toBe('login_ack');
   });
 
+  it('a reload whose lists revoke the certificate of an open session ends that session (4011), and only that one', async () => {
+    const logs: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => (logs.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) }));
+    const base = { cert: readPemFile(CERT, 'certificate'), key: readPemFile(KEY, 'private key'), clientCa: readPemFile(CLIENT_CA, 'certificate') };
+    const gw = await startTestGateway({ tls: { ...base, crl: readPemFile(CRL_EMPTY, 'certificate revocation list') }, logger });
+    cleanup.push(() => gw.close());
+    const ca = readPemFile(CERT, 'certificate');
+    /** A logged-in raw connection with this client pair, and how it ends. */
+    const session = async (name: 'ca-client' | 'revoked-client', strategy: 'alpha' | 'beta') => {
+      const ws = await openWs(gw.url, { ca, ...readTlsIdentity(join(FIXTURES, `${name}-cert.pem`), join(FIXTURES, `${name}-key.pem`), name) });
+      cleanup.push(() => ws.terminate());
+      ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy, token: TOKENS[strategy] }));
+      expect(await nextFrame(ws)).toMatchObject({ type: 'login_ack' });
+      const frames: Array<Record<string, unknown>> = [];
+      ws.on('message', (d) => frames.push(JSON.parse(String(d)) as Record<string, unknown>));
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      return { ws, frames, closed };
+    };
+    const good = await session('ca-client', 'alpha');
+    const bad = await session('revoked-client', 'beta');
+    // A reload with lists that revoke nobody open changes no session.
+    gw.server.reloadTls({ ...base, crl: readPemFile(CRL_EMPTY, 'certificate revocation list') });
+    gw.server.reloadTls({ ...base, crl: readPemFile(CRL, 'certificate revocation list') });
+    expect(await bad.closed).toBe(4011);
+    expect(bad.frames.find((f) => f.type === 'error')).toMatchObject({ code: 4011, reason: 'client certificate revoked', fatal: true });
+    expect(logs.filter((l) => l.msg === 'session ended: its client certificate is revoked').map((l) => [l.strategy, l.cert])).toEqual([['beta', ['tradeloop-test-client-b']]]);
+    // The other session goes on: an order and its ack.
+    expect(good.ws.readyState).toBe(WebSocket.OPEN);
+    expect(gw.server.connectedStrategies()).toEqual(['alpha']);
+    good.ws.send(JSON.stringify({ v: 1, type: 'new_order', seq: 2, reqId: 'o', exchange: 'SYN', instrumentId: 1, clientId: 'after-reload', side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: ['PostOnly'], price: '1', qty: '1' }));
+    await expect.poll(() => good.frames.find((f) => f.cb === 'onNewOrderAck')).toMatchObject({ ev: { clientId: 'after-reload' } });
+  });
+
   it('reloadTls on a gateway without TLS says so', async () => {
     const gw = await startTestGateway({ logger: silentLogger() });
     cleanup.push(() => gw.close());
