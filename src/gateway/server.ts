@@ -249,10 +249,11 @@ export class GatewayServer implements SessionHandler {
   private readonly store: OrderStore;
   private readonly limits: ProtocolLimits;
   private readonly verifier: TokenVerifier;
-  /** Each TLS session's client certificate names (`peerCertificateNames`), for `clientCertNames`. */
-  private readonly certNames = new WeakMap<GatewaySession, readonly string[]>();
-  /** Each TLS session's client certificate as a revocation key (`certificateRevocationKey`), for a reload's lists. */
-  private readonly certKeys = new WeakMap<GatewaySession, string>();
+  /**
+   * Each TLS session's client certificate: its names (`peerCertificateNames`, for
+   * `clientCertNames`) and its revocation key (`certificateRevocationKey`, for a reload's lists).
+   */
+  private readonly peerCerts = new WeakMap<GatewaySession, { names: readonly string[]; revocationKey: string | undefined }>();
   private readonly strategies: readonly string[];
   private readonly controlVerifier: TokenVerifier;
   private readonly controlRoles = new Map<string, Role>();
@@ -460,9 +461,9 @@ export class GatewayServer implements SessionHandler {
       return;
     }
     for (const s of [...this.sessions]) {
-      const key = this.certKeys.get(s);
-      if (key === undefined || !revoked.has(key)) continue;
-      this.logger.warn({ session: s.id, remote: s.remote, strategy: s.strategy, cert: this.certNames.get(s) }, 'session ended: its client certificate is revoked');
+      const cert = this.peerCerts.get(s);
+      if (cert?.revocationKey === undefined || !revoked.has(cert.revocationKey)) continue;
+      this.logger.warn({ session: s.id, remote: s.remote, strategy: s.strategy, cert: cert.names }, 'session ended: its client certificate is revoked');
       s.fail(ProtocolErrorCode.BadCredentials, 'client certificate revoked');
     }
   }
@@ -531,13 +532,14 @@ export class GatewayServer implements SessionHandler {
     });
     this.sessions.add(s);
     const certNames = peer !== undefined && peer.subject !== undefined ? peerCertificateNames(peer) : undefined;
-    if (certNames !== undefined) this.certNames.set(s, certNames);
-    if (peer?.raw !== undefined) {
+    if (certNames !== undefined) {
+      let revocationKey: string | undefined;
       try {
-        this.certKeys.set(s, certificateRevocationKey(peer.raw));
+        revocationKey = certificateRevocationKey(peer!.raw);
       } catch {
         // OpenSSL accepted it, so it parses; should it not here, a reload cannot end this session.
       }
+      this.peerCerts.set(s, { names: certNames, revocationKey });
     }
     this.logger.info({ session: id, remote, ...(certNames !== undefined ? { cert: certNames } : {}) }, 'connection');
   }
@@ -611,6 +613,16 @@ export class GatewayServer implements SessionHandler {
 
   // ---- control clients ------------------------------------------------------------------
 
+  /**
+   * When a login is bound to certificate names (`bound`) and the session's client
+   * certificate carries none of them: that certificate's names (to log); else undefined.
+   */
+  private certOutside(s: GatewaySession, bound: readonly string[] | undefined): readonly string[] | undefined {
+    if (bound === undefined) return undefined;
+    const names = this.peerCerts.get(s)?.names ?? [];
+    return names.some((n) => bound.includes(n)) ? undefined : names;
+  }
+
   /** `control_login`: the token is compared (in constant time) with every control token, so the time does not tell which matched. */
   private controlLogin(s: GatewaySession, msg: ControlLoginMsg): void {
     const ref = { reqId: msg.reqId, refSeq: msg.seq };
@@ -624,13 +636,10 @@ export class GatewayServer implements SessionHandler {
       this.logger.warn({ session: s.id, remote: s.remote, controlTokens: this.controlRoles.size }, 'control login refused: bad credentials');
       return s.fail(ProtocolErrorCode.BadCredentials, 'bad credentials', ref);
     }
-    const bound = this.controlCertNames.get(name);
-    if (bound !== undefined) {
-      const names = this.certNames.get(s) ?? [];
-      if (!names.some((n) => bound.includes(n))) {
-        this.logger.warn({ session: s.id, remote: s.remote, control: name, cert: names }, 'control login refused: the client certificate is not one of this control client');
-        return s.fail(ProtocolErrorCode.BadCredentials, 'bad credentials', ref);
-      }
+    const wrongCert = this.certOutside(s, this.controlCertNames.get(name));
+    if (wrongCert !== undefined) {
+      this.logger.warn({ session: s.id, remote: s.remote, control: name, cert: wrongCert }, 'control login refused: the client certificate is not one of this control client');
+      return s.fail(ProtocolErrorCode.BadCredentials, 'bad credentials', ref);
     }
     const role = this.controlRoles.get(name)!;
     s.loginControl({ name, role });
@@ -684,13 +693,10 @@ export class GatewayServer implements SessionHandler {
     }
     // Own keys only: a strategy named like an Object.prototype member must not find one.
     const certNames = this.opts.clientCertNames;
-    const bound = certNames !== undefined && Object.hasOwn(certNames, strategy) ? certNames[strategy] : undefined;
-    if (bound !== undefined) {
-      const names = this.certNames.get(s) ?? [];
-      if (!names.some((n) => bound.includes(n))) {
-        this.logger.warn({ session: s.id, remote: s.remote, strategy, cert: names }, 'login refused: the client certificate is not one of this strategy');
-        return s.fail(ProtocolErrorCode.BadCredentials, 'bad credentials', ref);
-      }
+    const wrongCert = this.certOutside(s, certNames !== undefined && Object.hasOwn(certNames, strategy) ? certNames[strategy] : undefined);
+    if (wrongCert !== undefined) {
+      this.logger.warn({ session: s.id, remote: s.remote, strategy, cert: wrongCert }, 'login refused: the client certificate is not one of this strategy');
+      return s.fail(ProtocolErrorCode.BadCredentials, 'bad credentials', ref);
     }
     const existing = this.active.get(strategy);
     if (existing && existing.isOpen) {
