@@ -930,6 +930,51 @@ export class SqliteOrderStore implements OrderStore {
     return this.recordTx(strategy, cb, ev, json, ts, false);
   }
 
+  /**
+   * {@link recordEvent} (apply true) or {@link appendEvent} (false) with the event already in
+   * its stored JSON form (null: no payload), as `WriteBehindOrderStore`'s log carries it: the
+   * row gets these exact bytes.
+   * @internal
+   */
+  recordEventJson(strategy: string, cb: EventCallbackName, json: string | null, ts: number, apply: boolean): number {
+    this.writable();
+    checkName(strategy, 'strategy');
+    checkName(cb, 'cb');
+    checkTs(ts);
+    return this.recordTx(strategy, cb, json === null ? undefined : reviveDecimals(JSON.parse(json)), json, ts, apply);
+  }
+
+  /**
+   * The last record of a write-behind order log applied to this file (`meta.order_log_lsn`);
+   * 0 when none.
+   * @internal
+   */
+  orderLogLsn(): number {
+    this.live();
+    const v = Number((this.db.prepare("SELECT value FROM meta WHERE key = 'order_log_lsn'").pluck().get() as string | undefined) ?? 0);
+    return Number.isSafeInteger(v) && v > 0 ? v : 0;
+  }
+
+  /**
+   * Sets `meta.order_log_lsn`, in the open group when there is one (so that it commits with
+   * the writes it counts).
+   * @internal
+   */
+  setOrderLogLsn(lsn: number): void {
+    this.writable();
+    this.db.prepare("INSERT INTO meta (key, value) VALUES ('order_log_lsn', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(lsn));
+  }
+
+  /**
+   * Every order's (strategy, clientId), oldest first, without reading the rows: what a
+   * write-behind store keeps to answer "is this client id taken?" from memory.
+   * @internal
+   */
+  *orderKeys(): IterableIterator<[string, string]> {
+    this.live();
+    for (const r of this.db.prepare('SELECT strategy, client_id FROM orders ORDER BY id').raw().iterate() as IterableIterator<[string, string]>) yield r;
+  }
+
   /** @inheritDoc */
   async recordRequest(req: VenueModifyOrder | VenueCancelOrder, ts: number): Promise<RecordRequestResult> {
     this.writable();
@@ -958,6 +1003,15 @@ export class SqliteOrderStore implements OrderStore {
 
   /** @inheritDoc */
   async lastEventSeq(strategy: string): Promise<number> {
+    this.live();
+    return this.lastSeqInDb(strategy);
+  }
+
+  /**
+   * {@link lastEventSeq} without the promise.
+   * @internal
+   */
+  lastEventSeqSync(strategy: string): number {
     this.live();
     return this.lastSeqInDb(strategy);
   }

@@ -1,0 +1,129 @@
+/**
+ * The thread of `WriteBehindOrderStore` that applies its log to SQLite: it owns the store's
+ * only SQLite writer. At start it replays the committed records the file does not have yet
+ * (after a crash), then follows the log: it sleeps on the shared memory (woken at once when
+ * the gateway waits for it, else every 1–20 ms), applies each run of new records in one
+ * transaction with the number of the last one (`meta.order_log_lsn`), and publishes that
+ * number. Messages to the owner: `ready`, `failed`, `closed`.
+ * @module
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { EventCallbackName } from '../api/events.js';
+import type { VenueCancelOrder, VenueModifyOrder } from '../core/venue.js';
+import { reviveDecimals } from './journal-reader.js';
+import { ORDER_LOG_HEADER_BYTES, ORDER_LOG_RECORD_OVERHEAD_BYTES, OrderLog, OrderLogFormatError } from './order-log.js';
+import type { NewOrderRecord } from './order-store.js';
+import { SqliteOrderStore } from './sqlite-store.js';
+import { SHARED, type OrderLogWorkerData, type OrderLogWorkerMessage } from './write-behind-shared.js';
+
+const data = workerData as OrderLogWorkerData;
+const port = parentPort!;
+const i32 = new Int32Array(data.shared);
+const i64 = new BigInt64Array(data.shared);
+/** Records applied in one transaction at most. */
+const BATCH = 4096;
+const IDLE_MAX_MS = 20;
+
+function post(m: OrderLogWorkerMessage): void {
+  port.postMessage(m);
+}
+
+/** A record the owner wrote and SQLite does not agree with: the two copies of the state went apart. */
+class DivergedError extends Error {}
+
+async function apply(store: SqliteOrderStore, payload: string): Promise<void> {
+  const r = JSON.parse(payload) as [string, ...unknown[]];
+  switch (r[0]) {
+    case 'o':
+      await store.insertOrder(r[1] as NewOrderRecord);
+      return;
+    case 'e': {
+      const [, strategy, cb, ts, apply, seq, ev] = r as [string, string, EventCallbackName, number, number, number, unknown];
+      const got = store.recordEventJson(strategy, cb, ev === undefined || ev === null ? null : JSON.stringify(ev), ts, apply === 1);
+      if (got !== seq) throw new DivergedError(`event ${cb} of ${strategy}: the log says seq ${seq}, SQLite gave ${got}`);
+      return;
+    }
+    case 'r': {
+      const u = await store.recordRequest(reviveDecimals(r[1]) as VenueModifyOrder | VenueCancelOrder, r[2] as number);
+      if (!u.ok) throw new DivergedError(`request refused by SQLite, accepted by the store: ${u.reason}`);
+      return;
+    }
+    default:
+      throw new DivergedError(`unknown record kind ${JSON.stringify(r[0])}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const store = new SqliteOrderStore(data.dbPath, { synchronous: data.synchronous, ...(data.walRestartFrames !== undefined ? { walRestartFrames: data.walRestartFrames } : {}) });
+  let log: OrderLog | undefined;
+  try {
+    log = OrderLog.open(data.logPath, { readonly: true });
+    let applied = store.orderLogLsn();
+    // Recovery: what the owner committed before it stopped and SQLite did not get.
+    const scan = log.scan();
+    let last = applied;
+    const todo = scan.records.filter((r) => r.lsn > applied);
+    for (let k = 0; k < todo.length; k += BATCH) {
+      store.beginGroup();
+      for (const r of todo.slice(k, k + BATCH)) {
+        await apply(store, r.payload);
+        last = r.lsn;
+      }
+      store.setOrderLogLsn(last);
+      store.commitGroup();
+    }
+    applied = Math.max(applied, ...scan.records.map((r) => r.lsn));
+    post({ type: 'ready', appliedLsn: applied, replayed: todo.length, ...(scan.damaged ? { damaged: scan.damaged.message } : {}) });
+    Atomics.store(i64, SHARED.APPLIED, BigInt(applied));
+
+    let epoch = -1;
+    let at = ORDER_LOG_HEADER_BYTES;
+    let idleMs = 1;
+    for (;;) {
+      const wake = Atomics.load(i32, SHARED.WAKE);
+      let e1: number;
+      let end: number;
+      do {
+        e1 = Atomics.load(i32, SHARED.EPOCH);
+        end = Atomics.load(i32, SHARED.END);
+      } while (e1 !== Atomics.load(i32, SHARED.EPOCH));
+      if (e1 !== epoch) {
+        epoch = e1;
+        at = ORDER_LOG_HEADER_BYTES;
+      }
+      if (end > at) {
+        store.beginGroup();
+        let n = 0;
+        while (at < end && n < BATCH) {
+          const r = log.readAt(at, end);
+          if (r instanceof OrderLogFormatError) throw r;
+          at = r.offset + ORDER_LOG_RECORD_OVERHEAD_BYTES + Buffer.byteLength(r.payload);
+          if (r.lsn <= applied) continue; // moved by a restart, or applied in recovery
+          if (r.lsn !== applied + 1) throw new DivergedError(`record ${r.lsn} follows ${applied}`);
+          await apply(store, r.payload);
+          applied = r.lsn;
+          n++;
+        }
+        store.setOrderLogLsn(applied);
+        store.commitGroup();
+        Atomics.store(i64, SHARED.APPLIED, BigInt(applied));
+        Atomics.notify(i64, SHARED.APPLIED);
+        idleMs = 1;
+        continue;
+      }
+      if (Atomics.load(i32, SHARED.CLOSE) === 1) break;
+      Atomics.wait(i32, SHARED.WAKE, wake, idleMs);
+      idleMs = Math.min(IDLE_MAX_MS, idleMs * 2);
+    }
+  } catch (err) {
+    Atomics.store(i32, SHARED.FAILED, 1);
+    Atomics.notify(i64, SHARED.APPLIED);
+    post({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
+  } finally {
+    log?.close();
+    await store.close().catch(() => undefined);
+  }
+  post({ type: 'closed' });
+}
+
+void main();

@@ -1,0 +1,263 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CancelCode, Liquidity, OrderType, Price, Qty, RejectCode, Side, TimeInForce } from '../../src/api/index.js';
+import type { StrategyEventMap } from '../../src/api/index.js';
+import type { VenueCancelOrder, VenueModifyOrder } from '../../src/core/venue.js';
+import { OrderLog } from '../../src/store/order-log.js';
+import type { NewOrderRecord, OrderStore } from '../../src/store/order-store.js';
+import { SqliteOrderStore } from '../../src/store/sqlite-store.js';
+import { WriteBehindOrderStore } from '../../src/store/write-behind-store.js';
+import { ROOT } from '../helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tl-wb-'));
+let fileNo = 0;
+const tmpDb = () => join(dir, `w${++fileNo}.db`);
+const EX = 'SIM';
+const INST = 7;
+const T0 = 1_700_000_000_000_000;
+
+const opened: OrderStore[] = [];
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close().catch(() => undefined);
+});
+async function wb(path: string, opts: Parameters<typeof WriteBehindOrderStore.open>[1] = {}): Promise<WriteBehindOrderStore> {
+  const s = await WriteBehindOrderStore.open(path, { synchronous: 'NORMAL', ...opts });
+  opened.push(s);
+  return s;
+}
+
+function order(strategy: string, clientId: string, side = Side.Buy, qty = '10'): NewOrderRecord {
+  return { strategy, clientId, exchange: EX, instrumentId: INST, side, orderType: OrderType.Limit, tif: TimeInForce.GTC, execInstr: [], price: Price.of('100'), qty: Qty.of(qty), createdTs: T0 };
+}
+const ack = (clientId: string, side = Side.Buy): StrategyEventMap['onNewOrderAck'] => ({
+  exchange: EX, clientId, exchangeId: `x-${clientId}`, instrumentId: INST, side, price: Price.of('100'), qty: Qty.of('10'), leavesQty: Qty.of('10'), orderType: OrderType.Limit, tif: TimeInForce.GTC, execInstr: [],
+});
+const fill = (clientId: string, qty: string, price: string, side: Side, leaves: string): StrategyEventMap['onOrderExecution'] => ({
+  exchange: EX, clientId, side, price: Price.of(price), fillQty: Qty.of(qty), leavesQty: Qty.of(leaves), execTs: T0 + 5, recvTs: T0 + 6, instrumentId: INST, fee: Price.of('0.01'), liquidity: Liquidity.Maker,
+});
+const cancelled = (clientId: string) => ({ exchange: EX, clientId, unsolicited: false, engineTs: 1, recvTs: 2, cancelCode: CancelCode.Requested, cancelReason: 'requested' });
+const modReq = (strategy: string, clientId: string, p: string, q: string): VenueModifyOrder => ({ type: 'ModifyOrder', strategy, clientId, instrumentId: INST, newPrice: Price.of(p), newPriceTick: 0, newQty: Qty.of(q), newQtyLots: 0 });
+const cxlReq = (strategy: string, clientId: string): VenueCancelOrder => ({ type: 'CancelOrder', strategy, clientId, instrumentId: INST });
+
+type Step =
+  | { k: 'insert' | 'ack' | 'reject' | 'cxlReq' | 'cxlAck' | 'cxlRej' | 'cancelled' | 'append' | 'status' | 'begin' | 'commit'; s: number; o: number }
+  | { k: 'modReq' | 'modAck'; s: number; o: number; q: number; p: number }
+  | { k: 'fill'; s: number; o: number; q: number; p: number; last: boolean };
+
+/** Runs one step on a store; returns what the caller sees (everything a gateway could act on). */
+async function run(store: OrderStore, st: Step, ts: number): Promise<unknown> {
+  const strat = `S${st.s}`;
+  const id = `o${st.o}`;
+  const side = st.o % 2 === 0 ? Side.Buy : Side.Sell;
+  const px = (p: number) => (p / 10).toString();
+  switch (st.k) {
+    case 'insert': {
+      const r = await store.insertOrder(order(strat, id, side));
+      return { created: r.created, order: r.order };
+    }
+    case 'ack':
+      return store.recordEvent(strat, 'onNewOrderAck', ack(id, side), ts);
+    case 'reject':
+      return store.recordEvent(strat, 'onNewOrderReject', { exchange: EX, clientId: id, rejectCode: RejectCode.PostOnlyWouldTake, rejectReason: 'no' }, ts);
+    case 'modReq':
+      return store.recordRequest(modReq(strat, id, px(st.p), String(st.q)), ts);
+    case 'modAck':
+      return store.recordEvent(strat, 'onModifyOrderAck', { exchange: EX, clientId: id, newPrice: Price.of(px(st.p)), newQty: Qty.of(String(st.q)), leavesQty: Qty.of(String(st.q)) }, ts);
+    case 'cxlReq':
+      return store.recordRequest(cxlReq(strat, id), ts);
+    case 'cxlAck':
+      return store.recordEvent(strat, 'onCancelOrderAck', { exchange: EX, clientId: id }, ts);
+    case 'cxlRej':
+      return store.recordEvent(strat, 'onCancelOrderReject', { exchange: EX, clientId: id, rejectCode: RejectCode.VenueUnknownOrder, rejectReason: 'gone' }, ts);
+    case 'cancelled':
+      return store.recordEvent(strat, 'onOrderCancelled', cancelled(id), ts);
+    case 'fill':
+      return store.recordEvent(strat, 'onOrderExecution', fill(id, String(st.q), px(st.p), side, st.last ? '0' : '1'), ts);
+    case 'append':
+      return store.appendEvent(strat, 'onOrderCancelled', cancelled(id), ts);
+    case 'status':
+      return store.recordEvent(strat, 'onFrameworkDisconnected', undefined as never, ts);
+    case 'begin':
+      store.beginGroup?.();
+      return null;
+    case 'commit':
+      store.commitGroup?.();
+      return null;
+  }
+}
+
+/** Everything a store can be asked about strategies S0 and S1. */
+async function everything(store: OrderStore) {
+  const out: Record<string, unknown> = { all: await store.listOrders(), open: await store.listOrders({ open: true }) };
+  for (const s of ['S0', 'S1']) {
+    out[s] = {
+      events: await store.eventsSince(s, 0),
+      last: await store.lastEventSeq(s),
+      open: await store.openOrders(s),
+      fills: await store.fills(s),
+      positions: await store.positions(s),
+      o1: await store.orderEvents(s, 'o1'),
+      get2: await store.getOrder(s, 'o2'),
+    };
+  }
+  return out;
+}
+
+const stepArb: fc.Arbitrary<Step> = (() => {
+  const si = fc.integer({ min: 0, max: 1 });
+  const oi = fc.integer({ min: 0, max: 5 });
+  return fc.oneof(
+    { weight: 3, arbitrary: fc.record({ k: fc.constant('insert' as const), s: si, o: oi }) },
+    { weight: 8, arbitrary: fc.record({ k: fc.constantFrom('ack', 'reject', 'cxlReq', 'cxlAck', 'cxlRej', 'cancelled', 'append', 'status', 'begin', 'commit' as const), s: si, o: oi }) as fc.Arbitrary<Step> },
+    { weight: 2, arbitrary: fc.record({ k: fc.constantFrom('modReq', 'modAck' as const), s: si, o: oi, q: fc.integer({ min: 1, max: 12 }), p: fc.integer({ min: 990, max: 1010 }) }) as fc.Arbitrary<Step> },
+    { weight: 3, arbitrary: fc.record({ k: fc.constant('fill' as const), s: si, o: oi, q: fc.integer({ min: 1, max: 6 }), p: fc.integer({ min: 990, max: 1010 }), last: fc.boolean() }) },
+  );
+})();
+
+describe('WriteBehindOrderStore', () => {
+  it('answers every call as SqliteOrderStore does, and leaves the same SQLite file (random runs, the log starting over often)', async () => {
+    let steps = 0;
+    let restarts = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArb, { minLength: 300, maxLength: 400 }), async (run_) => {
+        const a = new SqliteOrderStore(tmpDb(), { synchronous: 'NORMAL' });
+        const bPath = tmpDb();
+        // 16 KiB: ≈ 80 records, so long runs start the log over, inside groups too.
+        const b = await WriteBehindOrderStore.open(bPath, { synchronous: 'NORMAL', logSizeBytes: 16_384 });
+        try {
+          let ts = T0;
+          for (const st of run_) {
+            ts += 1;
+            const ra = await run(a, st, ts).then((v) => ({ v }), (e: Error) => ({ e: e.message }));
+            const rb = await run(b, st, ts).then((v) => ({ v }), (e: Error) => ({ e: e.message }));
+            expect(rb, JSON.stringify(st)).toEqual(ra);
+            steps++;
+          }
+          a.commitGroup();
+          b.commitGroup();
+          restarts += b.logRestarts;
+          expect(await everything(b)).toEqual(await everything(a));
+          await b.close();
+          // Reopened: nothing to replay after a clean close, and the same answers.
+          const b2 = await WriteBehindOrderStore.open(bPath, { synchronous: 'NORMAL', logSizeBytes: 16_384 });
+          expect(b2.recovery.replayed).toBe(0);
+          expect(await everything(b2)).toEqual(await everything(a));
+          await b2.close();
+          const plain = new SqliteOrderStore(bPath, { readonly: true });
+          expect(await everything(plain)).toEqual(await everything(a));
+          await plain.close();
+        } finally {
+          await a.close();
+          await b.close();
+        }
+      }),
+      { numRuns: 10, seed: 777 },
+    );
+    expect(steps).toBeGreaterThan(3000);
+    expect(restarts).toBeGreaterThan(5);
+  }, 120_000);
+
+  it('reads its own writes at once: event logs, fills and positions wait for SQLite to catch up', async () => {
+    const s = await wb(tmpDb());
+    await s.insertOrder(order('A', 'x'));
+    const seq = await s.recordEvent('A', 'onNewOrderAck', ack('x'), T0 + 1);
+    await s.recordEvent('A', 'onOrderExecution', fill('x', '4', '100.5', Side.Buy, '6'), T0 + 2);
+    expect(seq).toBe(1);
+    expect((await s.eventsSince('A', 0)).map((e) => e.cb)).toEqual(['onNewOrderAck', 'onOrderExecution']);
+    expect((await s.fills('A')).map((f) => f.qty)).toEqual(['4']);
+    expect((await s.positions('A')).map((p) => p.position)).toEqual(['4']);
+    expect((await s.getOrder('A', 'x'))!.cumQty).toBe('4');
+    expect((await s.openOrders('A')).map((o) => o.clientId)).toEqual(['x']);
+  });
+
+  it('keeps a client id taken across restarts: a retried order returns the stored one, filled or not', async () => {
+    const path = tmpDb();
+    const s = await wb(path);
+    await s.insertOrder(order('A', 'done'));
+    await s.recordEvent('A', 'onNewOrderAck', ack('done'), T0 + 1);
+    await s.recordEvent('A', 'onOrderExecution', fill('done', '10', '100', Side.Buy, '0'), T0 + 2);
+    await s.close();
+    const s2 = await wb(path);
+    const again = await s2.insertOrder(order('A', 'done'));
+    expect(again.created).toBe(false);
+    expect(again.order.status).toBe('Filled');
+    expect((await s2.recordRequest(cxlReq('A', 'done'), T0 + 3)).ok).toBe(false);
+    expect(await s2.lastEventSeq('A')).toBe(2);
+    expect((await s2.insertOrder(order('A', 'new'))).created).toBe(true);
+  });
+
+  it('commits a group at once: nothing of an open group is in the log until commitGroup', async () => {
+    const path = tmpDb();
+    const s = await wb(path);
+    s.beginGroup();
+    await s.insertOrder(order('A', 'g'));
+    await s.recordEvent('A', 'onNewOrderAck', ack('g'), T0 + 1);
+    const log = OrderLog.open(s.logPath, { readonly: true });
+    expect(log.scan().records).toHaveLength(0);
+    s.commitGroup();
+    expect(log.scan().records.map((r) => JSON.parse(r.payload)[0])).toEqual(['o', 'e']);
+    log.close();
+  });
+
+  it('refuses the arguments SqliteOrderStore refuses, with the same TypeError, and writes nothing', async () => {
+    const s = await wb(tmpDb());
+    await expect(s.insertOrder({ ...order('A', 'bad'), qty: '0' })).rejects.toThrow(TypeError);
+    await expect(s.recordEvent('', 'onNewOrderAck', ack('x'), T0)).rejects.toThrow(TypeError);
+    await expect(s.recordEvent('A', 'onNewOrderAck', ack('x'), 1.5)).rejects.toThrow(TypeError);
+    expect(await s.lastEventSeq('A')).toBe(0);
+    expect(await s.listOrders()).toEqual([]);
+    await expect(WriteBehindOrderStore.open(':memory:')).rejects.toThrow(TypeError);
+  });
+
+  it('after a SIGKILL, the next open replays from the log every order acknowledged before the kill', async () => {
+    const path = tmpDb();
+    const script = join(dir, 'killed.mts');
+    // Each order and its ack commit together; "acked N" is printed only after the commit.
+    writeFileSync(
+      script,
+      `import { WriteBehindOrderStore } from ${JSON.stringify(join(ROOT, 'src/store/write-behind-store.ts'))};
+import { Price, Qty } from ${JSON.stringify(join(ROOT, 'src/api/index.ts'))};
+const s = await WriteBehindOrderStore.open(${JSON.stringify(path)}, { synchronous: 'NORMAL' });
+for (let i = 0; ; i++) {
+  s.beginGroup();
+  await s.insertOrder({ strategy: 'K', clientId: 'k' + i, exchange: 'SIM', instrumentId: 7, side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: [], price: Price.of('100'), qty: Qty.of('1'), createdTs: ${T0} });
+  await s.recordEvent('K', 'onNewOrderAck', { exchange: 'SIM', clientId: 'k' + i, exchangeId: 'x' + i, instrumentId: 7, side: 'Buy', price: Price.of('100'), qty: Qty.of('1'), leavesQty: Qty.of('1'), orderType: 'Limit', tif: 'GTC', execInstr: [] }, ${T0} + i);
+  s.commitGroup();
+  process.stdout.write('acked ' + i + '\\n');
+}
+`,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += String(d)));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no progress: ${err}`)), 60_000);
+      child.stdout.on('data', (d: Buffer) => {
+        out += String(d);
+        if ((out.match(/acked/g) ?? []).length >= 3000) {
+          clearTimeout(t);
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+    });
+    await new Promise((r) => child.once('exit', r));
+    const acked = out.split('\n').filter((l) => l.startsWith('acked ')).length;
+    expect(acked).toBeGreaterThanOrEqual(3000);
+    expect(existsSync(`${path}-orderlog`)).toBe(true);
+    const s = await wb(path);
+    const orders = await s.listOrders();
+    // Every acknowledged order is there with its ack, once; at most the one in flight beyond.
+    expect(orders.length).toBeGreaterThanOrEqual(acked);
+    expect(orders.length).toBeLessThanOrEqual(acked + 1);
+    expect(new Set(orders.map((o) => o.clientId)).size).toBe(orders.length);
+    expect(orders.slice(0, acked).every((o, i) => o.clientId === `k${i}` && o.status === 'Open' && o.acked)).toBe(true);
+    expect(await s.lastEventSeq('K')).toBe(orders.filter((o) => o.acked).length);
+    expect(readFileSync(`${path}-orderlog`).length).toBeGreaterThan(0);
+  }, 90_000);
+});
