@@ -47,7 +47,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
-import { BaseStrategy, ConstantLatencyModel, ExecInstr, GatewayClient, GatewayServer, LiveClock, OPEN_STATUSES, RemoteEnv, Side, SimVenueHost, SqliteOrderStore, applyOrderEvent, generateMarket, initialOrder, orderEventClientId, silentLogger } from '../dist/index.js';
+import { BaseStrategy, ConstantLatencyModel, ExecInstr, GatewayClient, GatewayServer, LiveClock, OPEN_STATUSES, OrderLog, RemoteEnv, Side, SimVenueHost, SqliteOrderStore, WriteBehindOrderStore, applyOrderEvent, generateMarket, initialOrder, orderEventClientId, silentLogger } from '../dist/index.js';
 import type { IStratEnv, InsertOrderResult, NewOrderAck, NewOrderReject, NewOrderRecord, OrderStore, StoredOrder } from '../dist/index.js';
 import { syntheticSource } from './common.js';
 
@@ -56,7 +56,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const EXCHANGE = 'SYN';
 
 /** The stores of the order → ack figures (see {@link OrderAckResult.synchronous}). */
-export type Synchronous = 'FULL' | 'NORMAL' | 'MEMORY' | 'NONE';
+export type Synchronous = 'FULL' | 'NORMAL' | 'MEMORY' | 'NONE' | 'WRITE_BEHIND';
 
 /** Latency percentiles of one figure, µs. */
 export interface LatencyStats {
@@ -74,7 +74,8 @@ export interface OrderAckResult {
    * `SqliteOrderStore` `synchronous` mode; `MEMORY`: a `':memory:'` store (no file, no
    * durability: SQLite's CPU cost without the disk); `NONE`: no SQLite at all, orders in a JS
    * `Map` ({@link MapOrderStore}): what the gateway's own code and the venue cost, the floor
-   * under any store.
+   * under any store; `WRITE_BEHIND`: a `WriteBehindOrderStore` (NORMAL): each commit is a copy
+   * into a memory-mapped log, and a worker thread applies the log to SQLite.
    */
   synchronous: Synchronous;
   stats: LatencyStats;
@@ -348,6 +349,43 @@ class MapOrderStore implements OrderStore {
   }
 }
 
+/**
+ * The check of the write-behind figure: reads the store's log through its own read-only
+ * mapping (what survives the process at that instant), up to the committed end in the
+ * file's header, and answers `getOrder` for the orders and acks it found there.
+ */
+class LogCheck {
+  private readonly log: ReturnType<typeof OrderLog.open>;
+  private readonly orders = new Map<string, { acked: boolean; exchangeId?: string }>();
+  private at = 64;
+  private lastLsn = 0;
+  constructor(path: string) {
+    this.log = OrderLog.open(path, { readonly: true });
+  }
+  async getOrder(strategy: string, clientId: string): Promise<StoredOrder | undefined> {
+    const end = this.log.headerEnd();
+    if (end < this.at) this.at = 64; // the log started over
+    while (this.at < end) {
+      const r = this.log.readAt(this.at, end);
+      if (r instanceof Error) throw r;
+      this.at = r.offset + 16 + Buffer.byteLength(r.payload);
+      if (r.lsn <= this.lastLsn) continue;
+      this.lastLsn = r.lsn;
+      const x = JSON.parse(r.payload) as [string, ...any[]]; // eslint-disable-line @typescript-eslint/no-explicit-any
+      if (x[0] === 'o') this.orders.set(`${x[1].strategy}\u0000${x[1].clientId}`, { acked: false });
+      else if (x[0] === 'e' && x[2] === 'onNewOrderAck') {
+        const o = this.orders.get(`${x[1]}\u0000${x[6].clientId}`);
+        if (o) Object.assign(o, { acked: true, exchangeId: x[6].exchangeId });
+      }
+    }
+    const o = this.orders.get(`${strategy}\u0000${clientId}`);
+    return o ? ({ acked: o.acked, exchangeId: o.exchangeId, status: o.acked ? 'Open' : 'PendingNew' } as unknown as StoredOrder) : undefined;
+  }
+  async close(): Promise<void> {
+    this.log.close();
+  }
+}
+
 /** The gateway of the order → ack figures: its store, its venue, its clock. */
 interface OrderServer {
   url: string;
@@ -362,7 +400,9 @@ async function orderServer(synchronous: Synchronous, dir: string, tag = ''): Pro
   // microtasks, later ones on a timer.
   const clock = new LiveClock();
   const path = join(dir, `orders-${synchronous}${tag}.db`);
-  const store = synchronous === 'NONE' ? new MapOrderStore() : synchronous === 'MEMORY' ? new SqliteOrderStore(':memory:') : new SqliteOrderStore(path, { synchronous });
+  const store =
+    synchronous === 'WRITE_BEHIND' ? await WriteBehindOrderStore.open(path, { synchronous: 'NORMAL' }) :
+    synchronous === 'NONE' ? new MapOrderStore() : synchronous === 'MEMORY' ? new SqliteOrderStore(':memory:') : new SqliteOrderStore(path, { synchronous });
   // The venue at its own pace (≈ 100–200 events/s, nobody subscribed), answering at once.
   const host = new SimVenueHost({
     exchange: EXCHANGE,
@@ -410,7 +450,8 @@ async function orderRig(synchronous: Synchronous, dir: string): Promise<OrderRig
   const { url, server } = await gw.start();
   // The check reads through a second connection, as `tradeloop orders` would: it sees committed
   // rows only (the gateway's own connection would also see a group not yet committed).
-  const reader = synchronous === 'MEMORY' || synchronous === 'NONE' ? store : new SqliteOrderStore(path, { readonly: true });
+  const reader: Pick<OrderStore, 'getOrder' | 'close'> =
+    synchronous === 'MEMORY' || synchronous === 'NONE' ? store : synchronous === 'WRITE_BEHIND' ? new LogCheck((store as Awaited<ReturnType<typeof WriteBehindOrderStore.open>>).logPath) : new SqliteOrderStore(path, { readonly: true });
   const c = await Client.open(url);
   c.send({ type: 'login', reqId: 'login', strategy: 'bench', token: 'bench-token' });
   const ack = await c.next();
@@ -785,13 +826,15 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
       full: await orderRig('FULL', dir),
       memory: await orderRig('MEMORY', dir),
       none: await orderRig('NONE', dir),
+      writeBehind: await orderRig('WRITE_BEHIND', dir),
     };
-    const samples = { echo: [] as number[], normal: [] as number[], full: [] as number[], memory: [] as number[], none: [] as number[] };
+    const samples = { echo: [] as number[], normal: [] as number[], full: [] as number[], memory: [] as number[], none: [] as number[], writeBehind: [] as number[] };
     for (let k = 0; k < 1000; k++) await echo.roundTrip();
     for (let k = 0; k < 500; k++) await rigs.normal.roundTrip();
     for (let k = 0; k < 100; k++) await rigs.full.roundTrip();
     for (let k = 0; k < 500; k++) await rigs.memory.roundTrip();
     for (let k = 0; k < 500; k++) await rigs.none.roundTrip();
+    for (let k = 0; k < 500; k++) await rigs.writeBehind.roundTrip();
     const BLOCKS = 10;
     for (let b = 0; b < BLOCKS; b++) {
       for (let k = 0; k < echoN / BLOCKS; k++) samples.echo.push(await echo.roundTrip());
@@ -799,6 +842,7 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
       for (let k = 0; k < fullN / BLOCKS; k++) samples.full.push(await rigs.full.roundTrip());
       for (let k = 0; k < memoryN / BLOCKS; k++) samples.memory.push(await rigs.memory.roundTrip());
       for (let k = 0; k < memoryN / BLOCKS; k++) samples.none.push(await rigs.none.roundTrip());
+      for (let k = 0; k < normalN / BLOCKS; k++) samples.writeBehind.push(await rigs.writeBehind.roundTrip());
       log(`    latency block ${b + 1}/${BLOCKS}`);
     }
     await echo.close();
@@ -809,6 +853,7 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
       ['full', 'FULL'],
       ['memory', 'MEMORY'],
       ['none', 'NONE'],
+      ['writeBehind', 'WRITE_BEHIND'],
     ] as const) {
       const s = stats(samples[key]);
       const seg = rigs[key].segments.slice(-samples[key].length);
@@ -858,7 +903,7 @@ export async function gatewayBench(opts: GatewayBenchOptions = {}): Promise<Gate
 
 /** How the figures name each store. */
 export function storeLabel(s: Synchronous): string {
-  return s === 'MEMORY' ? 'in-memory store' : s === 'NONE' ? 'no store (Map)' : `${s} store`;
+  return s === 'MEMORY' ? 'in-memory store' : s === 'NONE' ? 'no store (Map)' : s === 'WRITE_BEHIND' ? 'write-behind' : `${s} store`;
 }
 
 /** The figures as lines of text (the CLI's output). */

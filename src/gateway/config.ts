@@ -169,7 +169,18 @@ export const GatewayConfigSchema = z.strictObject({
     groupCommit: z.boolean().optional(),
     /** WAL frames at which the background checkpoint makes the WAL start over (default 16 000, ≈ 64 MB; `SqliteOrderStoreOptions.walRestartFrames`). */
     walRestartFrames: z.int().min(1).max(10_000_000).optional(),
-  }),
+    /**
+     * Write-behind (default false): each write goes to a memory-mapped log next to the SQLite
+     * file before it is acknowledged, and a worker thread applies the log to SQLite within
+     * milliseconds (`WriteBehindOrderStore`). Same durability for the same `synchronous`,
+     * a much shorter order → ack. Needs a file path.
+     */
+    writeBehind: z.boolean().optional(),
+    /** Size of the write-behind log file, MiB (default 64; 1–4 000). */
+    logSizeMb: z.int().min(1).max(4000).optional(),
+  })
+    .refine((st) => !(st.writeBehind === true && st.path === ':memory:'), { message: 'writeBehind needs a file, not :memory:', path: ['writeBehind'] })
+    .refine((st) => st.logSizeMb === undefined || st.writeBehind === true, { message: 'logSizeMb needs writeBehind: true', path: ['logSizeMb'] }),
   /** The gateway's wall clock (`LiveClockOptions`). */
   clock: z
     .strictObject({
@@ -274,8 +285,8 @@ export interface GatewayConfig {
   controlTokens?: Record<string, { token: string; role: Role; clientCertNames?: string[] }>;
   /** The `telegram` section (a relative `tokenFile` made absolute); undefined: no Telegram. */
   telegram?: TelegramConfig;
-  /** The order store: absolute SQLite path (or `:memory:`), its `synchronous` mode (default `FULL`), group commit (default true) and the WAL's restart threshold (undefined: the store's default). */
-  store: { path: string; synchronous: 'FULL' | 'NORMAL'; groupCommit: boolean; walRestartFrames?: number };
+  /** The order store: absolute SQLite path (or `:memory:`), its `synchronous` mode (default `FULL`), group commit (default true), the WAL's restart threshold (undefined: the store's default), write-behind (default false) and its log's size (undefined: 64 MiB). */
+  store: { path: string; synchronous: 'FULL' | 'NORMAL'; groupCommit: boolean; walRestartFrames?: number; writeBehind: boolean; logSizeMb?: number };
   /** The wall clock: waits under `spinBelowUs` µs poll the wall each turn of the event loop (default 0: timers only). */
   clock: { spinBelowUs: number };
   /** Protocol limits on client frames, checked by `resolveLimits`. */
@@ -471,6 +482,8 @@ export function parseGatewayConfig(value: unknown, opts: ParseGatewayConfigOptio
       synchronous: c.store.synchronous ?? 'FULL',
       groupCommit: c.store.groupCommit ?? true,
       ...(c.store.walRestartFrames !== undefined ? { walRestartFrames: c.store.walRestartFrames } : {}),
+      writeBehind: c.store.writeBehind ?? false,
+      ...(c.store.logSizeMb !== undefined ? { logSizeMb: c.store.logSizeMb } : {}),
     },
     clock: { spinBelowUs: c.clock.spinBelowUs },
     limits,

@@ -11,6 +11,7 @@ import { openMarketData } from '../data/open.js';
 import { generateMarket } from '../data/synthetic.js';
 import type { OrderStore } from '../store/order-store.js';
 import { SqliteOrderStore } from '../store/sqlite-store.js';
+import { WriteBehindOrderStore } from '../store/write-behind-store.js';
 import type { GatewayConfig, VenueConfig } from './config.js';
 import { GatewayServer } from './server.js';
 import { readGatewayTls } from './tls.js';
@@ -67,7 +68,12 @@ export async function createGateway(config: GatewayConfig, opts: GatewayAssembly
   const logger = opts.logger ?? silentLogger();
   const venues: SimVenueHost[] = [];
   for (const v of config.venues) venues.push(await openVenueHost(v, clock, logger));
-  const store = opts.store ?? new SqliteOrderStore(config.store.path, { synchronous: config.store.synchronous, walRestartFrames: config.store.walRestartFrames });
+  const st = config.store;
+  const store =
+    opts.store ??
+    (st.writeBehind
+      ? await WriteBehindOrderStore.open(st.path, { synchronous: st.synchronous, ...(st.walRestartFrames !== undefined ? { walRestartFrames: st.walRestartFrames } : {}), ...(st.logSizeMb !== undefined ? { logSizeBytes: st.logSizeMb * 1024 * 1024 } : {}) })
+      : new SqliteOrderStore(st.path, { synchronous: st.synchronous, walRestartFrames: st.walRestartFrames }));
   const server = new GatewayServer({
     host: config.listen.host,
     port: config.listen.port,

@@ -147,6 +147,9 @@ export class WriteBehindOrderStore implements OrderStore {
     this.recovery = recovery;
     this.waitMs = waitMs;
     this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
+    // A forgotten close() must not keep the process alive: what the worker had not applied
+    // is in the log, and the next open applies it.
+    worker.unref();
     worker.on('message', (m: OrderLogWorkerMessage) => {
       if (m.type === 'failed') this.failure ??= new Error(`order store ${path}: the log worker stopped: ${m.message}`);
     });
@@ -458,6 +461,8 @@ export class WriteBehindOrderStore implements OrderStore {
     this.closed = true;
     Atomics.store(this.i32, SHARED.CLOSE, 1);
     this.wake();
+    // Unref'd, the worker would let the process end before it exits: this await would never return.
+    this.worker.ref();
     await this.exited;
     // Everything is in SQLite: the next open has nothing to replay.
     if (failed === undefined && !this.failure) this.log.restart();

@@ -34,7 +34,11 @@ describe('gateway config', () => {
     const c = parseGatewayConfig(BASE);
     expect(c.listen).toEqual({ host: '127.0.0.1', port: 0, path: '/v1' });
     expect(c.tokens).toEqual({ alpha: 'alpha-secret' });
-    expect(c.store).toEqual({ path: ':memory:', synchronous: 'FULL', groupCommit: true });
+    expect(c.store).toEqual({ path: ':memory:', synchronous: 'FULL', groupCommit: true, writeBehind: false });
+    expect(parseGatewayConfig({ ...BASE, store: { path: 'o.db', writeBehind: true, logSizeMb: 16 } }, { baseDir: '/srv' }).store).toEqual({ path: '/srv/o.db', synchronous: 'FULL', groupCommit: true, writeBehind: true, logSizeMb: 16 });
+    expect(error({ ...BASE, store: { path: ':memory:', writeBehind: true } })).toMatch(/store\.writeBehind: writeBehind needs a file/);
+    expect(error({ ...BASE, store: { path: 'o.db', logSizeMb: 16 } })).toMatch(/store\.logSizeMb: logSizeMb needs writeBehind: true/);
+    for (const bad of [0, 1.5, 5000]) expect(error({ ...BASE, store: { path: 'o.db', writeBehind: true, logSizeMb: bad } })).toMatch(/store\.logSizeMb/);
     expect(parseGatewayConfig({ ...BASE, store: { path: ':memory:', groupCommit: false } }).store.groupCommit).toBe(false);
     expect(error({ ...BASE, store: { path: ':memory:', groupCommit: 'yes' } })).toMatch(/store\.groupCommit/);
     expect(parseGatewayConfig({ ...BASE, store: { path: ':memory:', walRestartFrames: 5000 } }).store.walRestartFrames).toBe(5000);

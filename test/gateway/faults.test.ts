@@ -38,8 +38,9 @@ import { GatewayClient } from '../../src/gateway/client.js';
 import type { FrameBody, GatewayMessage, SyncResultMsg } from '../../src/gateway/protocol.js';
 import { RemoteEnv } from '../../src/gateway/remote-env.js';
 import { GatewaySession } from '../../src/gateway/session.js';
-import { positionsFromFills, type StoredEvent } from '../../src/store/order-store.js';
+import { positionsFromFills, type OrderStore, type StoredEvent } from '../../src/store/order-store.js';
 import { SqliteOrderStore } from '../../src/store/sqlite-store.js';
+import { WriteBehindOrderStore } from '../../src/store/write-behind-store.js';
 import { startTestGateway, type TestGateway } from './harness.js';
 import { CHURN, killIfRunning, spawnCli, waitFor, type CliProc } from './proc.js';
 
@@ -64,7 +65,7 @@ function tapGatewayFrames(onFrame: (s: GatewaySession, body: FrameBody<GatewayMe
 }
 
 /** Counts the requests a hosted venue receives, by type and client id. */
-function countSubmits(gw: TestGateway): Map<string, number> {
+function countSubmits(gw: TestGateway<OrderStore>): Map<string, number> {
   const counts = new Map<string, number>();
   const venue = gw.host.venue;
   const orig = venue.submit.bind(venue);
@@ -93,7 +94,9 @@ describe('a strategy process killed with SIGKILL and restarted 20 times', () => 
     const config = join(dir, 'churn.json');
     writeFileSync(config, JSON.stringify({ exchange: 'SYN', instrument: 'synthetic:equity:syn', login: STRAT, seed: SEED, intervalMs: 15, maxOpen: 4, takerProb: 0.2, maxPosition: 4 }));
 
-    const store = new SqliteOrderStore(':memory:', { synchronous: 'NORMAL' });
+    // The write-behind store (a memory-mapped log before each ack, SQLite behind it): the
+    // gateway's reads (sync, reconcile, duplicates) go through its memory and its catch-up.
+    const store = await WriteBehindOrderStore.open(join(dir, 'churn.db'), { synchronous: 'NORMAL' });
     const gw = await startTestGateway({ tokens: { [STRAT]: TOKEN }, store, hostOpts: { speed: 20, events: 400_000 } });
     cleanup.push(() => gw.close());
     // What the gateway answered to each sync (one per process: no reconnections here), and
@@ -316,7 +319,7 @@ function median(xs: number[]): number {
 }
 
 /** Open orders and position of a strategy after event `seq` (at gateway time `atUs`), rebuilt from the store's orders, event log and fills. */
-async function storeStateAt(store: SqliteOrderStore, strategy: string, seq: number, atUs: number): Promise<{ open: Set<string>; position: number }> {
+async function storeStateAt(store: OrderStore, strategy: string, seq: number, atUs: number): Promise<{ open: Set<string>; position: number }> {
   const open = new Set<string>();
   for (const o of await store.listOrders({ strategy })) {
     if (o.createdTs > atUs) continue; // sent after the sync (by the new process)

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -6,6 +7,7 @@ import { LiveClock } from '../../src/core/clock.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { createGateway, startGateway } from '../../src/gateway/gateway.js';
 import { SqliteOrderStore, WAL_RESTART_FRAMES } from '../../src/store/sqlite-store.js';
+import { WriteBehindOrderStore } from '../../src/store/write-behind-store.js';
 import { ROOT } from '../helpers.js';
 import { controlLoginOutcome, loginOutcome } from './harness.js';
 
@@ -50,6 +52,18 @@ describe('createGateway', () => {
     } finally {
       await spin.close();
       await plain.close();
+    }
+  });
+
+  it('opens a write-behind store with store.writeBehind: its log beside the file, of logSizeMb', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tl-gw-wb-'));
+    const gw = await createGateway(config({ store: { path: join(dir, 'orders.db'), synchronous: 'NORMAL', writeBehind: true, logSizeMb: 2 } }));
+    try {
+      expect(gw.store).toBeInstanceOf(WriteBehindOrderStore);
+      expect((gw.store as WriteBehindOrderStore).logPath).toBe(join(dir, 'orders.db-orderlog'));
+      expect(statSync(join(dir, 'orders.db-orderlog')).size).toBe(2 * 1024 * 1024);
+    } finally {
+      await gw.close();
     }
   });
 

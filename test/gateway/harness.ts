@@ -9,6 +9,7 @@ import type { BacktestSimOptions } from '../../src/backtest/backtest.js';
 import { GatewayServer, type GatewayServerOptions } from '../../src/gateway/server.js';
 import { SimVenueHost } from '../../src/gateway/venue-host.js';
 import { SqliteOrderStore } from '../../src/store/sqlite-store.js';
+import type { OrderStore } from '../../src/store/order-store.js';
 import { ConstantLatencyModel } from '../../src/sim/latency.js';
 
 export const TOKENS = { alpha: 'alpha-secret', beta: 'beta-secret' } as const;
@@ -28,9 +29,9 @@ export function syntheticHost(clock: LiveClock, opts: { exchange?: string; speed
 }
 
 /** A started gateway for one test. */
-export interface TestGateway {
+export interface TestGateway<S extends OrderStore = SqliteOrderStore> {
   server: GatewayServer;
-  store: SqliteOrderStore;
+  store: S;
   host: SimVenueHost;
   clock: LiveClock;
   url: string;
@@ -38,11 +39,11 @@ export interface TestGateway {
 }
 
 /** Starts a gateway over one synthetic venue (unless `venues` is given). */
-export async function startTestGateway(
-  opts: Partial<GatewayServerOptions> & { store?: SqliteOrderStore; hostOpts?: Parameters<typeof syntheticHost>[1] } = {},
-): Promise<TestGateway> {
+export async function startTestGateway<S extends OrderStore = SqliteOrderStore>(
+  opts: Partial<GatewayServerOptions> & { store?: S; hostOpts?: Parameters<typeof syntheticHost>[1] } = {},
+): Promise<TestGateway<S>> {
   const clock = (opts.clock as LiveClock | undefined) ?? new LiveClock();
-  const store = opts.store ?? new SqliteOrderStore(':memory:');
+  const store = opts.store ?? (new SqliteOrderStore(':memory:') as unknown as S);
   const host = syntheticHost(clock, opts.hostOpts);
   const server = new GatewayServer({ tokens: TOKENS, store, clock, shutdownGraceMs: 5, ...opts, venues: opts.venues ?? [host] });
   const { url } = await server.start();

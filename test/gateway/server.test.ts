@@ -25,7 +25,7 @@ afterEach(async () => {
   for (const g of open.splice(0)) await g.close();
 });
 
-async function gateway(opts: Parameters<typeof startTestGateway>[0] = {}): Promise<TestGateway> {
+async function gateway(opts: Parameters<typeof startTestGateway<SqliteOrderStore>>[0] = {}): Promise<TestGateway> {
   const g = await startTestGateway(opts);
   open.push(g);
   return g;
