@@ -131,6 +131,8 @@ export class WriteBehindOrderStore implements OrderStore {
   private group = false;
   private closed = false;
   private restarts = 0;
+  /** Reads waiting in {@link caughtUp} (the worker is ref'd meanwhile). */
+  private waiting = 0;
   private failure: Error | undefined;
   private readonly exited: Promise<void>;
 
@@ -409,16 +411,24 @@ export class WriteBehindOrderStore implements OrderStore {
       this.commitLog();
     }
     const target = BigInt(this.committedLsn);
+    if (Atomics.load(this.i64, SHARED.APPLIED) >= target && !this.failure) return;
     const deadline = performance.now() + this.waitMs;
-    for (;;) {
-      if (this.failure) throw this.failure;
-      const applied = Atomics.load(this.i64, SHARED.APPLIED);
-      if (applied >= target) return;
-      if (Atomics.load(this.i32, SHARED.FAILED) === 1) throw this.failure ?? new Error(`order store ${this.path}: the log worker stopped`);
-      const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`order store ${this.path}: SQLite did not catch up with the log within ${this.waitMs} ms`);
-      this.wake();
-      await waitAsync(this.i64, SHARED.APPLIED, applied, Math.min(left, 100));
+    // A pending Atomics.waitAsync does not keep Node's event loop alive, and the worker is
+    // unref'd: a script whose last act is this read would end (exit code 13) mid-wait.
+    if (this.waiting++ === 0) this.worker.ref();
+    try {
+      for (;;) {
+        if (this.failure) throw this.failure;
+        const applied = Atomics.load(this.i64, SHARED.APPLIED);
+        if (applied >= target) return;
+        if (Atomics.load(this.i32, SHARED.FAILED) === 1) throw this.failure ?? new Error(`order store ${this.path}: the log worker stopped`);
+        const left = deadline - performance.now();
+        if (left <= 0) throw new Error(`order store ${this.path}: SQLite did not catch up with the log within ${this.waitMs} ms`);
+        this.wake();
+        await waitAsync(this.i64, SHARED.APPLIED, applied, Math.min(left, 100));
+      }
+    } finally {
+      if (--this.waiting === 0 && !this.closed) this.worker.unref();
     }
   }
 

@@ -123,7 +123,7 @@ describe('WriteBehindOrderStore', () => {
     let steps = 0;
     let restarts = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(stepArb, { minLength: 300, maxLength: 400 }), async (run_) => {
+      fc.asyncProperty(fc.array(stepArb, { minLength: 500, maxLength: 700 }), async (run_) => {
         const a = new SqliteOrderStore(tmpDb(), { synchronous: 'NORMAL' });
         const bPath = tmpDb();
         // 16 KiB: ≈ 80 records, so long runs start the log over, inside groups too.
@@ -155,7 +155,7 @@ describe('WriteBehindOrderStore', () => {
           await b.close();
         }
       }),
-      { numRuns: 10, seed: 777 },
+      { numRuns: 6, seed: 777 },
     );
     expect(steps).toBeGreaterThan(3000);
     expect(restarts).toBeGreaterThan(5);
@@ -173,6 +173,29 @@ describe('WriteBehindOrderStore', () => {
     expect((await s.getOrder('A', 'x'))!.cumQty).toBe('4');
     expect((await s.openOrders('A')).map((o) => o.clientId)).toEqual(['x']);
   });
+
+  it('keeps a script alive while a read waits for SQLite: the last act of a process can be a read', async () => {
+    const path = tmpDb();
+    const script = join(dir, 'lastread.mts');
+    writeFileSync(
+      script,
+      `import { WriteBehindOrderStore } from ${JSON.stringify(join(ROOT, 'src/store/write-behind-store.ts'))};
+import { Price, Qty } from ${JSON.stringify(join(ROOT, 'src/api/index.ts'))};
+const s = await WriteBehindOrderStore.open(${JSON.stringify(path)}, { synchronous: 'NORMAL' });
+for (let i = 0; i < 200; i++) await s.insertOrder({ strategy: 'L', clientId: 'l' + i, exchange: 'SIM', instrumentId: 7, side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: [], price: Price.of('100'), qty: Qty.of('1'), createdTs: ${T0} });
+const all = await s.listOrders({ strategy: 'L' });
+process.stdout.write('listed ' + all.length + '\\n');
+await s.close();
+process.stdout.write('closed\\n');
+`,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += String(d)));
+    const code = await new Promise((r) => child.once('exit', r));
+    expect(out).toBe('listed 200\nclosed\n');
+    expect(code).toBe(0);
+  }, 60_000);
 
   it('keeps a client id taken across restarts: a retried order returns the stored one, filled or not', async () => {
     const path = tmpDb();
