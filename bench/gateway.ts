@@ -372,7 +372,7 @@ class LogCheck {
       if (r.lsn <= this.lastLsn) continue;
       this.lastLsn = r.lsn;
       const x = JSON.parse(r.payload) as [string, ...any[]]; // eslint-disable-line @typescript-eslint/no-explicit-any
-      if (x[0] === 'o') this.orders.set(`${x[1].strategy}\u0000${x[1].clientId}`, { acked: false });
+      if (x[0] === 'o') this.orders.set(`${x[1]}\u0000${x[2]}`, { acked: false });
       else if (x[0] === 'e' && x[2] === 'onNewOrderAck') {
         const o = this.orders.get(`${x[1]}\u0000${x[6].clientId}`);
         if (o) Object.assign(o, { acked: true, exchangeId: x[6].exchangeId });

@@ -169,13 +169,25 @@ export function eventBody<K extends VenueCallbackName>(eventSeq: number, cb: K, 
  * @param seq the connection's frame number of this frame.
  * @throws ProtocolError like `eventBody`.
  */
-export function eventFrame<K extends VenueCallbackName>(seq: number, eventSeq: number, cb: K, ev: StrategyEventMap[K]): string {
+export function eventFrame<K extends VenueCallbackName>(seq: number, eventSeq: number, cb: K, ev: StrategyEventMap[K], evJson?: string): string {
   // Safe integers print the same through a template as through JSON.stringify.
   if (gatewayFastPaths.enabled && Number.isSafeInteger(seq) && Number.isSafeInteger(eventSeq)) {
-    const w = fastEncode(cb, ev);
-    if (w !== undefined) return `{"v":${PROTOCOL_VERSION},"type":"event","seq":${seq},"eventSeq":${eventSeq},"cb":"${cb}","ev":${JSON.stringify(w)}}`;
+    const json = evJson ?? eventJson(cb, ev);
+    if (json !== undefined) return `{"v":${PROTOCOL_VERSION},"type":"event","seq":${seq},"eventSeq":${eventSeq},"cb":"${cb}","ev":${json}}`;
   }
   return serializeFrame(eventBody(eventSeq, cb, ev), seq);
+}
+
+/**
+ * The JSON of an order event's wire form from its hand-written encoder (what `eventFrame`
+ * puts under `ev`); undefined when there is none or it declines. For the order events it is
+ * the same text as `JSON.stringify(ev)`, so the gateway encodes an event once for the store
+ * and the frame (`OrderStore.recordEvent`'s `json`).
+ */
+export function eventJson(cb: string, ev: unknown): string | undefined {
+  if (!gatewayFastPaths.enabled) return undefined;
+  const w = fastEncode(cb, ev);
+  return w === undefined ? undefined : JSON.stringify(w);
 }
 
 // ------------------------------------------------------------------ fast encoders of the order events

@@ -36,7 +36,7 @@ import { FixedWindowRateLimiter } from '../sim/rate-limit.js';
 import { newOrderRecord, type OrderStore, type StoredOrder } from '../store/order-store.js';
 import { peerCertificateNames } from './tls.js';
 import { certificateRevocationKey, revokedKeys } from './revocation.js';
-import { decodeRequest, encodeMd, instrumentToSpec, isVenueCallback, rejectEvent, type RequestBody } from './codec.js';
+import { decodeRequest, encodeMd, eventJson, instrumentToSpec, isVenueCallback, rejectEvent, type RequestBody } from './codec.js';
 import { rateLimitOf, type GatewayRateLimit } from './config.js';
 import { TokenVerifier } from './constant-time.js';
 import {
@@ -752,13 +752,13 @@ export class GatewayServer implements SessionHandler {
     }
   }
 
-  private sendStored(s: GatewaySession, seq: number, cb: EventCallbackName, ev: unknown): void {
+  private sendStored(s: GatewaySession, seq: number, cb: EventCallbackName, ev: unknown, evJson?: string): void {
     if (!isVenueCallback(cb)) {
       this.logger.warn({ strategy: s.strategy, seq, cb }, 'recorded event has no wire form; not sent');
       return;
     }
     try {
-      s.sendEvent(seq, cb, ev as never);
+      s.sendEvent(seq, cb, ev as never, evJson);
     } catch (err) {
       this.logger.error({ strategy: s.strategy, seq, cb, err }, 'event could not be encoded; not sent');
     }
@@ -828,9 +828,11 @@ export class GatewayServer implements SessionHandler {
   /** Records an event for a strategy, then sends it to the strategy's live session if any. Call inside the strategy's queue. */
   private async recordAndDeliver<K extends EventCallbackName>(strategy: string, cb: K, ev: StrategyEventMap[K]): Promise<void> {
     this.groupWrites();
-    const seq = await this.store.recordEvent(strategy, cb, ev, this.nowUs());
+    // Encoded once, for the store and the frame.
+    const json = eventJson(cb, ev);
+    const seq = await this.store.recordEvent(strategy, cb, ev, this.nowUs(), json);
     const s = this.active.get(strategy);
-    if (s && s.ready && s.isOpen) this.sendStored(s, seq, cb, ev);
+    if (s && s.ready && s.isOpen) this.sendStored(s, seq, cb, ev, json);
   }
 
   private deliverRecorded(strategy: string, seq: number, cb: EventCallbackName, ev: unknown): void {

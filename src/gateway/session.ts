@@ -388,12 +388,13 @@ export class GatewaySession {
 
   /**
    * Sends a recorded event with its event sequence number.
+   * @param evJson the event's wire JSON when the caller already has it (`eventJson`).
    * @throws ProtocolError when the event has no valid wire form (nothing is sent, no number used).
    */
-  sendEvent<K extends VenueCallbackName>(eventSeq: number, cb: K, ev: StrategyEventMap[K]): boolean {
+  sendEvent<K extends VenueCallbackName>(eventSeq: number, cb: K, ev: StrategyEventMap[K], evJson?: string): boolean {
     // Encoded straight to text (eventFrame), with the number it gets if it goes out: as
     // before, an event that cannot be encoded throws, even on a closed socket, and uses no number.
-    const text = eventFrame(this.seqOut + 1, eventSeq, cb, ev);
+    const text = eventFrame(this.seqOut + 1, eventSeq, cb, ev, evJson);
     if (this.ws.readyState !== WebSocket.OPEN) return false;
     if (!this.clearToSend()) return false;
     this.seqOut++;

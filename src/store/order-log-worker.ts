@@ -8,6 +8,7 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import type { ExecInstr, OrderType, Side, TimeInForce } from '../api/enums.js';
 import type { EventCallbackName } from '../api/events.js';
 import type { VenueCancelOrder, VenueModifyOrder } from '../core/venue.js';
 import { reviveDecimals } from './journal-reader.js';
@@ -34,9 +35,12 @@ class DivergedError extends Error {}
 async function apply(store: SqliteOrderStore, payload: string): Promise<void> {
   const r = JSON.parse(payload) as [string, ...unknown[]];
   switch (r[0]) {
-    case 'o':
-      await store.insertOrder(r[1] as NewOrderRecord);
+    case 'o': {
+      const [, strategy, clientId, exchange, instrumentId, side, orderType, tif, execInstr, price, qty, createdTs] = r as [string, string, string, string, number, Side, OrderType, TimeInForce, ExecInstr[], string, string, number];
+      const rec: NewOrderRecord = { strategy, clientId, exchange, instrumentId, side, orderType, tif, execInstr, price, qty, createdTs };
+      await store.insertOrder(rec);
       return;
+    }
     case 'e': {
       const [, strategy, cb, ts, apply, seq, ev] = r as [string, string, EventCallbackName, number, number, number, unknown];
       const got = store.recordEventJson(strategy, cb, ev === undefined || ev === null ? null : JSON.stringify(ev), ts, apply === 1);

@@ -234,17 +234,21 @@ export interface OrderStore {
    * price; for an execution, a fill row and the position). Call it before delivering the
    * event. Events that name no order are only logged.
    * @param ts when the gateway received the event, µs since the epoch.
+   * @param json the event as `JSON.stringify(ev)` gives it (decimals as strings), when the
+   *   caller already has it: the store keeps these bytes instead of serializing the event
+   *   again. The gateway passes the JSON it puts in the event's frame. Default: serialized here.
    * @returns the event's sequence number in the strategy's log (1, 2, …).
    */
-  recordEvent<K extends EventCallbackName>(strategy: string, cb: K, ev: StrategyEventMap[K], ts: number): Promise<number>;
+  recordEvent<K extends EventCallbackName>(strategy: string, cb: K, ev: StrategyEventMap[K], ts: number, json?: string): Promise<number>;
 
   /**
    * Appends an event to the strategy's log without touching any order. For events that
    * carry no order state; venue order events go through {@link recordEvent}.
    * @param ts µs since the epoch.
+   * @param json as in {@link recordEvent}.
    * @returns the event's sequence number.
    */
-  appendEvent<K extends EventCallbackName>(strategy: string, cb: K, ev: StrategyEventMap[K], ts: number): Promise<number>;
+  appendEvent<K extends EventCallbackName>(strategy: string, cb: K, ev: StrategyEventMap[K], ts: number, json?: string): Promise<number>;
 
   /**
    * Records that a validated modify or cancel was sent to the venue: the order moves to

@@ -897,13 +897,13 @@ export class SqliteOrderStore implements OrderStore {
     if (this.closed) throw new Error(`order store ${this.path} is closed`);
   }
 
-  private eventArgs(strategy: string, cb: EventCallbackName, ev: unknown, ts: number): string | null {
+  private eventArgs(strategy: string, cb: EventCallbackName, ev: unknown, ts: number, json: string | undefined): string | null {
     this.writable();
     checkName(strategy, 'strategy');
     checkName(cb, 'cb');
     checkTs(ts);
     // Price/Qty serialise through toJSON as exact decimal strings; reviveDecimals reads them back.
-    return ev === undefined ? null : JSON.stringify(ev);
+    return ev === undefined ? null : (json ?? JSON.stringify(ev));
   }
 
   /** A write on a read-only store: refused before any statement runs. */
@@ -919,15 +919,13 @@ export class SqliteOrderStore implements OrderStore {
   }
 
   /** @inheritDoc */
-  async recordEvent<K extends EventCallbackName>(strategy: string, cb: K, ev: StrategyEventMap[K], ts: number): Promise<number> {
-    const json = this.eventArgs(strategy, cb, ev, ts);
-    return this.recordTx(strategy, cb, ev, json, ts, true);
+  async recordEvent<K extends EventCallbackName>(strategy: string, cb: K, ev: StrategyEventMap[K], ts: number, json?: string): Promise<number> {
+    return this.recordTx(strategy, cb, ev, this.eventArgs(strategy, cb, ev, ts, json), ts, true);
   }
 
   /** @inheritDoc */
-  async appendEvent<K extends EventCallbackName>(strategy: string, cb: K, ev: StrategyEventMap[K], ts: number): Promise<number> {
-    const json = this.eventArgs(strategy, cb, ev, ts);
-    return this.recordTx(strategy, cb, ev, json, ts, false);
+  async appendEvent<K extends EventCallbackName>(strategy: string, cb: K, ev: StrategyEventMap[K], ts: number, json?: string): Promise<number> {
+    return this.recordTx(strategy, cb, ev, this.eventArgs(strategy, cb, ev, ts, json), ts, false);
   }
 
   /**

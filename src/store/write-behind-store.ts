@@ -218,21 +218,23 @@ export class WriteBehindOrderStore implements OrderStore {
     if (this.keys.has(k)) return { created: false, order: this.open.get(k) ?? (await this.stored(o.strategy, o.clientId))! };
     // The strategy's last number now, as SQLite stores it with the order (first_seq).
     this.lastSeq(o.strategy);
-    const rec: NewOrderRecord = { strategy: o.strategy, clientId: o.clientId, exchange: o.exchange, instrumentId: o.instrumentId, side: o.side, orderType: o.orderType, tif: o.tif, execInstr: o.execInstr, price: o.price, qty: o.qty, createdTs: o.createdTs };
-    this.write(`["o",${JSON.stringify(rec)}]`);
+    // Positional, by hand: names through JSON.stringify; enums, decimal strings and integers
+    // were checked by initialOrder and need no escaping. The worker reads it (orderRecord).
+    const ex = o.execInstr.length === 0 ? '[]' : JSON.stringify(o.execInstr);
+    this.write(`["o",${JSON.stringify(o.strategy)},${JSON.stringify(o.clientId)},${JSON.stringify(o.exchange)},${o.instrumentId},"${o.side}","${o.orderType}","${o.tif}",${ex},"${o.price}","${o.qty}",${o.createdTs}]`);
     this.keys.add(k);
     this.open.set(k, freeze(o));
     return { created: true, order: o };
   }
 
   /** @inheritDoc */
-  async recordEvent<K extends EventCallbackName>(strategy: string, cb: K, ev: StrategyEventMap[K], ts: number): Promise<number> {
-    return this.event(strategy, cb, ev, ts, true);
+  async recordEvent<K extends EventCallbackName>(strategy: string, cb: K, ev: StrategyEventMap[K], ts: number, json?: string): Promise<number> {
+    return this.event(strategy, cb, ev, ts, true, json);
   }
 
   /** @inheritDoc */
-  async appendEvent<K extends EventCallbackName>(strategy: string, cb: K, ev: StrategyEventMap[K], ts: number): Promise<number> {
-    return this.event(strategy, cb, ev, ts, false);
+  async appendEvent<K extends EventCallbackName>(strategy: string, cb: K, ev: StrategyEventMap[K], ts: number, json?: string): Promise<number> {
+    return this.event(strategy, cb, ev, ts, false, json);
   }
 
   /** @inheritDoc */
@@ -252,12 +254,12 @@ export class WriteBehindOrderStore implements OrderStore {
     return { ok: true, order: u.order };
   }
 
-  private event(strategy: string, cb: EventCallbackName, ev: unknown, ts: number, apply: boolean): number {
+  private event(strategy: string, cb: EventCallbackName, ev: unknown, ts: number, apply: boolean, given: string | undefined): number {
     this.writable();
     checkName(strategy, 'strategy');
     checkName(cb, 'cb');
     checkTs(ts);
-    const json = ev === undefined ? undefined : JSON.stringify(ev);
+    const json = ev === undefined ? undefined : (given ?? JSON.stringify(ev));
     const seq = this.lastSeq(strategy) + 1;
     let next: [string, StoredOrder] | undefined;
     // The same decision SqliteOrderStore takes: only an open order can move.
