@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CancelCode, Liquidity, OrderType, Price, Qty, RejectCode, Side, TimeInForce } from '../../src/api/index.js';
 import type { StrategyEventMap } from '../../src/api/index.js';
 import type { VenueCancelOrder, VenueModifyOrder } from '../../src/core/venue.js';
@@ -23,6 +23,15 @@ const T0 = 1_700_000_000_000_000;
 const opened: OrderStore[] = [];
 afterEach(async () => {
   for (const s of opened.splice(0)) await s.close().catch(() => undefined);
+});
+// One store for the tests that need nothing but a store of their own strategies: each open
+// starts a worker thread, which costs a second or two on a loaded machine.
+let sharedStore: WriteBehindOrderStore | undefined;
+async function shared(): Promise<WriteBehindOrderStore> {
+  return (sharedStore ??= await WriteBehindOrderStore.open(tmpDb(), { synchronous: 'NORMAL' }));
+}
+afterAll(async () => {
+  await sharedStore?.close();
 });
 async function wb(path: string, opts: Parameters<typeof WriteBehindOrderStore.open>[1] = {}): Promise<WriteBehindOrderStore> {
   const s = await WriteBehindOrderStore.open(path, { synchronous: 'NORMAL', ...opts });
@@ -123,7 +132,7 @@ describe('WriteBehindOrderStore', () => {
     let steps = 0;
     let restarts = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(stepArb, { minLength: 500, maxLength: 700 }), async (run_) => {
+      fc.asyncProperty(fc.array(stepArb, { minLength: 1000, maxLength: 1400 }), async (run_) => {
         const a = new SqliteOrderStore(tmpDb(), { synchronous: 'NORMAL' });
         const bPath = tmpDb();
         // 16 KiB: ≈ 80 records, so long runs start the log over, inside groups too.
@@ -155,14 +164,14 @@ describe('WriteBehindOrderStore', () => {
           await b.close();
         }
       }),
-      { numRuns: 6, seed: 777 },
+      { numRuns: 3, seed: 777 },
     );
     expect(steps).toBeGreaterThan(3000);
     expect(restarts).toBeGreaterThan(5);
   }, 120_000);
 
   it('reads its own writes at once: event logs, fills and positions wait for SQLite to catch up', async () => {
-    const s = await wb(tmpDb());
+    const s = await shared();
     await s.insertOrder(order('A', 'x'));
     const seq = await s.recordEvent('A', 'onNewOrderAck', ack('x'), T0 + 1);
     await s.recordEvent('A', 'onOrderExecution', fill('x', '4', '100.5', Side.Buy, '6'), T0 + 2);
@@ -214,25 +223,41 @@ process.stdout.write('closed\\n');
   });
 
   it('commits a group at once: nothing of an open group is in the log until commitGroup', async () => {
-    const path = tmpDb();
-    const s = await wb(path);
-    s.beginGroup();
-    await s.insertOrder(order('A', 'g'));
-    await s.recordEvent('A', 'onNewOrderAck', ack('g'), T0 + 1);
+    const s = await shared();
     const log = OrderLog.open(s.logPath, { readonly: true });
-    expect(log.scan().records).toHaveLength(0);
+    const before = log.scan().records.length;
+    s.beginGroup();
+    await s.insertOrder(order('G', 'g'));
+    await s.recordEvent('G', 'onNewOrderAck', ack('g'), T0 + 1);
+    expect(log.scan().records).toHaveLength(before);
     s.commitGroup();
-    expect(log.scan().records.map((r) => JSON.parse(r.payload)[0])).toEqual(['o', 'e']);
+    expect(log.scan().records.slice(before).map((r) => JSON.parse(r.payload)[0])).toEqual(['o', 'e']);
     log.close();
   });
 
+  it('FULL: each commit flushes the log (msync), SQLite runs FULL, and everything reads back after a reopen', async () => {
+    const path = tmpDb();
+    const s = await WriteBehindOrderStore.open(path, { logSizeBytes: 16_384 });
+    for (let i = 0; i < 60; i++) {
+      s.beginGroup();
+      await s.insertOrder(order('F', `f${i}`));
+      await s.recordEvent('F', 'onNewOrderAck', ack(`f${i}`), T0 + i);
+      s.commitGroup();
+    }
+    expect(s.logRestarts).toBeGreaterThan(0);
+    await s.close();
+    const plain = new SqliteOrderStore(path, { readonly: true });
+    expect((await plain.listOrders({ strategy: 'F' })).filter((o) => o.acked)).toHaveLength(60);
+    await plain.close();
+  });
+
   it('refuses the arguments SqliteOrderStore refuses, with the same TypeError, and writes nothing', async () => {
-    const s = await wb(tmpDb());
-    await expect(s.insertOrder({ ...order('A', 'bad'), qty: '0' })).rejects.toThrow(TypeError);
+    const s = await shared();
+    await expect(s.insertOrder({ ...order('R', 'bad'), qty: '0' })).rejects.toThrow(TypeError);
     await expect(s.recordEvent('', 'onNewOrderAck', ack('x'), T0)).rejects.toThrow(TypeError);
-    await expect(s.recordEvent('A', 'onNewOrderAck', ack('x'), 1.5)).rejects.toThrow(TypeError);
-    expect(await s.lastEventSeq('A')).toBe(0);
-    expect(await s.listOrders()).toEqual([]);
+    await expect(s.recordEvent('R', 'onNewOrderAck', ack('x'), 1.5)).rejects.toThrow(TypeError);
+    expect(await s.lastEventSeq('R')).toBe(0);
+    expect(await s.listOrders({ strategy: 'R' })).toEqual([]);
     await expect(WriteBehindOrderStore.open(':memory:')).rejects.toThrow(TypeError);
   });
 
