@@ -74,6 +74,11 @@ export async function createGateway(config: GatewayConfig, opts: GatewayAssembly
     (st.writeBehind
       ? await WriteBehindOrderStore.open(st.path, { synchronous: st.synchronous, ...(st.walRestartFrames !== undefined ? { walRestartFrames: st.walRestartFrames } : {}), ...(st.logSizeMb !== undefined ? { logSizeBytes: st.logSizeMb * 1024 * 1024 } : {}) })
       : new SqliteOrderStore(st.path, { synchronous: st.synchronous, walRestartFrames: st.walRestartFrames }));
+  if (store instanceof WriteBehindOrderStore) {
+    const r = store.recovery;
+    if (r.damaged !== undefined) logger.warn({ store: st.path, replayed: r.replayed, damaged: r.damaged }, 'order store: its log ended early at a damaged record; the records before it were applied');
+    else if (r.replayed > 0) logger.info({ store: st.path, replayed: r.replayed }, 'order store: applied the writes its log held and SQLite did not (the last run ended without closing it)');
+  }
   const server = new GatewayServer({
     host: config.listen.host,
     port: config.listen.port,

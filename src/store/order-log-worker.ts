@@ -76,7 +76,8 @@ async function main(): Promise<void> {
       store.setOrderLogLsn(last);
       store.commitGroup();
     }
-    applied = Math.max(applied, ...scan.records.map((r) => r.lsn));
+    // A loop, not Math.max(...): a full log holds a few hundred thousand records.
+    for (const r of scan.records) if (r.lsn > applied) applied = r.lsn;
     post({ type: 'ready', appliedLsn: applied, replayed: todo.length, ...(scan.damaged ? { damaged: scan.damaged.message } : {}) });
     Atomics.store(i64, SHARED.APPLIED, BigInt(applied));
 

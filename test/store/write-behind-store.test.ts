@@ -261,6 +261,35 @@ process.stdout.write('closed\\n');
     await expect(WriteBehindOrderStore.open(':memory:')).rejects.toThrow(TypeError);
   });
 
+  it('replays at open what the log holds beyond SQLite, and stops at a damaged record', async () => {
+    const path = tmpDb();
+    const s = await WriteBehindOrderStore.open(path, { synchronous: 'NORMAL' });
+    await s.insertOrder(order('A', 'a'));
+    await s.recordEvent('A', 'onNewOrderAck', ack('a'), T0 + 1);
+    const logPath = s.logPath;
+    await s.close();
+    // What a process killed before its worker caught up leaves: committed records SQLite lacks.
+    const log = OrderLog.open(logPath);
+    log.append(3, `["o","A","b","SIM",7,"Buy","Limit","GTC",[],"100","10",${T0}]`);
+    log.append(4, `["e","A","onNewOrderAck",${T0 + 2},1,2,${JSON.stringify(ack('b'))}]`);
+    log.append(5, `["o","A","c","SIM",7,"Buy","Limit","GTC",[],"100","10",${T0}]`);
+    log.commit();
+    const third = log.scan().records[2]!.offset;
+    log.close();
+    const bytes = readFileSync(logPath);
+    bytes[third + 20] ^= 0xff; // the third record torn, as a power loss could leave it
+    writeFileSync(logPath, bytes);
+    const r = await wb(path);
+    expect(r.recovery.replayed).toBe(2);
+    expect(r.recovery.damaged).toContain('record checksum mismatch');
+    expect((await r.getOrder('A', 'b'))!.acked).toBe(true);
+    expect(await r.getOrder('A', 'c')).toBeUndefined();
+    expect(await r.lastEventSeq('A')).toBe(2);
+    // And it goes on from there: the next record numbers follow the replayed ones.
+    await r.insertOrder(order('A', 'd'));
+    expect((await r.listOrders({ strategy: 'A' })).map((o) => o.clientId)).toEqual(['a', 'b', 'd']);
+  });
+
   it('after a SIGKILL, the next open replays from the log every order acknowledged before the kill', async () => {
     const path = tmpDb();
     const script = join(dir, 'killed.mts');
