@@ -39,6 +39,19 @@ async function wb(path: string, opts: Parameters<typeof WriteBehindOrderStore.op
   return s;
 }
 
+/** A script for a child process (tsx) in which `s` is a write-behind store (NORMAL) on `path`, `Price` and `Qty` imported; returns its file. */
+function storeScript(name: string, path: string, body: string): string {
+  const script = join(dir, `${name}.mts`);
+  writeFileSync(
+    script,
+    `import { WriteBehindOrderStore } from ${JSON.stringify(join(ROOT, 'src/store/write-behind-store.ts'))};
+import { Price, Qty } from ${JSON.stringify(join(ROOT, 'src/api/index.ts'))};
+const s = await WriteBehindOrderStore.open(${JSON.stringify(path)}, { synchronous: 'NORMAL' });
+${body}`,
+  );
+  return script;
+}
+
 function order(strategy: string, clientId: string, side = Side.Buy, qty = '10'): NewOrderRecord {
   return { strategy, clientId, exchange: EX, instrumentId: INST, side, orderType: OrderType.Limit, tif: TimeInForce.GTC, execInstr: [], price: Price.of('100'), qty: Qty.of(qty), createdTs: T0 };
 }
@@ -185,19 +198,13 @@ describe('WriteBehindOrderStore', () => {
 
   it('keeps a script alive while a read waits for SQLite: the last act of a process can be a read', async () => {
     const path = tmpDb();
-    const script = join(dir, 'lastread.mts');
-    writeFileSync(
-      script,
-      `import { WriteBehindOrderStore } from ${JSON.stringify(join(ROOT, 'src/store/write-behind-store.ts'))};
-import { Price, Qty } from ${JSON.stringify(join(ROOT, 'src/api/index.ts'))};
-const s = await WriteBehindOrderStore.open(${JSON.stringify(path)}, { synchronous: 'NORMAL' });
-for (let i = 0; i < 200; i++) await s.insertOrder({ strategy: 'L', clientId: 'l' + i, exchange: 'SIM', instrumentId: 7, side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: [], price: Price.of('100'), qty: Qty.of('1'), createdTs: ${T0} });
+    const script = storeScript('lastread', path,
+      `for (let i = 0; i < 200; i++) await s.insertOrder({ strategy: 'L', clientId: 'l' + i, exchange: 'SIM', instrumentId: 7, side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: [], price: Price.of('100'), qty: Qty.of('1'), createdTs: ${T0} });
 const all = await s.listOrders({ strategy: 'L' });
 process.stdout.write('listed ' + all.length + '\\n');
 await s.close();
 process.stdout.write('closed\\n');
-`,
-    );
+`);
     const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += String(d)));
@@ -292,22 +299,16 @@ process.stdout.write('closed\\n');
 
   it('after a SIGKILL, the next open replays from the log every order acknowledged before the kill', async () => {
     const path = tmpDb();
-    const script = join(dir, 'killed.mts');
     // Each order and its ack commit together; "acked N" is printed only after the commit.
-    writeFileSync(
-      script,
-      `import { WriteBehindOrderStore } from ${JSON.stringify(join(ROOT, 'src/store/write-behind-store.ts'))};
-import { Price, Qty } from ${JSON.stringify(join(ROOT, 'src/api/index.ts'))};
-const s = await WriteBehindOrderStore.open(${JSON.stringify(path)}, { synchronous: 'NORMAL' });
-for (let i = 0; ; i++) {
+    const script = storeScript('killed', path,
+      `for (let i = 0; ; i++) {
   s.beginGroup();
   await s.insertOrder({ strategy: 'K', clientId: 'k' + i, exchange: 'SIM', instrumentId: 7, side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: [], price: Price.of('100'), qty: Qty.of('1'), createdTs: ${T0} });
   await s.recordEvent('K', 'onNewOrderAck', { exchange: 'SIM', clientId: 'k' + i, exchangeId: 'x' + i, instrumentId: 7, side: 'Buy', price: Price.of('100'), qty: Qty.of('1'), leavesQty: Qty.of('1'), orderType: 'Limit', tif: 'GTC', execInstr: [] }, ${T0} + i);
   s.commitGroup();
   process.stdout.write('acked ' + i + '\\n');
 }
-`,
-    );
+`);
     const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
