@@ -75,7 +75,8 @@ export interface OrderAckResult {
    * durability: SQLite's CPU cost without the disk); `NONE`: no SQLite at all, orders in a JS
    * `Map` ({@link MapOrderStore}): what the gateway's own code and the venue cost, the floor
    * under any store; `WRITE_BEHIND`: a `WriteBehindOrderStore` (NORMAL): each commit is a copy
-   * into a memory-mapped log, and a worker thread applies the log to SQLite.
+   * into a memory-mapped log, and a worker thread applies the log to SQLite; without group
+   * commit, as the gateway's config defaults it for write-behind NORMAL.
    */
   synchronous: Synchronous;
   stats: LatencyStats;
@@ -417,7 +418,7 @@ async function orderServer(synchronous: Synchronous, dir: string, tag = ''): Pro
     store,
     clock,
     async start() {
-      const server = new GatewayServer({ tokens: { bench: 'bench-token' }, store, venues: [host], clock, logger: silentLogger(), limits: { maxMsgsPerSec: 1e6, burstMsgs: 1_000_000 }, shutdownGraceMs: 5 });
+      const server = new GatewayServer({ tokens: { bench: 'bench-token' }, store, venues: [host], clock, logger: silentLogger(), ...(synchronous === 'WRITE_BEHIND' ? { groupCommit: false } : {}), limits: { maxMsgsPerSec: 1e6, burstMsgs: 1_000_000 }, shutdownGraceMs: 5 });
       const { url } = await server.start();
       return { url, path, store, server, clock };
     },

@@ -165,7 +165,7 @@ export const GatewayConfigSchema = z.strictObject({
     path: z.string().min(1),
     /** `FULL` (default: every commit synced, survives a power loss) or `NORMAL` (survives a process crash only; faster). */
     synchronous: z.enum(['FULL', 'NORMAL']).optional(),
-    /** Group commit (default true): an order and its simulated venue's ack commit together, right before the ack is sent (`GatewayServerOptions.groupCommit`). */
+    /** Group commit (default true, false for write-behind with NORMAL): an order and its simulated venue's ack commit together, right before the ack is sent (`GatewayServerOptions.groupCommit`). */
     groupCommit: z.boolean().optional(),
     /** WAL frames at which the background checkpoint makes the WAL start over (default 16 000, ≈ 64 MB; `SqliteOrderStoreOptions.walRestartFrames`). */
     walRestartFrames: z.int().min(1).max(10_000_000).optional(),
@@ -480,7 +480,9 @@ export function parseGatewayConfig(value: unknown, opts: ParseGatewayConfigOptio
     store: {
       path: c.store.path === ':memory:' ? ':memory:' : resolve(baseDir, c.store.path),
       synchronous: c.store.synchronous ?? 'FULL',
-      groupCommit: c.store.groupCommit ?? true,
+      // Write-behind NORMAL commits cost two stores into memory: holding writes for a group
+      // (a deadline per group, the commit before each send) costs more than it saves there.
+      groupCommit: c.store.groupCommit ?? !(c.store.writeBehind === true && (c.store.synchronous ?? 'FULL') === 'NORMAL'),
       ...(c.store.walRestartFrames !== undefined ? { walRestartFrames: c.store.walRestartFrames } : {}),
       writeBehind: c.store.writeBehind ?? false,
       ...(c.store.logSizeMb !== undefined ? { logSizeMb: c.store.logSizeMb } : {}),

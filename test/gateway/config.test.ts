@@ -36,6 +36,9 @@ describe('gateway config', () => {
     expect(c.tokens).toEqual({ alpha: 'alpha-secret' });
     expect(c.store).toEqual({ path: ':memory:', synchronous: 'FULL', groupCommit: true, writeBehind: false });
     expect(parseGatewayConfig({ ...BASE, store: { path: 'o.db', writeBehind: true, logSizeMb: 16 } }, { baseDir: '/srv' }).store).toEqual({ path: '/srv/o.db', synchronous: 'FULL', groupCommit: true, writeBehind: true, logSizeMb: 16 });
+    // Write-behind NORMAL: no group commit unless asked for.
+    expect(parseGatewayConfig({ ...BASE, store: { path: 'o.db', writeBehind: true, synchronous: 'NORMAL' } }).store.groupCommit).toBe(false);
+    expect(parseGatewayConfig({ ...BASE, store: { path: 'o.db', writeBehind: true, synchronous: 'NORMAL', groupCommit: true } }).store.groupCommit).toBe(true);
     expect(error({ ...BASE, store: { path: ':memory:', writeBehind: true } })).toMatch(/store\.writeBehind: writeBehind needs a file/);
     expect(error({ ...BASE, store: { path: 'o.db', logSizeMb: 16 } })).toMatch(/store\.logSizeMb: logSizeMb needs writeBehind: true/);
     for (const bad of [0, 1.5, 5000]) expect(error({ ...BASE, store: { path: 'o.db', writeBehind: true, logSizeMb: bad } })).toMatch(/store\.logSizeMb/);

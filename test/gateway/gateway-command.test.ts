@@ -72,18 +72,22 @@ describe('tradeloop gateway', () => {
   it('with store.writeBehind, killed with SIGKILL, keeps every acknowledged order: the next start replays the log into SQLite', async () => {
     const file = config({ store: { path: 'orders-wb.db', synchronous: 'NORMAL', writeBehind: true } });
     const g = await spawnGateway(file);
-    const c = await RawClient.connect(g.url);
-    expect(await c.login('alpha', 'alpha-token-xyz')).toMatchObject({ type: 'login_ack' });
     const acked: string[] = [];
-    // 150: under the default flood limit (burst 200 frames).
-    for (let i = 0; i < 150; i++) {
-      const clientId = `wb-${i}`;
-      c.send({ type: 'new_order', reqId: `r-${i}`, exchange: 'SYN', instrumentId: 1, clientId, side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: ['PostOnly'], price: '50', qty: '1' });
-      await c.nextEvent('onNewOrderAck', { clientId });
-      acked.push(clientId);
+    try {
+      const c = await RawClient.connect(g.url);
+      expect(await c.login('alpha', 'alpha-token-xyz')).toMatchObject({ type: 'login_ack' });
+      // 150: under the default flood limit (burst 200 frames).
+      for (let i = 0; i < 150; i++) {
+        const clientId = `wb-${i}`;
+        c.send({ type: 'new_order', reqId: `r-${i}`, exchange: 'SYN', instrumentId: 1, clientId, side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: ['PostOnly'], price: '50', qty: '1' });
+        await c.nextEvent('onNewOrderAck', { clientId });
+        acked.push(clientId);
+      }
+    } finally {
+      // At once after the last ack: SQLite is a few milliseconds behind, the log is not.
+      // (And on a failure above, no gateway is left running.)
+      g.child.kill('SIGKILL');
     }
-    // At once after the last ack: SQLite is a few milliseconds behind, the log is not.
-    g.child.kill('SIGKILL');
     expect(await g.exited).toBeNull();
     const again = await spawnGateway(file);
     again.child.kill('SIGTERM');
