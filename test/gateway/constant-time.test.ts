@@ -53,9 +53,11 @@ describe('TokenVerifier', () => {
       }
     }
     const [right, unknown, wrong] = samples.map((xs) => xs.sort((a, b) => a - b)[15]!) as [number, number, number];
+    // A path without the hash would run at a few percent of the others' time; 0.33 flaked
+    // at 0.32 on a loaded CI machine, so the bound sits between the two.
     for (const t of [unknown, wrong]) {
-      expect(t / right).toBeGreaterThan(0.33);
-      expect(t / right).toBeLessThan(3);
+      expect(t / right).toBeGreaterThan(0.2);
+      expect(t / right).toBeLessThan(5);
     }
   });
 });

@@ -307,14 +307,19 @@ process.stdout.write('closed\\n');
   await s.recordEvent('K', 'onNewOrderAck', { exchange: 'SIM', clientId: 'k' + i, exchangeId: 'x' + i, instrumentId: 7, side: 'Buy', price: Price.of('100'), qty: Qty.of('1'), leavesQty: Qty.of('1'), orderType: 'Limit', tif: 'GTC', execInstr: [] }, ${T0} + i);
   s.commitGroup();
   process.stdout.write('acked ' + i + '\\n');
+  // The store's promises are settled: without a turn of the event loop the loop would run on
+  // microtasks alone, and stdout could not drain when the pipe is full (a loaded machine).
+  await new Promise((r) => setImmediate(r));
 }
 `);
     const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
+    let exit = '';
     child.stderr.on('data', (d: Buffer) => (err += String(d)));
+    child.once('exit', (code, signal) => (exit = `exit code ${String(code)}, signal ${String(signal)}`));
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no progress: ${err}`)), 60_000);
+      const t = setTimeout(() => reject(new Error(`no progress after ${(out.match(/acked/g) ?? []).length} acks (${exit || 'still running'}): ${err}`)), 60_000);
       child.stdout.on('data', (d: Buffer) => {
         out += String(d);
         if ((out.match(/acked/g) ?? []).length >= 3000) {
