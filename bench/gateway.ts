@@ -47,7 +47,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
-import { BaseStrategy, ConstantLatencyModel, ExecInstr, GatewayClient, GatewayServer, LiveClock, OPEN_STATUSES, OrderLog, RemoteEnv, Side, SimVenueHost, SqliteOrderStore, WriteBehindOrderStore, applyOrderEvent, generateMarket, initialOrder, orderEventClientId, silentLogger } from '../dist/index.js';
+import { BaseStrategy, ConstantLatencyModel, ExecInstr, GatewayClient, GatewayServer, LiveClock, OPEN_STATUSES, ORDER_LOG_HEADER_BYTES, OrderLog, RemoteEnv, Side, SimVenueHost, SqliteOrderStore, WriteBehindOrderStore, applyOrderEvent, generateMarket, initialOrder, orderEventClientId, silentLogger } from '../dist/index.js';
 import type { IStratEnv, InsertOrderResult, NewOrderAck, NewOrderReject, NewOrderRecord, OrderStore, StoredOrder } from '../dist/index.js';
 import { syntheticSource } from './common.js';
 
@@ -358,18 +358,18 @@ class MapOrderStore implements OrderStore {
 class LogCheck {
   private readonly log: ReturnType<typeof OrderLog.open>;
   private readonly orders = new Map<string, { acked: boolean; exchangeId?: string }>();
-  private at = 64;
+  private at = ORDER_LOG_HEADER_BYTES;
   private lastLsn = 0;
   constructor(path: string) {
     this.log = OrderLog.open(path, { readonly: true });
   }
   async getOrder(strategy: string, clientId: string): Promise<StoredOrder | undefined> {
     const end = this.log.headerEnd();
-    if (end < this.at) this.at = 64; // the log started over
+    if (end < this.at) this.at = ORDER_LOG_HEADER_BYTES; // the log started over
     while (this.at < end) {
       const r = this.log.readAt(this.at, end);
       if (r instanceof Error) throw r;
-      this.at = r.offset + 16 + Buffer.byteLength(r.payload);
+      this.at = r.next;
       if (r.lsn <= this.lastLsn) continue;
       this.lastLsn = r.lsn;
       const x = JSON.parse(r.payload) as [string, ...any[]]; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -12,7 +12,7 @@ import type { ExecInstr, OrderType, Side, TimeInForce } from '../api/enums.js';
 import type { EventCallbackName } from '../api/events.js';
 import type { VenueCancelOrder, VenueModifyOrder } from '../core/venue.js';
 import { reviveDecimals } from './journal-reader.js';
-import { ORDER_LOG_HEADER_BYTES, ORDER_LOG_RECORD_OVERHEAD_BYTES, OrderLog, OrderLogFormatError } from './order-log.js';
+import { ORDER_LOG_HEADER_BYTES, OrderLog, OrderLogFormatError } from './order-log.js';
 import type { NewOrderRecord } from './order-store.js';
 import { SqliteOrderStore } from './sqlite-store.js';
 import { SHARED, type OrderLogWorkerData, type OrderLogWorkerMessage } from './write-behind-shared.js';
@@ -43,7 +43,10 @@ async function apply(store: SqliteOrderStore, payload: string): Promise<void> {
     }
     case 'e': {
       const [, strategy, cb, ts, apply, seq, ev] = r as [string, string, EventCallbackName, number, number, number, unknown];
-      const got = store.recordEventJson(strategy, cb, ev === undefined || ev === null ? null : JSON.stringify(ev), ts, apply === 1);
+      // The event's stored text is JSON.stringify of what was logged (the same bytes), its object revived.
+      const json = ev === undefined ? undefined : JSON.stringify(ev);
+      const live = ev === undefined ? undefined : reviveDecimals(ev);
+      const got = apply === 1 ? await store.recordEvent(strategy, cb, live as never, ts, json) : await store.appendEvent(strategy, cb, live as never, ts, json);
       if (got !== seq) throw new DivergedError(`event ${cb} of ${strategy}: the log says seq ${seq}, SQLite gave ${got}`);
       return;
     }
@@ -102,7 +105,7 @@ async function main(): Promise<void> {
         while (at < end && n < BATCH) {
           const r = log.readAt(at, end);
           if (r instanceof OrderLogFormatError) throw r;
-          at = r.offset + ORDER_LOG_RECORD_OVERHEAD_BYTES + Buffer.byteLength(r.payload);
+          at = r.next;
           if (r.lsn <= applied) continue; // moved by a restart, or applied in recovery
           if (r.lsn !== applied + 1) throw new DivergedError(`record ${r.lsn} follows ${applied}`);
           await apply(store, r.payload);

@@ -64,6 +64,8 @@ export interface OrderLogRecord {
   readonly payload: string;
   /** Byte offset of the record. */
   readonly offset: number;
+  /** Byte offset right after it: where the next record starts. */
+  readonly next: number;
 }
 
 /** What reading the committed records found. */
@@ -273,7 +275,7 @@ export class OrderLog {
       const r = this.readAt(at, end);
       if (r instanceof OrderLogFormatError) return { records, end, damaged: r };
       records.push(r);
-      at = r.offset + ORDER_LOG_RECORD_OVERHEAD_BYTES + Buffer.byteLength(r.payload);
+      at = r.next;
     }
     return { records, end };
   }
@@ -291,7 +293,7 @@ export class OrderLog {
     if (!Number.isSafeInteger(lsn) || lsn < 1 || recordCrc(lsn, payload) !== this.buf.readUInt32LE(at + 4)) {
       return new OrderLogFormatError(this.path, at, 'record checksum mismatch (a torn or overwritten record)');
     }
-    return { lsn, payload, offset: at };
+    return { lsn, payload, offset: at, next: at + ORDER_LOG_RECORD_OVERHEAD_BYTES + n };
   }
 
   /** The header's committed end as it is in the file now (a reader's view). */

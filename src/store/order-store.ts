@@ -351,6 +351,19 @@ export function checkTs(ts: unknown, what = 'ts'): number {
   return ts;
 }
 
+/** The key of an order in the stores' in-memory maps: `strategy \0 clientId`. */
+export function orderKey(strategy: string, clientId: string): string {
+  return `${strategy}\u0000${clientId}`;
+}
+
+/** Orders a store keeps in memory are shared with callers: frozen, so that no caller can change them. */
+export function freezeOrder(o: StoredOrder): StoredOrder {
+  if (Object.isFrozen(o)) return o;
+  Object.freeze(o.execInstr);
+  if (o.pendingModify) Object.freeze(o.pendingModify);
+  return Object.freeze(o);
+}
+
 /** The {@link NewOrderRecord} of a validated request as it reaches the gateway. */
 export function newOrderRecord(req: VenueNewOrder, exchange: string, createdTs: number): NewOrderRecord {
   return {

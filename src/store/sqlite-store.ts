@@ -24,9 +24,11 @@ import {
   checkName,
   checkTs,
   emptyPosition,
+  freezeOrder,
   initialOrder,
   orderEventClientId,
   orderEventSkipReason,
+  orderKey,
   type EventEffect,
   type InsertOrderResult,
   type ListOrdersQuery,
@@ -405,18 +407,6 @@ function updateParams(o: StoredOrder, eventSeq: number | null): unknown[] {
   ];
 }
 
-function cacheKey(strategy: string, clientId: string): string {
-  return `${strategy}\u0000${clientId}`;
-}
-
-/** Cached orders are shared with callers: frozen, so that no caller can change the cache. */
-function freezeOrder(o: StoredOrder): StoredOrder {
-  if (Object.isFrozen(o)) return o;
-  Object.freeze(o.execInstr);
-  if (o.pendingModify) Object.freeze(o.pendingModify);
-  return Object.freeze(o);
-}
-
 /** Default WAL frames at or above which the checkpointer also makes the WAL start over (`walRestartFrames`). */
 export const WAL_RESTART_FRAMES = 16_000;
 /** Size the WAL file is cut back to when it starts over, bytes (`journal_size_limit`). */
@@ -765,7 +755,7 @@ export class SqliteOrderStore implements OrderStore {
 
   /** Inside a transaction: the order from the cache, else from its row. */
   private readOrder(strategy: string, clientId: string): StoredOrder | undefined {
-    const hit = this.cacheLimit > 0 ? this.orders.get(cacheKey(strategy, clientId)) : undefined;
+    const hit = this.cacheLimit > 0 ? this.orders.get(orderKey(strategy, clientId)) : undefined;
     if (hit !== undefined) return hit;
     const row = this.st.getOrder.get(strategy, clientId);
     return row === undefined ? undefined : toOrder(row);
@@ -774,7 +764,7 @@ export class SqliteOrderStore implements OrderStore {
   /** Caches an order as committed: open ones only (a terminal order is rarely read again). */
   private remember(o: StoredOrder): void {
     if (this.cacheLimit === 0) return;
-    const k = cacheKey(o.strategy, o.clientId);
+    const k = orderKey(o.strategy, o.clientId);
     this.orders.delete(k);
     if (isTerminal(o.status)) {
       this.openIdx?.get(o.strategy)?.delete(o.clientId);
@@ -926,20 +916,6 @@ export class SqliteOrderStore implements OrderStore {
   /** @inheritDoc */
   async appendEvent<K extends EventCallbackName>(strategy: string, cb: K, ev: StrategyEventMap[K], ts: number, json?: string): Promise<number> {
     return this.recordTx(strategy, cb, ev, this.eventArgs(strategy, cb, ev, ts, json), ts, false);
-  }
-
-  /**
-   * {@link recordEvent} (apply true) or {@link appendEvent} (false) with the event already in
-   * its stored JSON form (null: no payload), as `WriteBehindOrderStore`'s log carries it: the
-   * row gets these exact bytes.
-   * @internal
-   */
-  recordEventJson(strategy: string, cb: EventCallbackName, json: string | null, ts: number, apply: boolean): number {
-    this.writable();
-    checkName(strategy, 'strategy');
-    checkName(cb, 'cb');
-    checkTs(ts);
-    return this.recordTx(strategy, cb, json === null ? undefined : reviveDecimals(JSON.parse(json)), json, ts, apply);
   }
 
   /**

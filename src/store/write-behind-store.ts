@@ -30,9 +30,11 @@ import {
   applyOrderRequest,
   checkName,
   checkTs,
+  freezeOrder,
   initialOrder,
   orderEventClientId,
   orderEventSkipReason,
+  orderKey,
   type InsertOrderResult,
   type ListOrdersQuery,
   type NewOrderRecord,
@@ -72,16 +74,6 @@ export interface WriteBehindRecovery {
   readonly replayed: number;
   /** A damaged record that ended the log early (a torn write after a power loss); undefined when the log was whole. */
   readonly damaged?: string;
-}
-
-function key(strategy: string, clientId: string): string {
-  return `${strategy}\u0000${clientId}`;
-}
-
-function freeze(o: StoredOrder): StoredOrder {
-  Object.freeze(o.execInstr);
-  if (o.pendingModify) Object.freeze(o.pendingModify);
-  return Object.freeze(o);
 }
 
 /** `Atomics.waitAsync` (Node ≥ 16; typed in TypeScript's ES2024 lib only). */
@@ -203,8 +195,8 @@ export class WriteBehindOrderStore implements OrderStore {
     Atomics.add(i32, SHARED.EPOCH, 1);
     const reader = new SqliteOrderStore(path, { readonly: true });
     const store = new WriteBehindOrderStore(path, logPath, log, worker, shared, reader, ready.appliedLsn, { replayed: ready.replayed, ...(ready.damaged !== undefined ? { damaged: ready.damaged } : {}) }, waitMs);
-    for (const [s, c] of reader.orderKeys()) store.keys.add(key(s, c));
-    for (const o of await reader.listOrders({ open: true })) store.open.set(key(o.strategy, o.clientId), freeze(o));
+    for (const [s, c] of reader.orderKeys()) store.keys.add(orderKey(s, c));
+    for (const o of await reader.listOrders({ open: true })) store.open.set(orderKey(o.strategy, o.clientId), freezeOrder(o));
     return store;
   }
 
@@ -214,7 +206,7 @@ export class WriteBehindOrderStore implements OrderStore {
   async insertOrder(order: NewOrderRecord): Promise<InsertOrderResult> {
     this.writable();
     const o = initialOrder(order);
-    const k = key(o.strategy, o.clientId);
+    const k = orderKey(o.strategy, o.clientId);
     if (this.keys.has(k)) return { created: false, order: this.open.get(k) ?? (await this.stored(o.strategy, o.clientId))! };
     // The strategy's last number now, as SQLite stores it with the order (first_seq).
     this.lastSeq(o.strategy);
@@ -223,7 +215,7 @@ export class WriteBehindOrderStore implements OrderStore {
     const ex = o.execInstr.length === 0 ? '[]' : JSON.stringify(o.execInstr);
     this.write(`["o",${JSON.stringify(o.strategy)},${JSON.stringify(o.clientId)},${JSON.stringify(o.exchange)},${o.instrumentId},"${o.side}","${o.orderType}","${o.tif}",${ex},"${o.price}","${o.qty}",${o.createdTs}]`);
     this.keys.add(k);
-    this.open.set(k, freeze(o));
+    this.open.set(k, freezeOrder(o));
     return { created: true, order: o };
   }
 
@@ -244,7 +236,7 @@ export class WriteBehindOrderStore implements OrderStore {
     checkName(req?.clientId, 'clientId');
     checkTs(ts);
     if (req.type !== 'ModifyOrder' && req.type !== 'CancelOrder') throw new TypeError(`recordRequest takes a ModifyOrder or CancelOrder, got ${String((req as { type?: unknown }).type)}`);
-    const k = key(req.strategy, req.clientId);
+    const k = orderKey(req.strategy, req.clientId);
     const order = this.open.get(k) ?? (this.keys.has(k) ? await this.stored(req.strategy, req.clientId) : undefined);
     if (order === undefined) return { ok: false, reason: `${req.type} for unknown order '${req.clientId}'`, order: undefined };
     const u = applyOrderRequest(order, req, ts);
@@ -265,7 +257,7 @@ export class WriteBehindOrderStore implements OrderStore {
     // The same decision SqliteOrderStore takes: only an open order can move.
     if (apply && ORDER_EVENT_CALLBACKS.has(cb) && orderEventSkipReason(cb, ev) === undefined) {
       const clientId = orderEventClientId(cb, ev);
-      const k = clientId === undefined ? undefined : key(strategy, clientId);
+      const k = clientId === undefined ? undefined : orderKey(strategy, clientId);
       const order = k === undefined ? undefined : this.open.get(k);
       if (order !== undefined) {
         const u = applyOrderEvent(order, cb, ev as never, ts);
@@ -300,7 +292,7 @@ export class WriteBehindOrderStore implements OrderStore {
 
   private remember(k: string, o: StoredOrder): void {
     if (isTerminal(o.status)) this.open.delete(k);
-    else this.open.set(k, freeze(o));
+    else this.open.set(k, freezeOrder(o));
   }
 
   private lastSeq(strategy: string): number {
@@ -362,7 +354,7 @@ export class WriteBehindOrderStore implements OrderStore {
   /** @inheritDoc */
   async getOrder(strategy: string, clientId: string): Promise<StoredOrder | undefined> {
     this.live();
-    const k = key(strategy, clientId);
+    const k = orderKey(strategy, clientId);
     return this.open.get(k) ?? (this.keys.has(k) ? this.stored(strategy, clientId) : undefined);
   }
 
