@@ -167,7 +167,7 @@ export const GatewayConfigSchema = z.strictObject({
     synchronous: z.enum(['FULL', 'NORMAL']).optional(),
     /** Group commit (default true, false for write-behind with NORMAL): an order and its simulated venue's ack commit together, right before the ack is sent (`GatewayServerOptions.groupCommit`). */
     groupCommit: z.boolean().optional(),
-    /** WAL frames at which the background checkpoint makes the WAL start over (default 16 000, ≈ 64 MB; `SqliteOrderStoreOptions.walRestartFrames`). */
+    /** WAL frames at which the background checkpoint makes the WAL start over (default 16 000, ≈ 64 MB; `SqliteOrderStoreOptions.walRestartFrames`). Not with `writeBehind`: its worker checkpoints inside its own commits. */
     walRestartFrames: z.int().min(1).max(10_000_000).optional(),
     /**
      * Write-behind (default false): each write goes to a memory-mapped log next to the SQLite
@@ -178,9 +178,13 @@ export const GatewayConfigSchema = z.strictObject({
     writeBehind: z.boolean().optional(),
     /** Size of the write-behind log file, MiB (default 64; 1–4 000). */
     logSizeMb: z.int().min(1).max(4000).optional(),
+    /** CPU priority of the write-behind worker thread: `idle` (default, SCHED_IDLE), `low` (nice 19) or `normal` (`WriteBehindOrderStoreOptions.applierPriority`). */
+    applierPriority: z.enum(['idle', 'low', 'normal']).optional(),
   })
     .refine((st) => !(st.writeBehind === true && st.path === ':memory:'), { message: 'writeBehind needs a file, not :memory:', path: ['writeBehind'] })
-    .refine((st) => st.logSizeMb === undefined || st.writeBehind === true, { message: 'logSizeMb needs writeBehind: true', path: ['logSizeMb'] }),
+    .refine((st) => st.logSizeMb === undefined || st.writeBehind === true, { message: 'logSizeMb needs writeBehind: true', path: ['logSizeMb'] })
+    .refine((st) => st.applierPriority === undefined || st.writeBehind === true, { message: 'applierPriority needs writeBehind: true', path: ['applierPriority'] })
+    .refine((st) => st.walRestartFrames === undefined || st.writeBehind !== true, { message: 'walRestartFrames is for the plain store: the write-behind worker checkpoints inside its own commits', path: ['walRestartFrames'] }),
   /** The gateway's wall clock (`LiveClockOptions`). */
   clock: z
     .strictObject({
@@ -286,7 +290,7 @@ export interface GatewayConfig {
   /** The `telegram` section (a relative `tokenFile` made absolute); undefined: no Telegram. */
   telegram?: TelegramConfig;
   /** The order store: absolute SQLite path (or `:memory:`), its `synchronous` mode (default `FULL`), group commit (default true), the WAL's restart threshold (undefined: the store's default), write-behind (default false) and its log's size (undefined: 64 MiB). */
-  store: { path: string; synchronous: 'FULL' | 'NORMAL'; groupCommit: boolean; walRestartFrames?: number; writeBehind: boolean; logSizeMb?: number };
+  store: { path: string; synchronous: 'FULL' | 'NORMAL'; groupCommit: boolean; walRestartFrames?: number; writeBehind: boolean; logSizeMb?: number; applierPriority?: 'idle' | 'low' | 'normal' };
   /** The wall clock: waits under `spinBelowUs` µs poll the wall each turn of the event loop (default 0: timers only). */
   clock: { spinBelowUs: number };
   /** Protocol limits on client frames, checked by `resolveLimits`. */
@@ -486,6 +490,7 @@ export function parseGatewayConfig(value: unknown, opts: ParseGatewayConfigOptio
       ...(c.store.walRestartFrames !== undefined ? { walRestartFrames: c.store.walRestartFrames } : {}),
       writeBehind: c.store.writeBehind ?? false,
       ...(c.store.logSizeMb !== undefined ? { logSizeMb: c.store.logSizeMb } : {}),
+      ...(c.store.applierPriority !== undefined ? { applierPriority: c.store.applierPriority } : {}),
     },
     clock: { spinBelowUs: c.clock.spinBelowUs },
     limits,

@@ -72,7 +72,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayAssembly
   const store =
     opts.store ??
     (st.writeBehind
-      ? await WriteBehindOrderStore.open(st.path, { synchronous: st.synchronous, ...(st.walRestartFrames !== undefined ? { walRestartFrames: st.walRestartFrames } : {}), ...(st.logSizeMb !== undefined ? { logSizeBytes: st.logSizeMb * 1024 * 1024 } : {}) })
+      ? await WriteBehindOrderStore.open(st.path, { synchronous: st.synchronous, ...(st.logSizeMb !== undefined ? { logSizeBytes: st.logSizeMb * 1024 * 1024 } : {}), ...(st.applierPriority !== undefined ? { applierPriority: st.applierPriority } : {}) })
       : new SqliteOrderStore(st.path, { synchronous: st.synchronous, walRestartFrames: st.walRestartFrames }));
   if (store instanceof WriteBehindOrderStore) {
     const r = store.recovery;

@@ -517,6 +517,7 @@ export class SqliteOrderStore implements OrderStore {
   private version = ORDER_STORE_SCHEMA_VERSION;
   private dataVersion = -1;
   private checkpointer: Worker | undefined;
+  private setLsnStmt: BetterSqlite3.Statement<[string]> | undefined;
   private readonly checkpointEvery: number;
   private commitsSinceCheckpoint = 0;
   /** WAL frames at which the background checkpoint makes the WAL start over (`SqliteOrderStoreOptions.walRestartFrames`). */
@@ -936,7 +937,9 @@ export class SqliteOrderStore implements OrderStore {
    */
   setOrderLogLsn(lsn: number): void {
     this.writable();
-    this.db.prepare("INSERT INTO meta (key, value) VALUES ('order_log_lsn', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(lsn));
+    // Prepared once: the log worker sets it with every batch.
+    this.setLsnStmt ??= this.db.prepare("INSERT INTO meta (key, value) VALUES ('order_log_lsn', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    this.setLsnStmt.run(String(lsn));
   }
 
   /**

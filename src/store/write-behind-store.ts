@@ -15,7 +15,8 @@
  *
  * One writer per store: two processes must not open the same file this way (the second one's
  * memory would not know the first one's orders). `tradeloop orders` and other readers open
- * the SQLite file read-only as before; they see a write once the worker applied it.
+ * the SQLite file read-only as before; they see a write once the worker applied it (within
+ * `applyIntervalMs`, 10 ms by default).
  * @module
  */
 import { fileURLToPath } from 'node:url';
@@ -46,7 +47,7 @@ import {
   type StoredPosition,
 } from './order-store.js';
 import { SqliteOrderStore } from './sqlite-store.js';
-import { SHARED, SHARED_BYTES, type OrderLogWorkerData, type OrderLogWorkerMessage } from './write-behind-shared.js';
+import { SHARED, SHARED_BYTES, type ApplierPriority, type OrderLogWorkerData, type OrderLogWorkerMessage } from './write-behind-shared.js';
 
 /** Options of {@link WriteBehindOrderStore.open}. */
 export interface WriteBehindOrderStoreOptions {
@@ -62,8 +63,21 @@ export interface WriteBehindOrderStoreOptions {
   logPath?: string;
   /** Size of a new log file, bytes (see `OrderLogOptions.sizeBytes`). Default 64 MiB. */
   logSizeBytes?: number;
-  /** `SqliteOrderStoreOptions.walRestartFrames` of the worker's connection. */
-  walRestartFrames?: number;
+  /**
+   * The longest the worker waits between two batches, ms: SQLite (and `tradeloop orders`)
+   * lags the log by at most about this much. Reads through the store never see that lag:
+   * they wake the worker and wait for it. Default 10.
+   */
+  applyIntervalMs?: number;
+  /**
+   * CPU priority of the worker thread once recovery is done (Linux; elsewhere `normal`).
+   * Default `'idle'`: SCHED_IDLE (set with `chrt` from util-linux; nice 19 without it), so
+   * that the worker runs on CPU time the gateway's thread does not want and its wake-ups never
+   * preempt it. On a machine whose every core is kept busy, SQLite then lags the log further
+   * (reads through the store still wait for it); `'low'` (nice 19) or `'normal'` trade some
+   * order-path latency for a worker that keeps up under load. See {@link WriteBehindOrderStore.applier}.
+   */
+  applierPriority?: ApplierPriority;
   /** How long a read or a log restart waits for the worker before it fails, ms. Default 30 000. */
   workerWaitMs?: number;
 }
@@ -104,6 +118,8 @@ export class WriteBehindOrderStore implements OrderStore {
   readonly logPath: string;
   /** What opening found in the log. */
   readonly recovery: WriteBehindRecovery;
+  /** The worker thread: the priority it runs at (what `applierPriority` asked for, or less where the OS did not allow it) and its thread id (Linux). */
+  readonly applier: { readonly priority: ApplierPriority; readonly tid?: number };
   private readonly log: OrderLog;
   private readonly worker: Worker;
   private readonly reader: SqliteOrderStore;
@@ -128,7 +144,7 @@ export class WriteBehindOrderStore implements OrderStore {
   private failure: Error | undefined;
   private readonly exited: Promise<void>;
 
-  private constructor(path: string, logPath: string, log: OrderLog, worker: Worker, shared: SharedArrayBuffer, reader: SqliteOrderStore, appliedLsn: number, recovery: WriteBehindRecovery, waitMs: number) {
+  private constructor(path: string, logPath: string, log: OrderLog, worker: Worker, shared: SharedArrayBuffer, reader: SqliteOrderStore, appliedLsn: number, recovery: WriteBehindRecovery, waitMs: number, applier: WriteBehindOrderStore['applier']) {
     this.path = path;
     this.logPath = logPath;
     this.log = log;
@@ -139,6 +155,7 @@ export class WriteBehindOrderStore implements OrderStore {
     this.lsn = appliedLsn + 1;
     this.committedLsn = appliedLsn;
     this.recovery = recovery;
+    this.applier = applier;
     this.waitMs = waitMs;
     this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     // A forgotten close() must not keep the process alive: what the worker had not applied
@@ -165,6 +182,10 @@ export class WriteBehindOrderStore implements OrderStore {
     const synchronous = opts.synchronous ?? 'FULL';
     if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new TypeError(`synchronous must be FULL or NORMAL, got ${String(synchronous)}`);
     const waitMs = opts.workerWaitMs ?? 30_000;
+    const applyIntervalMs = opts.applyIntervalMs ?? 10;
+    const priority = opts.applierPriority ?? 'idle';
+    if (priority !== 'idle' && priority !== 'low' && priority !== 'normal') throw new TypeError(`applierPriority must be idle, low or normal, got ${String(priority)}`);
+    if (!Number.isInteger(applyIntervalMs) || applyIntervalMs < 1 || applyIntervalMs > 60_000) throw new TypeError(`applyIntervalMs must be an integer from 1 to 60000, got ${String(opts.applyIntervalMs)}`);
     const logPath = opts.logPath ?? `${path}-orderlog`;
     // The schema first, on this thread: a foreign file fails here with its own error.
     await new SqliteOrderStore(path, { synchronous, backgroundCheckpoint: false }).close();
@@ -172,7 +193,7 @@ export class WriteBehindOrderStore implements OrderStore {
     const shared = new SharedArrayBuffer(SHARED_BYTES);
     const i32 = new Int32Array(shared);
     Atomics.store(i32, SHARED.END, 0);
-    const data: OrderLogWorkerData = { dbPath: path, logPath, synchronous, shared, ...(opts.walRestartFrames !== undefined ? { walRestartFrames: opts.walRestartFrames } : {}) };
+    const data: OrderLogWorkerData = { dbPath: path, logPath, synchronous, shared, applyIntervalMs, priority };
     const worker = startWorker(data);
     let ready: Extract<OrderLogWorkerMessage, { type: 'ready' }>;
     try {
@@ -194,7 +215,7 @@ export class WriteBehindOrderStore implements OrderStore {
     Atomics.store(i32, SHARED.END, log.committedEnd);
     Atomics.add(i32, SHARED.EPOCH, 1);
     const reader = new SqliteOrderStore(path, { readonly: true });
-    const store = new WriteBehindOrderStore(path, logPath, log, worker, shared, reader, ready.appliedLsn, { replayed: ready.replayed, ...(ready.damaged !== undefined ? { damaged: ready.damaged } : {}) }, waitMs);
+    const store = new WriteBehindOrderStore(path, logPath, log, worker, shared, reader, ready.appliedLsn, { replayed: ready.replayed, ...(ready.damaged !== undefined ? { damaged: ready.damaged } : {}) }, waitMs, { priority: ready.priority, ...(ready.tid !== undefined ? { tid: ready.tid } : {}) });
     for (const [s, c] of reader.orderKeys()) store.keys.add(orderKey(s, c));
     for (const o of await reader.listOrders({ open: true })) store.open.set(orderKey(o.strategy, o.clientId), freezeOrder(o));
     return store;

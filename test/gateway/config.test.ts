@@ -42,6 +42,10 @@ describe('gateway config', () => {
     expect(error({ ...BASE, store: { path: ':memory:', writeBehind: true } })).toMatch(/store\.writeBehind: writeBehind needs a file/);
     expect(error({ ...BASE, store: { path: 'o.db', logSizeMb: 16 } })).toMatch(/store\.logSizeMb: logSizeMb needs writeBehind: true/);
     for (const bad of [0, 1.5, 5000]) expect(error({ ...BASE, store: { path: 'o.db', writeBehind: true, logSizeMb: bad } })).toMatch(/store\.logSizeMb/);
+    expect(parseGatewayConfig({ ...BASE, store: { path: 'o.db', writeBehind: true, applierPriority: 'low' } }).store.applierPriority).toBe('low');
+    expect(error({ ...BASE, store: { path: 'o.db', writeBehind: true, applierPriority: 'high' } })).toMatch(/store\.applierPriority/);
+    expect(error({ ...BASE, store: { path: 'o.db', applierPriority: 'low' } })).toMatch(/store\.applierPriority: applierPriority needs writeBehind: true/);
+    expect(error({ ...BASE, store: { path: 'o.db', writeBehind: true, walRestartFrames: 5000 } })).toMatch(/store\.walRestartFrames: walRestartFrames is for the plain store/);
     expect(parseGatewayConfig({ ...BASE, store: { path: ':memory:', groupCommit: false } }).store.groupCommit).toBe(false);
     expect(error({ ...BASE, store: { path: ':memory:', groupCommit: 'yes' } })).toMatch(/store\.groupCommit/);
     expect(parseGatewayConfig({ ...BASE, store: { path: ':memory:', walRestartFrames: 5000 } }).store.walRestartFrames).toBe(5000);

@@ -55,11 +55,12 @@ describe('createGateway', () => {
     }
   });
 
-  it('opens a write-behind store with store.writeBehind: its log beside the file, of logSizeMb', async () => {
+  it('opens a write-behind store with store.writeBehind: its log beside the file, of logSizeMb, its worker at applierPriority', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tl-gw-wb-'));
-    const gw = await createGateway(config({ store: { path: join(dir, 'orders.db'), synchronous: 'NORMAL', writeBehind: true, logSizeMb: 2 } }));
+    const gw = await createGateway(config({ store: { path: join(dir, 'orders.db'), synchronous: 'NORMAL', writeBehind: true, logSizeMb: 2, applierPriority: 'normal' } }));
     try {
       expect(gw.store).toBeInstanceOf(WriteBehindOrderStore);
+      expect((gw.store as WriteBehindOrderStore).applier.priority).toBe('normal');
       expect((gw.store as WriteBehindOrderStore).logPath).toBe(join(dir, 'orders.db-orderlog'));
       expect(statSync(join(dir, 'orders.db-orderlog')).size).toBe(2 * 1024 * 1024);
     } finally {

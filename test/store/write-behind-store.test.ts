@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -266,6 +266,38 @@ process.stdout.write('closed\\n');
     expect(await s.lastEventSeq('R')).toBe(0);
     expect(await s.listOrders({ strategy: 'R' })).toEqual([]);
     await expect(WriteBehindOrderStore.open(':memory:')).rejects.toThrow(TypeError);
+    for (const applyIntervalMs of [0, 1.5, 60_001]) await expect(WriteBehindOrderStore.open(tmpDb(), { applyIntervalMs })).rejects.toThrow(/applyIntervalMs must be an integer from 1 to 60000/);
+    await expect(WriteBehindOrderStore.open(tmpDb(), { applierPriority: 'high' as never })).rejects.toThrow(/applierPriority must be idle, low or normal, got high/);
+  });
+
+  it.runIf(process.platform === 'linux')('runs its worker at the CPU priority asked (SCHED_IDLE by default, nice 19, or as the gateway) once recovery is done', async () => {
+    // Fields of /proc/<pid>/task/<tid>/stat after the command's closing parenthesis: nice is field 19, policy field 41 (SCHED_IDLE = 5).
+    const sched = (tid: number) => {
+      const f = readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return { nice: Number(f[16]), policy: Number(f[38]) };
+    };
+    const hasChrt = spawnSync('chrt', ['--version'], { stdio: 'ignore' }).status === 0;
+    const idle = await wb(tmpDb());
+    expect(idle.applier.priority).toBe(hasChrt ? 'idle' : 'low');
+    expect(sched(idle.applier.tid!)).toEqual(hasChrt ? { nice: 0, policy: 5 } : { nice: 19, policy: 0 });
+    const low = await wb(tmpDb(), { applierPriority: 'low' });
+    expect(low.applier.priority).toBe('low');
+    expect(sched(low.applier.tid!)).toEqual({ nice: 19, policy: 0 });
+    const normal = await wb(tmpDb(), { applierPriority: 'normal' });
+    expect(normal.applier).toEqual({ priority: 'normal' });
+    // The worker still applies on its own, at idle priority, with nobody reading through the store.
+    await idle.insertOrder(order('P', 'p1'));
+    const plain = new SqliteOrderStore(idle.path, { readonly: true });
+    try {
+      let seen: unknown;
+      for (let k = 0; k < 200 && seen === undefined; k++) {
+        seen = await plain.getOrder('P', 'p1');
+        if (seen === undefined) await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(seen).toMatchObject({ strategy: 'P', clientId: 'p1', status: 'PendingNew' });
+    } finally {
+      await plain.close();
+    }
   });
 
   it('replays at open what the log holds beyond SQLite, and stops at a damaged record', async () => {
