@@ -13,14 +13,18 @@
  * positions, listings) first wait until the worker has applied every committed write, then
  * read SQLite, so that they always see the store's own writes.
  *
- * One writer per store: two processes must not open the same file this way (the second one's
- * memory would not know the first one's orders). `tradeloop orders` and other readers open
+ * One writer per store: a second `open` of the same file, in this process or another, fails
+ * with {@link OrderStoreLockedError} while the first is open (its memory would not know the
+ * other's orders). The lock is the operating system's, on `<log>.lock`: it goes with the
+ * process, however the process ends. `tradeloop orders` and other readers open
  * the SQLite file read-only as before; they see a write once the worker applied it (within
  * `applyIntervalMs`, 10 ms by default).
  * @module
  */
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type BetterSqlite3 from 'better-sqlite3';
 import type { EventCallbackName, StrategyEventMap } from '../api/events.js';
 import { isTerminal } from '../core/order-tracker.js';
 import type { VenueCancelOrder, VenueModifyOrder } from '../core/venue.js';
@@ -90,6 +94,37 @@ export interface WriteBehindRecovery {
   readonly damaged?: string;
 }
 
+/** Thrown by {@link WriteBehindOrderStore.open} when another store (this process or another) has the file open write-behind. */
+export class OrderStoreLockedError extends Error {
+  /** Stable code to branch on. */
+  readonly code = 'ORDER_STORE_LOCKED';
+}
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Takes the writer lock of a write-behind store: an exclusive transaction on a small SQLite
+ * file beside the log, held by the returned connection until it closes. The lock is the
+ * operating system's (`fcntl`), so it goes with the process however the process ends: a
+ * SIGKILL leaves no stale lock behind.
+ * @throws OrderStoreLockedError when another connection holds it.
+ */
+function lockWriter(lockPath: string, dbPath: string): BetterSqlite3.Database {
+  const Database = require('better-sqlite3') as typeof BetterSqlite3;
+  const db = new Database(lockPath, { timeout: 0 });
+  try {
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('BEGIN EXCLUSIVE');
+    return db;
+  } catch (err) {
+    db.close();
+    if ((err as { code?: unknown }).code === 'SQLITE_BUSY') {
+      throw new OrderStoreLockedError(`order store ${dbPath} is already open write-behind (its lock ${lockPath} is held, by this process or another): one writer per store`);
+    }
+    throw err;
+  }
+}
+
 /** `Atomics.waitAsync` (Node ≥ 16; typed in TypeScript's ES2024 lib only). */
 function waitAsync(a: BigInt64Array, index: number, value: bigint, timeoutMs: number): Promise<unknown> {
   const r = (Atomics as unknown as { waitAsync(a: BigInt64Array, i: number, v: bigint, t: number): { async: boolean; value: unknown } }).waitAsync(a, index, value, timeoutMs);
@@ -123,6 +158,8 @@ export class WriteBehindOrderStore implements OrderStore {
   private readonly log: OrderLog;
   private readonly worker: Worker;
   private readonly reader: SqliteOrderStore;
+  /** The connection holding the writer lock (`<log>.lock`) until close. */
+  private readonly lock: BetterSqlite3.Database;
   private readonly i32: Int32Array;
   private readonly i64: BigInt64Array;
   private readonly waitMs: number;
@@ -144,12 +181,13 @@ export class WriteBehindOrderStore implements OrderStore {
   private failure: Error | undefined;
   private readonly exited: Promise<void>;
 
-  private constructor(path: string, logPath: string, log: OrderLog, worker: Worker, shared: SharedArrayBuffer, reader: SqliteOrderStore, appliedLsn: number, recovery: WriteBehindRecovery, waitMs: number, applier: WriteBehindOrderStore['applier']) {
+  private constructor(path: string, logPath: string, log: OrderLog, worker: Worker, shared: SharedArrayBuffer, reader: SqliteOrderStore, lock: BetterSqlite3.Database, appliedLsn: number, recovery: WriteBehindRecovery, waitMs: number, applier: WriteBehindOrderStore['applier']) {
     this.path = path;
     this.logPath = logPath;
     this.log = log;
     this.worker = worker;
     this.reader = reader;
+    this.lock = lock;
     this.i32 = new Int32Array(shared);
     this.i64 = new BigInt64Array(shared);
     this.lsn = appliedLsn + 1;
@@ -187,38 +225,46 @@ export class WriteBehindOrderStore implements OrderStore {
     if (priority !== 'idle' && priority !== 'low' && priority !== 'normal') throw new TypeError(`applierPriority must be idle, low or normal, got ${String(priority)}`);
     if (!Number.isInteger(applyIntervalMs) || applyIntervalMs < 1 || applyIntervalMs > 60_000) throw new TypeError(`applyIntervalMs must be an integer from 1 to 60000, got ${String(opts.applyIntervalMs)}`);
     const logPath = opts.logPath ?? `${path}-orderlog`;
-    // The schema first, on this thread: a foreign file fails here with its own error.
-    await new SqliteOrderStore(path, { synchronous, backgroundCheckpoint: false }).close();
-    const log = OrderLog.open(logPath, { sync: synchronous === 'FULL', ...(opts.logSizeBytes !== undefined ? { sizeBytes: opts.logSizeBytes } : {}) });
-    const shared = new SharedArrayBuffer(SHARED_BYTES);
-    const i32 = new Int32Array(shared);
-    Atomics.store(i32, SHARED.END, 0);
-    const data: OrderLogWorkerData = { dbPath: path, logPath, synchronous, shared, applyIntervalMs, priority };
-    const worker = startWorker(data);
-    let ready: Extract<OrderLogWorkerMessage, { type: 'ready' }>;
+    // Before anything reads the log: a second writer must not replay a log the first one is
+    // still appending to, nor keep its own memory of the orders.
+    const lock = lockWriter(`${logPath}.lock`, path);
     try {
-      ready = await new Promise((resolve, reject) => {
-        worker.on('message', (m: OrderLogWorkerMessage) => {
-          if (m.type === 'ready') resolve(m);
-          else if (m.type === 'failed') reject(new Error(`order store ${path}: recovery from ${logPath} failed: ${m.message}`));
+      // The schema first, on this thread: a foreign file fails here with its own error.
+      await new SqliteOrderStore(path, { synchronous, backgroundCheckpoint: false }).close();
+      const log = OrderLog.open(logPath, { sync: synchronous === 'FULL', ...(opts.logSizeBytes !== undefined ? { sizeBytes: opts.logSizeBytes } : {}) });
+      const shared = new SharedArrayBuffer(SHARED_BYTES);
+      const i32 = new Int32Array(shared);
+      Atomics.store(i32, SHARED.END, 0);
+      const data: OrderLogWorkerData = { dbPath: path, logPath, synchronous, shared, applyIntervalMs, priority };
+      const worker = startWorker(data);
+      let ready: Extract<OrderLogWorkerMessage, { type: 'ready' }>;
+      try {
+        ready = await new Promise((resolve, reject) => {
+          worker.on('message', (m: OrderLogWorkerMessage) => {
+            if (m.type === 'ready') resolve(m);
+            else if (m.type === 'failed') reject(new Error(`order store ${path}: recovery from ${logPath} failed: ${m.message}`));
+          });
+          worker.once('error', reject);
+          worker.once('exit', () => reject(new Error(`order store ${path}: the log worker exited during recovery`)));
         });
-        worker.once('error', reject);
-        worker.once('exit', () => reject(new Error(`order store ${path}: the log worker exited during recovery`)));
-      });
+      } catch (err) {
+        log.close();
+        await worker.terminate();
+        throw err;
+      }
+      // Everything committed is in SQLite now: the log starts over.
+      log.restart();
+      Atomics.store(i32, SHARED.END, log.committedEnd);
+      Atomics.add(i32, SHARED.EPOCH, 1);
+      const reader = new SqliteOrderStore(path, { readonly: true });
+      const store = new WriteBehindOrderStore(path, logPath, log, worker, shared, reader, lock, ready.appliedLsn, { replayed: ready.replayed, ...(ready.damaged !== undefined ? { damaged: ready.damaged } : {}) }, waitMs, { priority: ready.priority, ...(ready.tid !== undefined ? { tid: ready.tid } : {}) });
+      for (const [s, c] of reader.orderKeys()) store.keys.add(orderKey(s, c));
+      for (const o of await reader.listOrders({ open: true })) store.open.set(orderKey(o.strategy, o.clientId), freezeOrder(o));
+      return store;
     } catch (err) {
-      log.close();
-      await worker.terminate();
+      lock.close();
       throw err;
     }
-    // Everything committed is in SQLite now: the log starts over.
-    log.restart();
-    Atomics.store(i32, SHARED.END, log.committedEnd);
-    Atomics.add(i32, SHARED.EPOCH, 1);
-    const reader = new SqliteOrderStore(path, { readonly: true });
-    const store = new WriteBehindOrderStore(path, logPath, log, worker, shared, reader, ready.appliedLsn, { replayed: ready.replayed, ...(ready.damaged !== undefined ? { damaged: ready.damaged } : {}) }, waitMs, { priority: ready.priority, ...(ready.tid !== undefined ? { tid: ready.tid } : {}) });
-    for (const [s, c] of reader.orderKeys()) store.keys.add(orderKey(s, c));
-    for (const o of await reader.listOrders({ open: true })) store.open.set(orderKey(o.strategy, o.clientId), freezeOrder(o));
-    return store;
   }
 
   // ------------------------------------------------------------------ writes
@@ -492,7 +538,11 @@ export class WriteBehindOrderStore implements OrderStore {
     // Everything is in SQLite: the next open has nothing to replay.
     if (failed === undefined && !this.failure) this.log.restart();
     this.log.close();
-    await this.reader.close();
+    try {
+      await this.reader.close();
+    } finally {
+      this.lock.close();
+    }
     this.open.clear();
     this.keys.clear();
     if (failed !== undefined) throw failed;

@@ -10,7 +10,7 @@ import type { VenueCancelOrder, VenueModifyOrder } from '../../src/core/venue.js
 import { OrderLog } from '../../src/store/order-log.js';
 import type { NewOrderRecord, OrderStore } from '../../src/store/order-store.js';
 import { SqliteOrderStore } from '../../src/store/sqlite-store.js';
-import { WriteBehindOrderStore } from '../../src/store/write-behind-store.js';
+import { OrderStoreLockedError, WriteBehindOrderStore } from '../../src/store/write-behind-store.js';
 import { ROOT } from '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tl-wb-'));
@@ -266,6 +266,14 @@ process.stdout.write('closed\\n');
     expect(await s.lastEventSeq('R')).toBe(0);
     expect(await s.listOrders({ strategy: 'R' })).toEqual([]);
     await expect(WriteBehindOrderStore.open(':memory:')).rejects.toThrow(TypeError);
+    // One writer per file, in this process too; the lock goes with close().
+    const path = tmpDb();
+    const first = await WriteBehindOrderStore.open(path, { synchronous: 'NORMAL' });
+    const locked = await WriteBehindOrderStore.open(path).catch((e: unknown) => e);
+    expect(locked).toBeInstanceOf(OrderStoreLockedError);
+    expect((locked as OrderStoreLockedError).code).toBe('ORDER_STORE_LOCKED');
+    await first.close();
+    await (await wb(path)).close();
     for (const applyIntervalMs of [0, 1.5, 60_001]) await expect(WriteBehindOrderStore.open(tmpDb(), { applyIntervalMs })).rejects.toThrow(/applyIntervalMs must be an integer from 1 to 60000/);
     await expect(WriteBehindOrderStore.open(tmpDb(), { applierPriority: 'high' as never })).rejects.toThrow(/applierPriority must be idle, low or normal, got high/);
   });
@@ -350,10 +358,13 @@ process.stdout.write('closed\\n');
     let exit = '';
     child.stderr.on('data', (d: Buffer) => (err += String(d)));
     child.once('exit', (code, signal) => (exit = `exit code ${String(code)}, signal ${String(signal)}`));
-    await new Promise<void>((resolve, reject) => {
+    let firstAck!: () => void;
+    const opened = new Promise<void>((r) => (firstAck = r));
+    const acked1500 = new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no progress after ${(out.match(/acked/g) ?? []).length} acks (${exit || 'still running'}): ${err}`)), 60_000);
       child.stdout.on('data', (d: Buffer) => {
         out += String(d);
+        firstAck();
         if ((out.match(/acked/g) ?? []).length >= 1500) {
           clearTimeout(t);
           child.kill('SIGKILL');
@@ -361,6 +372,10 @@ process.stdout.write('closed\\n');
         }
       });
     });
+    // One writer: while the child has the store open, this process cannot open it too.
+    await opened;
+    await expect(WriteBehindOrderStore.open(path, { synchronous: 'NORMAL' })).rejects.toMatchObject({ code: 'ORDER_STORE_LOCKED', message: expect.stringMatching(/already open write-behind .*one writer per store/) });
+    await acked1500;
     await new Promise((r) => child.once('exit', r));
     const acked = out.split('\n').filter((l) => l.startsWith('acked ')).length;
     expect(acked).toBeGreaterThanOrEqual(1500);
