@@ -279,6 +279,6 @@ export {
   type TokenSource,
 } from './control/telegram.js';
 export { ctlCommand, runCtlCommand, connectControl, CtlUsageError, CTL_TOKEN_ENV, CTL_CALLER, type CtlCliOptions, type CtlIo, type CtlLink, type ConnectControlOptions } from './cli/ctl-command.js';
-export { WriteBehindOrderStore, OrderStoreLockedError, type WriteBehindOrderStoreOptions, type WriteBehindRecovery } from './store/write-behind-store.js';
+export { WriteBehindOrderStore, OrderStoreLockedError, inspectOrderLog, type OrderLogState, type WriteBehindOrderStoreOptions, type WriteBehindRecovery } from './store/write-behind-store.js';
 export type { ApplierPriority } from './store/write-behind-shared.js';
 export { OrderLog, OrderLogFormatError, OrderLogFullError, ORDER_LOG_DEFAULT_BYTES, ORDER_LOG_HEADER_BYTES, ORDER_LOG_RECORD_OVERHEAD_BYTES, type OrderLogOptions, type OrderLogRecord, type OrderLogScan } from './store/order-log.js';

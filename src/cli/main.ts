@@ -247,13 +247,14 @@ export function buildProgram(): Command {
 
   program
     .command('orders')
-    .description('list the orders of an order store (SQLite; opened read-only)')
+    .description('list the orders of an order store (SQLite; opened read-only, except with --recover)')
     .requiredOption('--db <file>', 'order store file (never created)')
     .option('--strategy <name>', 'only this strategy')
     .addOption(new Option('--status <status>', 'only orders in this status').choices([...ORDER_STATUS_CHOICES]))
     .option('--open', 'only orders not yet filled, cancelled or rejected')
     .option('--json', 'one JSON object per line instead of a table')
     .option('--limit <n>', 'at most n orders: the newest, listed oldest first', ordersLimitArg)
+    .option('--recover', 'first apply the writes a write-behind log holds and SQLite lacks (after a gateway stopped without closing its store; nothing to do while a gateway has it open)')
     .action(async (o: OrdersCliOptions) => {
       process.exitCode = await ordersCommand(o, (t) => process.stdout.write(t), (t) => process.stderr.write(`tradeloop: ${t}\n`));
     });

@@ -21,6 +21,7 @@
  * `applyIntervalMs`, 10 ms by default).
  * @module
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -122,6 +123,56 @@ function lockWriter(lockPath: string, dbPath: string): BetterSqlite3.Database {
       throw new OrderStoreLockedError(`order store ${dbPath} is already open write-behind (its lock ${lockPath} is held, by this process or another): one writer per store`);
     }
     throw err;
+  }
+}
+
+/** What {@link inspectOrderLog} found beside an order store. */
+export interface OrderLogState {
+  /** A write-behind store has the file open now (its lock is held): SQLite lags its log by up to `applyIntervalMs`, and nothing was counted. */
+  readonly writerOpen: boolean;
+  /** Committed records of the log that SQLite does not have: the last writer stopped without closing the store (0 while a writer is open). */
+  readonly pending: number;
+  /** A damaged record that ends the log early, as the next open would report it. */
+  readonly damaged?: string;
+}
+
+/**
+ * Looks at the write-behind log of an order store without changing either file: is a writer
+ * using it now, and does it hold writes SQLite lacks (which the next
+ * {@link WriteBehindOrderStore.open} applies)? What `tradeloop orders` checks.
+ * @param path the SQLite file.
+ * @param logPath the log (default: `path` with `-orderlog` appended).
+ * @returns undefined when there is no log.
+ */
+export async function inspectOrderLog(path: string, logPath = `${path}-orderlog`): Promise<OrderLogState | undefined> {
+  if (!existsSync(logPath)) return undefined;
+  let lock: BetterSqlite3.Database;
+  try {
+    // Held while counting: no writer can start (and replay) meanwhile.
+    lock = lockWriter(`${logPath}.lock`, path);
+  } catch (err) {
+    if (err instanceof OrderStoreLockedError) return { writerOpen: true, pending: 0 };
+    throw err;
+  }
+  try {
+    const log = OrderLog.open(logPath, { readonly: true });
+    try {
+      const scan = log.scan();
+      const sqlite = new SqliteOrderStore(path, { readonly: true });
+      let applied: number;
+      try {
+        applied = sqlite.orderLogLsn();
+      } finally {
+        await sqlite.close();
+      }
+      let pending = 0;
+      for (const r of scan.records) if (r.lsn > applied) pending++;
+      return { writerOpen: false, pending, ...(scan.damaged ? { damaged: scan.damaged.message } : {}) };
+    } finally {
+      log.close();
+    }
+  } finally {
+    lock.close();
   }
 }
 
