@@ -15,6 +15,7 @@
  * - a `sync_result` reflects exactly the events up to its `lastEventSeq`.
  * @module
  */
+import type { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -34,7 +35,7 @@ import type { VenueEvent, VenueRequest } from '../core/venue.js';
 import type { MdEvent } from '../data/events.js';
 import { FixedWindowRateLimiter } from '../sim/rate-limit.js';
 import { newOrderRecord, type OrderStore, type StoredOrder } from '../store/order-store.js';
-import { peerCertificateNames } from './tls.js';
+import { chainTrusted, peerCertificateChain, peerCertificateNames, pemCertificates } from './tls.js';
 import { certificateRevocationKey, revokedKeys } from './revocation.js';
 import { decodeRequest, encodeMd, eventJson, instrumentToSpec, isVenueCallback, rejectEvent, type RequestBody } from './codec.js';
 import { rateLimitOf, type GatewayRateLimit } from './config.js';
@@ -251,9 +252,10 @@ export class GatewayServer implements SessionHandler {
   private readonly verifier: TokenVerifier;
   /**
    * Each TLS session's client certificate: its names (`peerCertificateNames`, for
-   * `clientCertNames`) and its revocation key (`certificateRevocationKey`, for a reload's lists).
+   * `clientCertNames`), its revocation key (`certificateRevocationKey`, for a reload's lists)
+   * and the chain it presented (for a reload's CAs).
    */
-  private readonly peerCerts = new WeakMap<GatewaySession, { names: readonly string[]; revocationKey: string | undefined }>();
+  private readonly peerCerts = new WeakMap<GatewaySession, { names: readonly string[]; revocationKey: string | undefined; chain: readonly X509Certificate[] | undefined }>();
   private readonly strategies: readonly string[];
   private readonly controlVerifier: TokenVerifier;
   private readonly controlRoles = new Map<string, Role>();
@@ -435,8 +437,9 @@ export class GatewayServer implements SessionHandler {
    * Replaces the TLS certificate, key, client CAs and revocation lists for the connections
    * that come next (`tradeloop gateway` calls it on SIGHUP): a renewed certificate, a newly
    * revoked client. Sessions already open keep theirs, except those whose client certificate
-   * the new lists revoke: they get error 4011 (fatal) and close with 4011, so that a revoked
-   * client does not stay connected until it disconnects.
+   * the new lists revoke, or that no CA of the new `clientCa` vouches for any more: they get
+   * error 4011 (fatal) and close with 4011, so that a revoked or no longer trusted client
+   * does not stay connected until it disconnects.
    * @throws Error when the gateway does not serve TLS, when client certificates would be
    *   switched on or off (a restart does that), or when the new material is unusable (the old
    *   stays in force).
@@ -448,7 +451,25 @@ export class GatewayServer implements SessionHandler {
     // Throws before anything changes when the key does not go with the certificate, or a list does not parse.
     https.setSecureContext(secureContextOptions(tls));
     this.logger.info({ clientCa: tls.clientCa !== undefined, crl: tls.crl !== undefined }, 'TLS certificates reloaded');
+    if (tls.clientCa !== undefined) this.endUntrustedSessions(String(tls.clientCa));
     if (tls.crl !== undefined) this.endRevokedSessions(String(tls.crl));
+  }
+
+  /** Ends the open sessions whose client certificate none of these CAs vouches for any more (a CA removed from `clientCaFile`). */
+  private endUntrustedSessions(pem: string): void {
+    let cas: X509Certificate[];
+    try {
+      cas = pemCertificates(pem);
+    } catch (err) {
+      this.logger.warn({ err }, 'the client CAs could not be read for the open sessions: they stay open; new connections are checked');
+      return;
+    }
+    for (const s of [...this.sessions]) {
+      const chain = this.peerCerts.get(s)?.chain;
+      if (chain === undefined || chain.length === 0 || chainTrusted(chain, cas)) continue;
+      this.logger.warn({ session: s.id, remote: s.remote, strategy: s.strategy, cert: this.peerCerts.get(s)?.names }, 'session ended: no client CA vouches for its certificate any more');
+      s.fail(ProtocolErrorCode.BadCredentials, 'client certificate no longer trusted');
+    }
   }
 
   /** Ends the open sessions whose client certificate one of these revocation lists revokes. */
@@ -519,7 +540,7 @@ export class GatewayServer implements SessionHandler {
       return;
     }
     const id = `${this.idPrefix}-${++this.sessionCount}`;
-    const peer = req.socket instanceof TLSSocket ? req.socket.getPeerCertificate() : undefined;
+    const peer = req.socket instanceof TLSSocket ? req.socket.getPeerCertificate(true) : undefined;
     const s = new GatewaySession(id, ws, remote, {
       clock: this.clock,
       limits: this.limits,
@@ -534,12 +555,14 @@ export class GatewayServer implements SessionHandler {
     const certNames = peer !== undefined && peer.subject !== undefined ? peerCertificateNames(peer) : undefined;
     if (certNames !== undefined) {
       let revocationKey: string | undefined;
+      let chain: X509Certificate[] | undefined;
       try {
         revocationKey = certificateRevocationKey(peer!.raw);
+        chain = peerCertificateChain(peer!);
       } catch {
         // OpenSSL accepted it, so it parses; should it not here, a reload cannot end this session.
       }
-      this.peerCerts.set(s, { names: certNames, revocationKey });
+      this.peerCerts.set(s, { names: certNames, revocationKey, chain });
     }
     this.logger.info({ session: id, remote, ...(certNames !== undefined ? { cert: certNames } : {}) }, 'connection');
   }

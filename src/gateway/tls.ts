@@ -5,8 +5,9 @@
  * file and what is wrong with it in one line.
  * @module
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createSecureContext, type PeerCertificate } from 'node:tls';
+import { createSecureContext, type DetailedPeerCertificate, type PeerCertificate } from 'node:tls';
 
 /** What a PEM file must hold. */
 export type PemKind = 'certificate' | 'private key' | 'certificate revocation list';
@@ -123,4 +124,39 @@ export function peerCertificateNames(cert: Pick<PeerCertificate, 'subject' | 'su
     }
   }
   return names;
+}
+
+/**
+ * The certificates a TLS peer presented, leaf first, as `getPeerCertificate(true)` links them
+ * (each to its issuer, up to a self-signed one or the end of what was sent).
+ */
+export function peerCertificateChain(leaf: DetailedPeerCertificate): X509Certificate[] {
+  const chain: X509Certificate[] = [];
+  const seen = new Set<DetailedPeerCertificate>();
+  for (let c: DetailedPeerCertificate | undefined = leaf; c !== undefined && c.raw !== undefined && !seen.has(c); c = c.issuerCertificate) {
+    seen.add(c);
+    chain.push(new X509Certificate(c.raw));
+  }
+  return chain;
+}
+
+/** Every certificate of a PEM text (a CA bundle), in order. @throws when a block does not parse. */
+export function pemCertificates(pem: string): X509Certificate[] {
+  return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((b) => new X509Certificate(b));
+}
+
+/**
+ * Whether one of `cas` still vouches for a peer's chain (leaf first): a certificate of the
+ * chain is one of the CAs, or was issued and signed by one, and every link below it was
+ * signed by the next. What a reload of `clientCaFile` asks of the sessions already open (the
+ * handshake of a new connection asks OpenSSL).
+ */
+export function chainTrusted(chain: readonly X509Certificate[], cas: readonly X509Certificate[]): boolean {
+  for (let i = 0; i < chain.length; i++) {
+    const c = chain[i]!;
+    if (cas.some((ca) => ca.fingerprint256 === c.fingerprint256 || (c.checkIssued(ca) && c.verify(ca.publicKey)))) return true;
+    const up = chain[i + 1];
+    if (up === undefined || !c.checkIssued(up) || !c.verify(up.publicKey)) return false;
+  }
+  return false;
 }

@@ -13,7 +13,7 @@ import { LiveClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { GatewayClient, type DisconnectInfo } from '../../src/gateway/client.js';
 import { GatewayServer } from '../../src/gateway/server.js';
-import { peerCertificateNames, readGatewayTls, readPemFile, readTlsIdentity } from '../../src/gateway/tls.js';
+import { chainTrusted, peerCertificateNames, pemCertificates, readGatewayTls, readPemFile, readTlsIdentity } from '../../src/gateway/tls.js';
 import { ROOT } from '../helpers.js';
 import { TOKENS, controlLoginOutcome, loginOutcome, startTestGateway, syntheticHost, type TestGateway } from './harness.js';
 
@@ -209,6 +209,57 @@ describe('a gateway on wss://', () => {
     expect(gw.server.connectedStrategies()).toEqual(['alpha']);
     good.ws.send(JSON.stringify({ v: 1, type: 'new_order', seq: 2, reqId: 'o', exchange: 'SYN', instrumentId: 1, clientId: 'after-reload', side: 'Buy', orderType: 'Limit', tif: 'GTC', execInstr: ['PostOnly'], price: '1', qty: '1' }));
     await expect.poll(() => good.frames.find((f) => f.cb === 'onNewOrderAck')).toMatchObject({ ev: { clientId: 'after-reload' } });
+  });
+
+  it('a reload whose clientCa no longer vouches for the certificate of an open session ends that session (4011), and only that one', async () => {
+    const logs: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => (logs.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) }));
+    const caIssued = readPemFile(CLIENT_CA, 'certificate'); // issued ca-client's certificate
+    const selfSigned = readPemFile(CLIENT_CERT, 'certificate'); // trusted as itself
+    const base = { cert: readPemFile(CERT, 'certificate'), key: readPemFile(KEY, 'private key') };
+    const gw = await startTestGateway({ tls: { ...base, clientCa: `${caIssued}${selfSigned}` }, logger });
+    cleanup.push(() => gw.close());
+    const ca = readPemFile(CERT, 'certificate');
+    const session = async (cert: string, key: string, strategy: 'alpha' | 'beta') => {
+      const ws = await openWs(gw.url, { ca, ...readTlsIdentity(cert, key, strategy) });
+      cleanup.push(() => ws.terminate());
+      ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy, token: TOKENS[strategy] }));
+      expect(await nextFrame(ws)).toMatchObject({ type: 'login_ack' });
+      const frames: Array<Record<string, unknown>> = [];
+      ws.on('message', (d) => frames.push(JSON.parse(String(d)) as Record<string, unknown>));
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      return { ws, frames, closed };
+    };
+    const issued = await session(join(FIXTURES, 'ca-client-cert.pem'), join(FIXTURES, 'ca-client-key.pem'), 'alpha');
+    const own = await session(CLIENT_CERT, CLIENT_KEY, 'beta');
+    // Both CAs again, in the other order: nobody ends.
+    gw.server.reloadTls({ ...base, clientCa: `${selfSigned}${caIssued}` });
+    expect(gw.server.connectedStrategies().sort()).toEqual(['alpha', 'beta']);
+    // The self-signed client's certificate is dropped from the bundle: its session ends.
+    gw.server.reloadTls({ ...base, clientCa: caIssued });
+    expect(await own.closed).toBe(4011);
+    expect(own.frames.find((f) => f.type === 'error')).toMatchObject({ code: 4011, reason: 'client certificate no longer trusted', fatal: true });
+    expect(logs.filter((l) => l.msg === 'session ended: no client CA vouches for its certificate any more').map((l) => l.strategy)).toEqual(['beta']);
+    expect(issued.ws.readyState).toBe(WebSocket.OPEN);
+    // Then the CA that issued the other one: that session ends too.
+    gw.server.reloadTls({ ...base, clientCa: selfSigned });
+    expect(await issued.closed).toBe(4011);
+    expect(gw.server.connectedStrategies()).toEqual([]);
+  });
+
+  it('chainTrusted: a chain is trusted through a CA that is one of its certificates or signed one, each link signed by the next', () => {
+    const [issuer] = pemCertificates(readPemFile(CLIENT_CA, 'certificate'));
+    const [leaf] = pemCertificates(readPemFile(join(FIXTURES, 'ca-client-cert.pem'), 'certificate'));
+    const [own] = pemCertificates(readPemFile(CLIENT_CERT, 'certificate'));
+    expect(chainTrusted([leaf!], [issuer!])).toBe(true);
+    expect(chainTrusted([leaf!, issuer!], [issuer!])).toBe(true);
+    expect(chainTrusted([leaf!], [own!])).toBe(false);
+    expect(chainTrusted([own!], [own!])).toBe(true);
+    expect(chainTrusted([own!], [issuer!])).toBe(false);
+    // A link not signed by the next breaks the chain: the CA above it does not count.
+    expect(chainTrusted([own!, issuer!], [issuer!])).toBe(false);
+    expect(chainTrusted([], [issuer!])).toBe(false);
+    expect(pemCertificates(`${readPemFile(CLIENT_CA, 'certificate')}\n${readPemFile(CLIENT_CERT, 'certificate')}`)).toHaveLength(2);
   });
 
   it('reloadTls on a gateway without TLS says so', async () => {
