@@ -238,6 +238,16 @@ function wireOrder(o: StoredOrder): WireOrderStatus {
   };
 }
 
+/** A TLS session's client certificate, as a reload checks it. */
+interface PeerCert {
+  /** `peerCertificateNames`, for `clientCertNames`. */
+  readonly names: readonly string[];
+  /** `certificateRevocationKey`, for a reload's revocation lists. */
+  readonly revocationKey: string | undefined;
+  /** The chain it presented, leaf first, for a reload's client CAs. */
+  readonly chain: readonly X509Certificate[] | undefined;
+}
+
 /**
  * The gateway server. `start()` starts the venues, closes orders a previous run left open on
  * venues that do not keep orders, and listens; `close()` shuts down cleanly. One session
@@ -255,7 +265,7 @@ export class GatewayServer implements SessionHandler {
    * `clientCertNames`), its revocation key (`certificateRevocationKey`, for a reload's lists)
    * and the chain it presented (for a reload's CAs).
    */
-  private readonly peerCerts = new WeakMap<GatewaySession, { names: readonly string[]; revocationKey: string | undefined; chain: readonly X509Certificate[] | undefined }>();
+  private readonly peerCerts = new WeakMap<GatewaySession, PeerCert>();
   private readonly strategies: readonly string[];
   private readonly controlVerifier: TokenVerifier;
   private readonly controlRoles = new Map<string, Role>();
@@ -464,12 +474,7 @@ export class GatewayServer implements SessionHandler {
       this.logger.warn({ err }, 'the client CAs could not be read for the open sessions: they stay open; new connections are checked');
       return;
     }
-    for (const s of [...this.sessions]) {
-      const chain = this.peerCerts.get(s)?.chain;
-      if (chain === undefined || chain.length === 0 || chainTrusted(chain, cas)) continue;
-      this.logger.warn({ session: s.id, remote: s.remote, strategy: s.strategy, cert: this.peerCerts.get(s)?.names }, 'session ended: no client CA vouches for its certificate any more');
-      s.fail(ProtocolErrorCode.BadCredentials, 'client certificate no longer trusted');
-    }
+    this.endCertSessions((c) => c.chain !== undefined && c.chain.length > 0 && !chainTrusted(c.chain, cas), 'session ended: no client CA vouches for its certificate any more', 'client certificate no longer trusted');
   }
 
   /** Ends the open sessions whose client certificate one of these revocation lists revokes. */
@@ -481,11 +486,16 @@ export class GatewayServer implements SessionHandler {
       this.logger.warn({ err }, 'the revocation lists could not be read for the open sessions: they stay open; new connections are checked');
       return;
     }
+    this.endCertSessions((c) => c.revocationKey !== undefined && revoked.has(c.revocationKey), 'session ended: its client certificate is revoked', 'client certificate revoked');
+  }
+
+  /** Ends (4011, fatal) each open session with a client certificate that `ends` picks, logging `msg`. */
+  private endCertSessions(ends: (cert: PeerCert) => boolean, msg: string, reason: string): void {
     for (const s of [...this.sessions]) {
       const cert = this.peerCerts.get(s);
-      if (cert?.revocationKey === undefined || !revoked.has(cert.revocationKey)) continue;
-      this.logger.warn({ session: s.id, remote: s.remote, strategy: s.strategy, cert: cert.names }, 'session ended: its client certificate is revoked');
-      s.fail(ProtocolErrorCode.BadCredentials, 'client certificate revoked');
+      if (cert === undefined || !ends(cert)) continue;
+      this.logger.warn({ session: s.id, remote: s.remote, strategy: s.strategy, cert: cert.names }, msg);
+      s.fail(ProtocolErrorCode.BadCredentials, reason);
     }
   }
 

@@ -51,6 +51,18 @@ function openWs(url: string, opts: WebSocket.ClientOptions = {}): Promise<WebSoc
 /** The next frame of a raw connection. */
 const nextFrame = (ws: WebSocket): Promise<Record<string, unknown>> => new Promise((resolve) => ws.once('message', (d) => resolve(JSON.parse(String(d)) as Record<string, unknown>)));
 
+/** A raw connection to `gw` with this client pair, logged in as `strategy`: the frames it gets after the login, and its close code. */
+async function certSession(gw: TestGateway, certFile: string, keyFile: string, strategy: 'alpha' | 'beta') {
+  const ws = await openWs(gw.url, { ca: readPemFile(CERT, 'certificate'), ...readTlsIdentity(certFile, keyFile, strategy) });
+  cleanup.push(() => ws.terminate());
+  ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy, token: TOKENS[strategy] }));
+  expect(await nextFrame(ws)).toMatchObject({ type: 'login_ack' });
+  const frames: Array<Record<string, unknown>> = [];
+  ws.on('message', (d) => frames.push(JSON.parse(String(d)) as Record<string, unknown>));
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+  return { ws, frames, closed };
+}
+
 describe('readPemFile', () => {
   it('returns the text of a PEM file of the kind asked for, and names the file and the fault otherwise', () => {
     expect(readPemFile(CERT, 'certificate')).toMatch(/^-----BEGIN CERTIFICATE-----/);
@@ -184,18 +196,7 @@ describe('a gateway on wss://', () => {
     const base = { cert: readPemFile(CERT, 'certificate'), key: readPemFile(KEY, 'private key'), clientCa: readPemFile(CLIENT_CA, 'certificate') };
     const gw = await startTestGateway({ tls: { ...base, crl: readPemFile(CRL_EMPTY, 'certificate revocation list') }, logger });
     cleanup.push(() => gw.close());
-    const ca = readPemFile(CERT, 'certificate');
-    /** A logged-in raw connection with this client pair, and how it ends. */
-    const session = async (name: 'ca-client' | 'revoked-client', strategy: 'alpha' | 'beta') => {
-      const ws = await openWs(gw.url, { ca, ...readTlsIdentity(join(FIXTURES, `${name}-cert.pem`), join(FIXTURES, `${name}-key.pem`), name) });
-      cleanup.push(() => ws.terminate());
-      ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy, token: TOKENS[strategy] }));
-      expect(await nextFrame(ws)).toMatchObject({ type: 'login_ack' });
-      const frames: Array<Record<string, unknown>> = [];
-      ws.on('message', (d) => frames.push(JSON.parse(String(d)) as Record<string, unknown>));
-      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
-      return { ws, frames, closed };
-    };
+    const session = (name: 'ca-client' | 'revoked-client', strategy: 'alpha' | 'beta') => certSession(gw, join(FIXTURES, `${name}-cert.pem`), join(FIXTURES, `${name}-key.pem`), strategy);
     const good = await session('ca-client', 'alpha');
     const bad = await session('revoked-client', 'beta');
     // A reload with lists that revoke nobody open changes no session.
@@ -219,19 +220,8 @@ describe('a gateway on wss://', () => {
     const base = { cert: readPemFile(CERT, 'certificate'), key: readPemFile(KEY, 'private key') };
     const gw = await startTestGateway({ tls: { ...base, clientCa: `${caIssued}${selfSigned}` }, logger });
     cleanup.push(() => gw.close());
-    const ca = readPemFile(CERT, 'certificate');
-    const session = async (cert: string, key: string, strategy: 'alpha' | 'beta') => {
-      const ws = await openWs(gw.url, { ca, ...readTlsIdentity(cert, key, strategy) });
-      cleanup.push(() => ws.terminate());
-      ws.send(JSON.stringify({ v: 1, type: 'login', seq: 1, reqId: 'l', strategy, token: TOKENS[strategy] }));
-      expect(await nextFrame(ws)).toMatchObject({ type: 'login_ack' });
-      const frames: Array<Record<string, unknown>> = [];
-      ws.on('message', (d) => frames.push(JSON.parse(String(d)) as Record<string, unknown>));
-      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
-      return { ws, frames, closed };
-    };
-    const issued = await session(join(FIXTURES, 'ca-client-cert.pem'), join(FIXTURES, 'ca-client-key.pem'), 'alpha');
-    const own = await session(CLIENT_CERT, CLIENT_KEY, 'beta');
+    const issued = await certSession(gw, join(FIXTURES, 'ca-client-cert.pem'), join(FIXTURES, 'ca-client-key.pem'), 'alpha');
+    const own = await certSession(gw, CLIENT_CERT, CLIENT_KEY, 'beta');
     // Both CAs again, in the other order: nobody ends.
     gw.server.reloadTls({ ...base, clientCa: `${selfSigned}${caIssued}` });
     expect(gw.server.connectedStrategies().sort()).toEqual(['alpha', 'beta']);
