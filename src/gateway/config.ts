@@ -289,7 +289,7 @@ export interface GatewayConfig {
   controlTokens?: Record<string, { token: string; role: Role; clientCertNames?: string[] }>;
   /** The `telegram` section (a relative `tokenFile` made absolute); undefined: no Telegram. */
   telegram?: TelegramConfig;
-  /** The order store: absolute SQLite path (or `:memory:`), its `synchronous` mode (default `FULL`), group commit (default true), the WAL's restart threshold (undefined: the store's default), write-behind (default false) and its log's size (undefined: 64 MiB). */
+  /** The order store: absolute SQLite path (or `:memory:`), its `synchronous` mode (default `FULL`), group commit (default true), the WAL's restart threshold (undefined: the store's default), write-behind (default false), its log's size (undefined: 64 MiB) and its worker's CPU priority (undefined: `idle`). */
   store: { path: string; synchronous: 'FULL' | 'NORMAL'; groupCommit: boolean; walRestartFrames?: number; writeBehind: boolean; logSizeMb?: number; applierPriority?: 'idle' | 'low' | 'normal' };
   /** The wall clock: waits under `spinBelowUs` µs poll the wall each turn of the event loop (default 0: timers only). */
   clock: { spinBelowUs: number };

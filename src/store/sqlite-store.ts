@@ -378,6 +378,14 @@ function checkLimit(limit: number | undefined): number {
 // should not load a native addon they never use.
 const require = createRequire(import.meta.url);
 let DatabaseCtor: typeof BetterSqlite3 | undefined;
+/**
+ * better-sqlite3's `Database` class, loaded on first use (a native addon: importing the
+ * module alone must not load it).
+ * @internal
+ */
+export function sqliteDatabase(): typeof BetterSqlite3 {
+  return (DatabaseCtor ??= require('better-sqlite3') as typeof BetterSqlite3);
+}
 
 const OPEN_IN = OPEN_STATUSES.map((s) => `'${s}'`).join(', ');
 
@@ -535,7 +543,6 @@ export class SqliteOrderStore implements OrderStore {
    */
   constructor(path: string, opts: SqliteOrderStoreOptions = {}) {
     this.path = path;
-    DatabaseCtor ??= require('better-sqlite3') as typeof BetterSqlite3;
     const readonly = opts.readonly === true;
     const inMemory = path === ':memory:' || path === '';
     const background = !readonly && !inMemory && opts.backgroundCheckpoint !== false;
@@ -546,7 +553,8 @@ export class SqliteOrderStore implements OrderStore {
     if (!Number.isSafeInteger(this.checkpointEvery) || this.checkpointEvery < 1) throw new TypeError(`checkpointEveryCommits must be an integer ≥ 1, got ${String(opts.checkpointEveryCommits)}`);
     this.cacheLimit = readonly ? 0 : (opts.cacheOrders ?? 65_536);
     if (!Number.isSafeInteger(this.cacheLimit) || this.cacheLimit < 0) throw new TypeError(`cacheOrders must be an integer ≥ 0, got ${String(opts.cacheOrders)}`);
-    this.db = new DatabaseCtor(path, { readonly, fileMustExist: readonly, timeout: opts.busyTimeoutMs ?? 5000 });
+    const Database = sqliteDatabase();
+    this.db = new Database(path, { readonly, fileMustExist: readonly, timeout: opts.busyTimeoutMs ?? 5000 });
     try {
       if (!readonly) {
         // WAL: the CLI and other readers see committed rows while the gateway writes, and a

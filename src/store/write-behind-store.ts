@@ -22,7 +22,6 @@
  * @module
  */
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -51,7 +50,7 @@ import {
   type StoredOrder,
   type StoredPosition,
 } from './order-store.js';
-import { SqliteOrderStore } from './sqlite-store.js';
+import { SqliteOrderStore, sqliteDatabase } from './sqlite-store.js';
 import { SHARED, SHARED_BYTES, type ApplierPriority, type OrderLogWorkerData, type OrderLogWorkerMessage } from './write-behind-shared.js';
 
 /** Options of {@link WriteBehindOrderStore.open}. */
@@ -101,8 +100,6 @@ export class OrderStoreLockedError extends Error {
   readonly code = 'ORDER_STORE_LOCKED';
 }
 
-const require = createRequire(import.meta.url);
-
 /**
  * Takes the writer lock of a write-behind store: an exclusive transaction on a small SQLite
  * file beside the log, held by the returned connection until it closes. The lock is the
@@ -111,7 +108,7 @@ const require = createRequire(import.meta.url);
  * @throws OrderStoreLockedError when another connection holds it.
  */
 function lockWriter(lockPath: string, dbPath: string): BetterSqlite3.Database {
-  const Database = require('better-sqlite3') as typeof BetterSqlite3;
+  const Database = sqliteDatabase();
   const db = new Database(lockPath, { timeout: 0 });
   try {
     db.pragma('locking_mode = EXCLUSIVE');
